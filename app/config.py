@@ -1,0 +1,58 @@
+"""Settings from the environment, read in one place."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    read_database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path.home() / ".local" / "share" / "whodid"
+    migrations_dir: Path = ROOT / "db" / "migrations"
+    report_ttl: int = 60
+    report_timeout: float = 30.0
+    pool_min: int = 2
+    pool_max: int = 10
+    cors_origins: tuple[str, ...] = ()
+    log_format: str = "text"
+    # Group-commit writer: how many items one transaction takes at most.
+    writer_max_batch: int = 2000
+    live_queue_size: int = 1000
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        data_dir = os.environ.get("WHODID_DATA_DIR") or os.path.join(
+            os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share"), "whodid"
+        )
+        origins = tuple(o.strip() for o in os.environ.get("WHODID_CORS_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            read_database_url=os.environ.get("READ_DATABASE_URL") or None,
+            redis_url=os.environ.get("REDIS_URL") or None,
+            data_dir=Path(data_dir),
+            migrations_dir=Path(os.environ.get("WHODID_MIGRATIONS_DIR") or ROOT / "db" / "migrations"),
+            report_ttl=_int("WHODID_REPORT_TTL", 60),
+            report_timeout=_float("WHODID_REPORT_TIMEOUT", 30.0),
+            pool_min=_int("WHODID_POOL_MIN", 2),
+            pool_max=_int("WHODID_POOL_MAX", 10),
+            cors_origins=origins,
+            log_format=os.environ.get("WHODID_LOG_FORMAT", "text"),
+            live_queue_size=_int("WHODID_LIVE_QUEUE", 1000),
+        )

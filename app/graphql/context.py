@@ -1,0 +1,27 @@
+"""What every resolver gets: the caller and the services."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..auth import Principal
+from ..services import Services
+
+
+@dataclass
+class Context:
+    services: Services
+    principal: Principal | None
+    request_id: str
+    request: Any = None
+    response: Any = None
+    # Filled by transports that know more (e.g. the WebSocket connection).
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def project_id(self):
+        return self.principal.project_id
+
+    def require_read(self) -> Principal:
+        self.principal.require_read()
+        return self.principal

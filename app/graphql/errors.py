@@ -1,0 +1,56 @@
+"""Domain errors to GraphQL errors, in one place. Whodid's own errors keep
+their message and get `extensions.code` (and `field` for bad input); a lost
+database becomes UNAVAILABLE; anything else is masked as "Unexpected error."
+with a request id that finds the full trace in the logs."""
+from __future__ import annotations
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from ..errors import BadInput, Unavailable, WhodidError
+from ..storage.pool import CONNECTION_ERRORS
+
+log = logging.getLogger("whodid.graphql")
+
+
+def _with_extensions(error: GraphQLError, extensions: dict, message: str | None = None) -> GraphQLError:
+    return GraphQLError(
+        message=message if message is not None else error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), **extensions},
+    )
+
+
+class WhodidErrors(MaskErrors):
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        out = []
+        for error in errors:
+            original = error.original_error
+            if original is None:
+                # Syntax, validation and variable coercion errors: the caller's input.
+                out.append(_with_extensions(error, {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}))
+            elif isinstance(original, WhodidError):
+                extensions = {"code": original.code}
+                if isinstance(original, BadInput):
+                    extensions["field"] = original.field
+                out.append(_with_extensions(error, extensions, original.message))
+            elif isinstance(original, (Unavailable, *CONNECTION_ERRORS)):
+                out.append(_with_extensions(error, {"code": "UNAVAILABLE"}, "The database is unavailable; retry later."))
+            elif isinstance(original, GraphQLError):
+                out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"}))
+            else:
+                log.error("unexpected error request_id=%s path=%s", request_id, error.path, exc_info=original)
+                out.append(
+                    _with_extensions(
+                        error, {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}, self.error_message
+                    )
+                )
+        return out

@@ -1,0 +1,59 @@
+"""Mutations: thin adapters over the ingest service."""
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from ..errors import NotFound
+from .context import Context
+from .inputs import AliasInput, IdentifyInput, RecordEventInput, SetPropertiesInput
+from .types import (
+    Event, IdentifyPayload, Person, RecordEventPayload, RecordEventsPayload, SetPropertiesPayload,
+)
+
+Info = strawberry.Info[Context, None]
+
+
+async def _person(info: Info, person_id: uuid.UUID) -> Person:
+    row = (await info.context.services.people.by_ids(info.context.project_id, [person_id])).get(person_id)
+    if row is None:  # cannot happen after a commit; say so clearly if it does
+        raise NotFound(f"person {person_id} not found")
+    return Person(row=row)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def record_event(self, info: Info, input: RecordEventInput) -> RecordEventPayload:
+        recorded = await info.context.services.ingest.record_event(info.context.project_id, input.to_domain())
+        return RecordEventPayload(event=Event(row=recorded.event), duplicate=recorded.duplicate)
+
+    @strawberry.mutation(description="Up to 1000 events in one call; all or none are stored.")
+    async def record_events(self, info: Info, input: list[RecordEventInput]) -> RecordEventsPayload:
+        recorded = await info.context.services.ingest.record_events(
+            info.context.project_id, [e.to_domain() for e in input]
+        )
+        duplicates = sum(1 for r in recorded if r.duplicate)
+        return RecordEventsPayload(accepted=len(recorded) - duplicates, duplicates=duplicates)
+
+    @strawberry.mutation
+    async def identify(self, info: Info, input: IdentifyInput) -> IdentifyPayload:
+        linked = await info.context.services.ingest.identify(info.context.project_id, input.anonymous_id, input.user_id)
+        return IdentifyPayload(person=await _person(info, linked.person_id), outcome=linked.outcome)
+
+    @strawberry.mutation
+    async def alias(self, info: Info, input: AliasInput) -> IdentifyPayload:
+        if input.force:
+            info.context.require_read()
+        linked = await info.context.services.ingest.alias(
+            info.context.project_id, input.identity, input.other_identity, force=input.force
+        )
+        return IdentifyPayload(person=await _person(info, linked.person_id), outcome=linked.outcome)
+
+    @strawberry.mutation
+    async def set_properties(self, info: Info, input: SetPropertiesInput) -> SetPropertiesPayload:
+        person_id = await info.context.services.ingest.set_properties(
+            info.context.project_id, input.identity, input.properties, input.timestamp
+        )
+        return SetPropertiesPayload(person=await _person(info, person_id))

@@ -1,0 +1,61 @@
+"""The Strawberry schema: query, mutation and subscription types composed from
+their areas, with the limits of DESIGN.md §7."""
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from .errors import WhodidErrors
+from .mutation import Mutation
+from .query import PeopleQuery
+
+MAX_DEPTH = 12
+MAX_TOKENS = 5000
+MAX_ALIASES = 30
+
+
+def query_types() -> tuple[type, ...]:
+    types: list[type] = [PeopleQuery]
+    try:
+        from .reports import ReportsQuery
+    except ImportError:  # the reports area is optional while it is being built
+        pass
+    else:
+        types.append(ReportsQuery)
+    return tuple(types)
+
+
+def subscription_type() -> type | None:
+    try:
+        from .subscription import Subscription
+    except ImportError:
+        return None
+    return Subscription
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=merge_types("Query", query_types()),
+        mutation=Mutation,
+        subscription=subscription_type(),
+        # Factories: a fresh extension per request. The parser and validation
+        # caches live at module level, so they are still shared by all requests.
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+            WhodidErrors,
+        ],
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,153 @@
+"""ASGI pieces in front of every route: request ids and the per-request log
+line, the body-size limit, and bearer-key authentication for /graphql."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Awaitable, Callable
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import bearer_token
+from .errors import Unauthenticated, Unavailable
+from .storage.pool import CONNECTION_ERRORS
+
+log = logging.getLogger("whodid.access")
+
+MAX_GRAPHQL_BODY = 1024 * 1024
+
+
+async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    payload = orjson.dumps(body)
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers],
+    })
+    await send({"type": "http.response.body", "body": payload})
+
+
+class RequestLog:
+    """Gives each request an id (X-Request-Id) and logs one line when it ends:
+    request id, project, method, route, status, duration."""
+
+    def __init__(self, app: ASGIApp, observer: Callable[[str, str, int, float], None] | None = None):
+        self.app = app
+        self.observer = observer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        request_id = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            status = status or 500
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            principal = scope["state"].get("principal")
+            project = principal.project_name if principal else "-"
+            route = scope.get("path", "")
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id, "project": project, "method": scope.get("method", "WS"),
+                    "route": route, "status": status or 101, "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            if self.observer:
+                self.observer(route, scope.get("method", "WS"), status or 101, elapsed)
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it is larger than `limit`."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        body = message.get("body", b"")
+        size += len(body)
+        if size > limit:
+            return None
+        chunks.append(body)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+class AuthenticatedGraphQL:
+    """Bearer-key authentication and the body limit for GraphQL over HTTP.
+    GraphiQL (a GET without a query) is served to anyone; WebSocket
+    connections authenticate in connection_init (the view's on_ws_connect)."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_GRAPHQL_BODY):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        state = scope.setdefault("state", {})
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if scope["method"] == "GET" and "query" not in query:
+            return await self.app(scope, receive, send)
+        if scope["method"] == "OPTIONS":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        try:
+            length = int(headers.get(b"content-length", b"0") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_body:
+            return await send_json(send, 413, {"errors": [{"message": "request body larger than 1 MiB",
+                                                          "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]})
+        body = await read_body(receive, self.max_body)
+        if body is None:
+            return await send_json(send, 413, {"errors": [{"message": "request body larger than 1 MiB",
+                                                          "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]})
+        services = state["services"]
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        try:
+            state["principal"] = await services.auth.authenticate(token)
+        except Unauthenticated as exc:
+            return await send_json(
+                send, 401, {"errors": [{"message": exc.message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+                [(b"www-authenticate", b'Bearer realm="whodid"')],
+            )
+        except (Unavailable, *CONNECTION_ERRORS):
+            return await send_json(
+                send, 503, {"errors": [{"message": "The database is unavailable; retry later.",
+                                        "extensions": {"code": "UNAVAILABLE"}}]},
+                [(b"retry-after", b"5")],
+            )
+        await self.app(scope, replay(body), send)
+

@@ -1,0 +1,111 @@
+"""The ingest service: the one way in for every write (GraphQL mutations, the
+Kissmetrics and Segment endpoints, the importer and the demo loader)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import asyncpg
+
+from ..errors import BadInput, Unavailable
+from ..storage import identities as identity_store
+from ..storage import people as people_store
+from .identity import Action, Decision, Outcome, decide_alias, decide_identify, person_id_for, validate_identity
+from .validation import EventIn, check_properties, check_timestamp, normalise_batch, normalise_event
+from ..storage.pool import CONNECTION_ERRORS
+from .writer import EventWrite, PropertyWrite, Recorded, Writer, json_text
+
+
+@dataclass(frozen=True)
+class Linked:
+    person_id: uuid.UUID
+    outcome: Outcome
+
+
+class _Retry(Exception):
+    """Someone else changed the identities meanwhile: decide again."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class IngestService:
+    def __init__(self, pool: asyncpg.Pool, writer: Writer, clock: Callable[[], datetime] = now_utc):
+        self.pool = pool
+        self.writer = writer
+        self.clock = clock
+
+    async def record_event(self, project_id: uuid.UUID, event: EventIn) -> Recorded:
+        normal = normalise_event(event, self.clock())
+        (recorded,) = await self.writer.submit(EventWrite(project_id, [normal]))
+        return recorded
+
+    async def record_events(self, project_id: uuid.UUID, events: list[EventIn]) -> list[Recorded]:
+        """All or none: the batch commits in one transaction."""
+        normal = normalise_batch(events, self.clock())
+        return await self.writer.submit(EventWrite(project_id, normal))
+
+    async def set_properties(
+        self, project_id: uuid.UUID, identity: str, properties: Any, timestamp: datetime | None = None
+    ) -> uuid.UUID:
+        validate_identity("input.identity", identity, for_linking=False)
+        checked, _ = check_properties("input.properties", properties)
+        if not checked:
+            raise BadInput("input.properties", "give at least one property to set")
+        at = check_timestamp("input.timestamp", timestamp, self.clock())
+        values = {key: json_text(value) for key, value in checked.items()}
+        return await self.writer.submit(PropertyWrite(project_id, identity, values, at))
+
+    async def identify(self, project_id: uuid.UUID, anonymous_id: str, user_id: str) -> Linked:
+        validate_identity("input.anonymousId", anonymous_id, for_linking=True)
+        validate_identity("input.userId", user_id, for_linking=True)
+        return await self._link(project_id, anonymous_id, user_id, decide_identify)
+
+    async def alias(self, project_id: uuid.UUID, identity: str, other: str, *, force: bool = False) -> Linked:
+        validate_identity("input.identity", identity, for_linking=True)
+        validate_identity("input.otherIdentity", other, for_linking=True)
+        return await self._link(project_id, identity, other, lambda a, b: decide_alias(a, b, force=force))
+
+    async def _link(self, project_id: uuid.UUID, left: str, right: str, decide) -> Linked:
+        for attempt in range(20):
+            try:
+                async with self.pool.acquire() as conn:
+                    async with conn.transaction():
+                        return await self._link_once(conn, project_id, left, right, decide)
+            except (_Retry, asyncpg.DeadlockDetectedError, asyncpg.UniqueViolationError,
+                    asyncpg.SerializationError):
+                await asyncio.sleep(0.002 * (attempt + 1))
+            except CONNECTION_ERRORS as exc:
+                raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
+        raise Unavailable("identities changed too often while linking; retry")
+
+    async def _link_once(self, conn, project_id: uuid.UUID, left: str, right: str, decide) -> Linked:
+        states = await identity_store.lock_people_of(conn, project_id, [left, right])
+        decision: Decision = decide(states.get(left), states.get(right))
+        person_id = decision.survivor
+        if decision.action is Action.CREATE_WITH_BOTH:
+            person_id = person_id_for(project_id, left)
+            await identity_store.create_person(conn, project_id, person_id, identified=True)
+            for identity in dict.fromkeys([left, right]):
+                if not await identity_store.add_identity(conn, project_id, identity, person_id):
+                    raise _Retry()
+        elif decision.action is Action.ADD_TO_LEFT:
+            if not await identity_store.add_identity(conn, project_id, right, decision.survivor):
+                raise _Retry()
+        elif decision.action is Action.ADD_TO_RIGHT:
+            if not await identity_store.add_identity(conn, project_id, left, decision.survivor):
+                raise _Retry()
+        elif decision.action is Action.CREATE_RIGHT:
+            person_id = person_id_for(project_id, right)
+            await identity_store.create_person(conn, project_id, person_id, identified=True)
+            if not await identity_store.add_identity(conn, project_id, right, person_id):
+                raise _Retry()
+        elif decision.action is Action.MERGE:
+            await identity_store.merge_people(conn, project_id, decision.survivor, decision.loser)
+            await people_store.refresh_properties(conn, project_id, [decision.survivor])
+        await identity_store.mark_identified(conn, project_id, decision.identify)
+        return Linked(person_id, decision.outcome)

@@ -1,0 +1,206 @@
+"""The group-commit writer. Concurrent requests put their writes on a queue;
+a few flusher tasks each take everything waiting and commit it in ONE
+transaction, then answer every request. A success answer therefore always
+means committed, and under load one fsync serves many requests.
+
+A request's writes are a unit (a batch is all-or-nothing): if a transaction
+fails for one request, the others are retried without it."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Awaitable, Callable
+
+import asyncpg
+import orjson
+
+from ..errors import Unavailable
+from ..storage import events as event_store
+from ..storage import identities as identity_store
+from ..storage import people as people_store
+from ..storage.pool import CONNECTION_ERRORS
+from ..storage.events import EventRow
+from .validation import NormalEvent
+
+log = logging.getLogger("whodid.writer")
+
+# Called inside the transaction with the rows it inserted, e.g. to NOTIFY
+# live subscribers: PostgreSQL delivers a NOTIFY only if and when it commits.
+Publisher = Callable[[asyncpg.Connection, uuid.UUID, list[EventRow]], Awaitable[None]]
+# Called after a commit with (number of items, seconds) for metrics.
+FlushObserver = Callable[[int, float], None]
+
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError)
+
+
+@dataclass
+class EventWrite:
+    project_id: uuid.UUID
+    events: list[NormalEvent]
+    future: asyncio.Future = field(default=None)
+
+    @property
+    def size(self) -> int:
+        return len(self.events)
+
+
+@dataclass
+class PropertyWrite:
+    project_id: uuid.UUID
+    identity: str
+    values_json: dict[str, str]
+    at: datetime
+    future: asyncio.Future = field(default=None)
+
+    size = 1
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: EventRow
+    duplicate: bool
+
+
+class Writer:
+    def __init__(self, pool: asyncpg.Pool, *, flushers: int = 2, max_batch: int = 2000, max_queue: int = 20000):
+        self.pool = pool
+        self.max_batch = max_batch
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_queue)
+        self.flusher_count = flushers
+        self.publishers: list[Publisher] = []
+        self.observers: list[FlushObserver] = []
+        self._tasks: list[asyncio.Task] = []
+        self._closing = False
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name=f"writer-{i}") for i in range(self.flusher_count)]
+
+    async def close(self) -> None:
+        """Drain: everything queued is committed (or failed) before this returns."""
+        self._closing = True
+        await self.queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def submit(self, write: EventWrite | PropertyWrite):
+        if self._closing:
+            raise Unavailable("the server is shutting down")
+        write.future = asyncio.get_running_loop().create_future()
+        await self.queue.put(write)
+        return await write.future
+
+    async def _run(self) -> None:
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            size = first.size
+            while size < self.max_batch and not self.queue.empty():
+                item = self.queue.get_nowait()
+                batch.append(item)
+                size += item.size
+            try:
+                await self._flush(batch)
+            except Exception:  # never let a flusher die
+                log.exception("writer flush failed")
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(Unavailable("write failed"))
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+    async def _flush(self, batch: list) -> None:
+        started = time.perf_counter()
+        for attempt in range(8):
+            try:
+                results = await self._write(batch)
+                break
+            except RETRYABLE:
+                await asyncio.sleep(0.002 * (attempt + 1))
+            except CONNECTION_ERRORS as exc:
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(Unavailable(f"database unavailable: {type(exc).__name__}"))
+                return
+            except Exception as exc:
+                if len(batch) == 1:
+                    if not batch[0].future.done():
+                        batch[0].future.set_exception(exc)
+                    return
+                # Isolate the request that fails; the others still commit.
+                for item in batch:
+                    await self._flush([item])
+                return
+        else:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(Unavailable("write conflicted too often; retry"))
+            return
+        for item, result in zip(batch, results):
+            if not item.future.done():
+                item.future.set_result(result)
+        elapsed = time.perf_counter() - started
+        for observe in self.observers:
+            observe(sum(i.size for i in batch), elapsed)
+
+    async def _write(self, batch: list) -> list:
+        results: dict[int, object] = {}
+        by_project: dict[uuid.UUID, list[tuple[int, object]]] = defaultdict(list)
+        for index, item in enumerate(batch):
+            by_project[item.project_id].append((index, item))
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                for project_id in sorted(by_project):
+                    await self._write_project(conn, project_id, by_project[project_id], results)
+        return [results[i] for i in range(len(batch))]
+
+    async def _write_project(self, conn, project_id: uuid.UUID, items: list, results: dict) -> None:
+        identities = sorted({ev.identity for _, it in items if isinstance(it, EventWrite) for ev in it.events}
+                            | {it.identity for _, it in items if isinstance(it, PropertyWrite)})
+        await identity_store.ensure_identities(conn, project_id, identities)
+        person_of = await identity_store.resolve_for_share(conn, project_id, identities)
+
+        events = [ev for _, it in items if isinstance(it, EventWrite) for ev in it.events]
+        if events:
+            inserted = await event_store.insert_events(
+                conn, project_id,
+                [e.id for e in events], [person_of[e.identity] for e in events], [e.identity for e in events],
+                [e.name for e in events], [e.properties_json for e in events], [e.revenue for e in events],
+                [e.timestamp for e in events], [e.received_at for e in events], [e.idempotency_key for e in events],
+            )
+            by_id = {row.id: row for row in inserted}
+            missing_keys = [e.idempotency_key for e in events if e.id not in by_id]
+            existing = await event_store.by_idempotency_keys(conn, project_id, missing_keys) if missing_keys else {}
+            for index, item in items:
+                if isinstance(item, EventWrite):
+                    results[index] = [
+                        Recorded(by_id[e.id], False) if e.id in by_id else Recorded(existing[e.idempotency_key], True)
+                        for e in item.events
+                    ]
+            for publish in self.publishers:
+                await publish(conn, project_id, inserted)
+
+        props = [(index, it) for index, it in items if isinstance(it, PropertyWrite)]
+        if props:
+            person_ids, keys, values, ats = [], [], [], []
+            for index, it in props:
+                pid = person_of[it.identity]
+                results[index] = pid
+                for key, value in it.values_json.items():
+                    person_ids.append(pid)
+                    keys.append(key)
+                    values.append(value)
+                    ats.append(it.at)
+            if keys:
+                await people_store.insert_property_changes(conn, project_id, person_ids, keys, values, ats)
+                await people_store.refresh_properties(conn, project_id, person_ids)
+
+
+def json_text(value) -> str:
+    return orjson.dumps(value).decode()

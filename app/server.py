@@ -1,0 +1,77 @@
+"""The Starlette application: routes of every area and the lifespan that owns
+the pool, the writer and the other per-process services."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from .config import Settings
+from .database import database_url, prepare_database
+from .graphql.schema import schema
+from .graphql.view import WhodidGraphQL
+from .http import AuthenticatedGraphQL, RequestLog
+from .services import Services
+from .storage.pool import CONNECTION_ERRORS, create_pool
+
+log = logging.getLogger("whodid.server")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    try:
+        await request.state.services.pool.fetchval("SELECT 1", timeout=2)
+    except (TimeoutError, *CONNECTION_ERRORS):
+        return JSONResponse({"status": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ready"})
+
+
+def area_routes(settings: Settings) -> list[BaseRoute]:
+    """Routes of the areas beside GraphQL (tracking, live page, metrics)."""
+    routes: list[BaseRoute] = []
+    with contextlib.suppress(ImportError):
+        from .tracking.routes import routes as tracking_routes
+
+        routes += tracking_routes()
+    with contextlib.suppress(ImportError):
+        from .live.routes import routes as live_routes
+
+        routes += live_routes()
+    return routes
+
+
+def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        url = dsn or database_url(settings)
+        await prepare_database(url, settings)
+        pool = await create_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
+        services = Services.build(settings, pool)
+        await services.start_areas()
+        services.start()
+        try:
+            yield {"services": services}
+        finally:
+            await services.close()
+            await pool.close()
+
+    graphql = AuthenticatedGraphQL(WhodidGraphQL(schema))
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
+        WebSocketRoute("/graphql", graphql),
+        *area_routes(settings),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return RequestLog(app)

@@ -1,0 +1,132 @@
+"""Event writes (one INSERT per group commit) and event reads."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from .filters import Params, PropertyFilter, filters_sql
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: uuid.UUID
+    seq: int
+    name: str
+    person_id: uuid.UUID
+    identity: str
+    properties: dict
+    revenue: Decimal | None
+    timestamp: datetime
+    received_at: datetime
+
+
+_COLUMNS = "id, seq, name, person_id, identity, properties, revenue, ts, received_at"
+
+
+def _row(r: asyncpg.Record) -> EventRow:
+    return EventRow(
+        id=r["id"], seq=r["seq"], name=r["name"], person_id=r["person_id"], identity=r["identity"],
+        properties=r["properties"], revenue=r["revenue"], timestamp=r["ts"], received_at=r["received_at"],
+    )
+
+
+async def insert_events(
+    conn: asyncpg.Connection,
+    project_id: uuid.UUID,
+    ids: list[uuid.UUID],
+    person_ids: list[uuid.UUID],
+    identities: list[str],
+    names: list[str],
+    properties_json: list[str],
+    revenues: list[Decimal | None],
+    timestamps: list[datetime],
+    received: list[datetime],
+    keys: list[str | None],
+) -> list[EventRow]:
+    """Insert in the given order; events whose idempotency key exists already
+    (or repeats inside this batch) are skipped. Returns the inserted rows."""
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO events (project_id, id, person_id, identity, name, properties, revenue, ts, received_at,
+                            idempotency_key)
+        SELECT $1, t.id, t.person_id, t.identity, t.name, t.props::jsonb, t.revenue, t.ts, t.received, t.key
+        FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::numeric[],
+                    $8::timestamptz[], $9::timestamptz[], $10::text[])
+             AS t(id, person_id, identity, name, props, revenue, ts, received, key)
+        ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING {_COLUMNS}
+        """,
+        project_id, ids, person_ids, identities, names, properties_json, revenues, timestamps, received, keys,
+    )
+    return [_row(r) for r in rows]
+
+
+async def by_idempotency_keys(conn, project_id: uuid.UUID, keys: list[str]) -> dict[str, EventRow]:
+    rows = await conn.fetch(
+        f"SELECT idempotency_key, {_COLUMNS} FROM events WHERE project_id = $1 AND idempotency_key = ANY($2::text[])",
+        project_id, keys,
+    )
+    return {r["idempotency_key"]: _row(r) for r in rows}
+
+
+class EventRepository:
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def list(
+        self,
+        project_id: uuid.UUID,
+        *,
+        person_id: uuid.UUID | None = None,
+        identity: str | None = None,
+        names: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        properties: list[PropertyFilter] | None = None,
+        first: int,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[EventRow]:
+        """Newest first, (ts, seq) descending; returns up to first + 1 rows so the
+        caller can tell whether there is a next page."""
+        params = Params(project_id)
+        where = ["e.project_id = $1", filters_sql("e.properties", properties, params)]
+        if person_id is not None:
+            where.append(f"e.person_id = {params.add(person_id)}")
+        if identity is not None:
+            # The events of the person the identity resolves to now.
+            where.append(
+                "e.person_id = (SELECT person_id FROM identities WHERE project_id = $1"
+                f" AND identity = {params.add(identity)})"
+            )
+        if names is not None:
+            where.append(f"e.name = ANY({params.add(names)}::text[])")
+        if since is not None:
+            where.append(f"e.ts >= {params.add(since)}")
+        if until is not None:
+            where.append(f"e.ts < {params.add(until)}")
+        if after is not None:
+            where.append(f"(e.ts, e.seq) < ({params.add(after[0])}, {params.add(after[1])})")
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM events e WHERE {' AND '.join(where)}"
+            f" ORDER BY e.ts DESC, e.seq DESC LIMIT {params.add(first + 1)}",
+            *params.values,
+        )
+        return [_row(r) for r in rows]
+
+    async def by_ids(self, project_id: uuid.UUID, ids: list[uuid.UUID]) -> list[EventRow]:
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE project_id = $1 AND id = ANY($2::uuid[]) ORDER BY seq",
+            project_id, ids,
+        )
+        return [_row(r) for r in rows]
+
+    async def names(self, project_id: uuid.UUID, first: int) -> list[str]:
+        rows = await self.pool.fetch(
+            "SELECT name FROM events WHERE project_id = $1 GROUP BY name ORDER BY count(*) DESC, name LIMIT $2",
+            project_id, first,
+        )
+        return [r["name"] for r in rows]

@@ -1,0 +1,119 @@
+"""Identity resolution and merges in SQL. The locking protocol that keeps
+merges safe against concurrent events:
+
+- a writer resolves identities with FOR SHARE and holds that lock until its
+  events are committed;
+- a merge locks both sides' identity rows FOR UPDATE, then moves identities,
+  events and property changes from the loser to the survivor with UPDATEs that
+  wait for every writer still holding a share lock on the loser's identities.
+
+So an event is either committed before the merge moves the loser's rows (and
+is moved with them), or resolves its identity after the merge commits (and
+lands on the survivor). No event is left on a merged-away person."""
+from __future__ import annotations
+
+import uuid
+from typing import Iterable
+
+import asyncpg
+
+from ..ingest.identity import PersonState, person_id_for
+
+
+async def ensure_identities(conn: asyncpg.Connection, project_id: uuid.UUID, identities: list[str]) -> None:
+    """Create an unidentified person for each identity not seen before."""
+    await conn.execute(
+        """
+        WITH ins AS (
+            INSERT INTO identities (project_id, identity, person_id)
+            SELECT $1, t.identity, t.person_id FROM unnest($2::text[], $3::uuid[]) AS t(identity, person_id)
+            ON CONFLICT DO NOTHING
+            RETURNING person_id)
+        INSERT INTO persons (project_id, id) SELECT $1, person_id FROM ins ON CONFLICT DO NOTHING
+        """,
+        project_id,
+        identities,
+        [person_id_for(project_id, i) for i in identities],
+    )
+
+
+async def resolve_for_share(
+    conn: asyncpg.Connection, project_id: uuid.UUID, identities: list[str]
+) -> dict[str, uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
+        " ORDER BY identity FOR SHARE",
+        project_id,
+        identities,
+    )
+    return {r["identity"]: r["person_id"] for r in rows}
+
+
+async def lock_people_of(
+    conn: asyncpg.Connection, project_id: uuid.UUID, identities: Iterable[str]
+) -> dict[str, PersonState]:
+    """Lock the identity rows and their persons; return each known identity's person."""
+    rows = await conn.fetch(
+        "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
+        " ORDER BY identity FOR UPDATE",
+        project_id,
+        sorted(set(identities)),
+    )
+    by_identity = {r["identity"]: r["person_id"] for r in rows}
+    if not by_identity:
+        return {}
+    people = await conn.fetch(
+        "SELECT id, identified, created_at FROM persons WHERE project_id = $1 AND id = ANY($2::uuid[])"
+        " ORDER BY id FOR UPDATE",
+        project_id,
+        sorted(set(by_identity.values())),
+    )
+    states = {p["id"]: PersonState(p["id"], p["identified"], p["created_at"]) for p in people}
+    return {identity: states[pid] for identity, pid in by_identity.items()}
+
+
+async def add_identity(conn: asyncpg.Connection, project_id: uuid.UUID, identity: str, person_id: uuid.UUID) -> bool:
+    """False when someone else created the identity meanwhile (the caller retries)."""
+    status = await conn.execute(
+        "INSERT INTO identities (project_id, identity, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        project_id, identity, person_id,
+    )
+    return status.endswith(" 1")
+
+
+async def create_person(conn: asyncpg.Connection, project_id: uuid.UUID, person_id: uuid.UUID, identified: bool) -> None:
+    await conn.execute(
+        "INSERT INTO persons (project_id, id, identified) VALUES ($1, $2, $3)"
+        " ON CONFLICT (project_id, id) DO UPDATE SET identified = persons.identified OR EXCLUDED.identified",
+        project_id, person_id, identified,
+    )
+
+
+async def mark_identified(conn: asyncpg.Connection, project_id: uuid.UUID, person_ids: Iterable[uuid.UUID]) -> None:
+    ids = list(person_ids)
+    if ids:
+        await conn.execute(
+            "UPDATE persons SET identified = true WHERE project_id = $1 AND id = ANY($2::uuid[]) AND NOT identified",
+            project_id, ids,
+        )
+
+
+async def merge_people(conn: asyncpg.Connection, project_id: uuid.UUID, survivor: uuid.UUID, loser: uuid.UUID) -> None:
+    """Move everything of `loser` to `survivor`, retroactively. Both persons'
+    identity rows are already locked FOR UPDATE by the caller."""
+    await conn.execute(
+        "UPDATE identities SET person_id = $2 WHERE project_id = $1 AND person_id = $3", project_id, survivor, loser
+    )
+    await conn.execute(
+        "UPDATE events SET person_id = $2 WHERE project_id = $1 AND person_id = $3", project_id, survivor, loser
+    )
+    await conn.execute(
+        "UPDATE property_changes SET person_id = $2 WHERE project_id = $1 AND person_id = $3",
+        project_id, survivor, loser,
+    )
+    # Flatten: anything that pointed at the loser now points at the survivor.
+    await conn.execute(
+        "UPDATE persons SET merged_into = $2, properties = '{}'::jsonb"
+        " WHERE project_id = $1 AND (id = $3 OR merged_into = $3)",
+        project_id, survivor, loser,
+    )

@@ -1,0 +1,721 @@
+"""The plain-Python oracle of every report: DESIGN.md §5, written from the text alone.
+
+This module is the independent reference the SQL reports are compared against, so it
+imports nothing from `app/` and re-implements the little math it needs (median,
+percentile, histogram, z-test, probability to beat). It favours being obviously
+right over being fast: every person is replayed event by event.
+
+Inputs are already resolved: an `Ev` belongs to the person its identity resolves to
+now ("events count for the person they resolve to now"). Outputs are plain dicts and
+lists shaped like the GraphQL types (camelCase keys), with floats for rates, Decimal
+for money, datetimes for times and person ids as str.
+
+Decisions where DESIGN.md is silent are marked "Decision:" below; the property-filter
+semantics are the project's decision and are implemented exactly as specified.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, Inexact, localcontext
+from fractions import Fraction
+from typing import Any, Iterable, Mapping, Sequence
+
+__all__ = [
+    "BUCKET_SECONDS",
+    "HISTOGRAM_BOUNDS",
+    "Ev",
+    "PropSet",
+    "cohort",
+    "current_properties",
+    "funnel",
+    "make_event",
+    "matches_filter",
+    "numeric_value",
+    "period_end",
+    "period_start",
+    "revenue",
+    "segment_text",
+    "text_form",
+]
+
+
+# ======================================================================= data model
+
+
+@dataclass(frozen=True)
+class Ev:
+    """An event as stored, already attributed to the person it resolves to now."""
+
+    seq: int  # receive order (unique, increasing); breaks timestamp ties
+    person_id: str
+    name: str
+    properties: dict[str, Any]  # JSON object
+    timestamp: datetime  # tz-aware UTC
+    revenue: Decimal | None = None  # the "Revenue" property; None when absent
+
+
+@dataclass(frozen=True)
+class PropSet:
+    """One property change of a person (their property history)."""
+
+    seq: int
+    person_id: str
+    key: str
+    value: Any
+    at: datetime
+
+
+def make_event(
+    seq: int,
+    person_id: str,
+    name: str,
+    timestamp: datetime,
+    properties: Mapping[str, Any] | None = None,
+) -> Ev:
+    """An Ev whose revenue is derived from its "Revenue" property, as ingestion does
+    (a number or numeric string; anything else is refused at ingestion)."""
+    props = dict(properties or {})
+    rev: Decimal | None = None
+    if "Revenue" in props:
+        rev = numeric_value(props["Revenue"])
+        if rev is None:
+            raise ValueError(f"non-numeric Revenue {props['Revenue']!r}")
+    return Ev(seq, person_id, name, props, timestamp, rev)
+
+
+def current_properties(propsets: Iterable[PropSet]) -> dict[str, dict[str, Any]]:
+    """Each person's current properties: per key the value with the latest `at`,
+    ties broken by the later received (larger seq). A key set to null stays present
+    with the value None."""
+    best: dict[tuple[str, str], PropSet] = {}
+    for ps in propsets:
+        k = (ps.person_id, ps.key)
+        cur = best.get(k)
+        if cur is None or (ps.at, ps.seq) > (cur.at, cur.seq):
+            best[k] = ps
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (pid, key), ps in best.items():
+        out[pid][key] = ps.value
+    return dict(out)
+
+
+# ======================================================================= periods
+
+PERIODS = ("HOUR", "DAY", "WEEK", "MONTH")
+
+# Cohort bucket lengths; MONTH is 30 days, as Kissmetrics does.
+BUCKET_SECONDS = {"HOUR": 3600, "DAY": 86400, "WEEK": 604800, "MONTH": 30 * 86400}
+
+
+def _utc(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: reports work in tz-aware UTC")
+    return t.astimezone(timezone.utc)
+
+
+def period_start(t: datetime, period: str) -> datetime:
+    """Start of the UTC period holding t: the hour, the calendar day, the ISO week
+    (Monday 00:00) or the calendar month."""
+    t = _utc(t)
+    if period == "HOUR":
+        return t.replace(minute=0, second=0, microsecond=0)
+    day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "DAY":
+        return day
+    if period == "WEEK":
+        return day - timedelta(days=day.weekday())  # weekday(): Monday is 0
+    if period == "MONTH":
+        return day.replace(day=1)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def period_end(t: datetime, period: str) -> datetime:
+    """End (exclusive) of the UTC period holding t = start of the next period."""
+    start = period_start(t, period)
+    if period == "HOUR":
+        return start + timedelta(hours=1)
+    if period == "DAY":
+        return start + timedelta(days=1)
+    if period == "WEEK":
+        return start + timedelta(days=7)
+    # MONTH
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+# ======================================================================= JSON values
+
+_MISSING = object()
+
+# Decision: a "numeric string" is plain ASCII decimal notation, optionally signed,
+# with an optional exponent: "12", "-3.5", ".5", "5.", "1e3". No surrounding spaces,
+# no "_" separators, no Infinity/NaN, no non-ASCII digits (Python's Decimal() would
+# accept all of those). The SQL side must guard its numeric cast with the same test.
+NUMERIC_STRING = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def text_form(value: Any) -> str:
+    """A JSON string is its own text; anything else is its JSON text.
+
+    Decision: json.dumps with its default separators (", " and ": ", as PostgreSQL
+    prints jsonb) and ensure_ascii=False (PostgreSQL does not escape non-ASCII).
+    """
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def segment_text(value: Any) -> str | None:
+    """The group of a value in segments and revenue sources: its text form, None when
+    missing. Decision: a JSON null also groups as None (what PostgreSQL's `->>` gives),
+    not as the string "null"."""
+    if value is _MISSING or value is None:
+        return None
+    return text_form(value)
+
+
+def numeric_value(value: Any) -> Decimal | None:
+    """The number a JSON value stands for: a JSON number (not a boolean) or a numeric
+    string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        # repr() is the shortest text that reads back to the float, i.e. what was sent.
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, str) and NUMERIC_STRING.fullmatch(value):
+        return Decimal(value)
+    return None
+
+
+def matches_filter(properties: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
+    """One PropertyFilter {key, op, value} (op defaults to EQ) against event properties."""
+    key = flt["key"]
+    op = flt.get("op") or "EQ"
+    value = flt.get("value")
+    present = key in properties
+    prop = properties.get(key)
+
+    if op == "EXISTS":
+        return present  # even when the value is null
+    if op == "NOT_EXISTS":
+        return not present
+    if op == "EQ":
+        return present and text_form(prop) == text_form(value)
+    if op == "NEQ":
+        return not (present and text_form(prop) == text_form(value))
+    if op == "CONTAINS":
+        return present and text_form(value) in text_form(prop)
+    if op == "STARTS_WITH":
+        return present and text_form(prop).startswith(text_form(value))
+    if op in ("GT", "GTE", "LT", "LTE"):
+        if not present:
+            return False
+        a, b = numeric_value(prop), numeric_value(value)
+        if a is None or b is None:
+            return False
+        return {"GT": a > b, "GTE": a >= b, "LT": a < b, "LTE": a <= b}[op]
+    if op == "IN":
+        if not present or not isinstance(value, list):
+            return False
+        return text_form(prop) in {text_form(v) for v in value}
+    raise ValueError(f"unknown filter op {op!r}")
+
+
+# ======================================================================= small math
+# Re-implemented here on purpose (the oracle must not share code with app/).
+
+HISTOGRAM_BOUNDS = (60, 600, 3600, 86400, 604800, 2592000)
+
+
+def _median(values: Sequence[float]) -> float:
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    s = sorted(values)
+    h = (len(s) - 1) * q / 100
+    lo = math.floor(h)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (h - lo)
+
+
+def _duration_stats(values: Sequence[float]) -> dict[str, Any] | None:
+    if not values:
+        return None
+    buckets: list[dict[str, Any]] = [{"upToSeconds": float(b), "people": 0} for b in HISTOGRAM_BOUNDS]
+    buckets.append({"upToSeconds": None, "people": 0})
+    for v in values:
+        # (previous bound, bound]; the first bucket is [0, 60].
+        i = next((i for i, b in enumerate(HISTOGRAM_BOUNDS) if v <= b), len(HISTOGRAM_BOUNDS))
+        buckets[i]["people"] += 1
+    return {
+        "count": len(values),
+        "medianSeconds": float(_median(values)),
+        "meanSeconds": math.fsum(values) / len(values),
+        "p90Seconds": float(_percentile(values, 90)),
+        "histogram": buckets,
+    }
+
+
+def _z_test(x: int, n: int, x0: int, n0: int) -> tuple[float, float]:
+    if n == 0 or n0 == 0:
+        return 0.0, 1.0
+    pooled = (x + x0) / (n + n0)
+    if pooled in (0.0, 1.0):
+        return 0.0, 1.0
+    z = (x / n - x0 / n0) / math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / n0))
+    return z, math.erfc(abs(z) / math.sqrt(2))
+
+
+def _prob_beats(x: int, n: int, x0: int, n0: int) -> float:
+    """P(Beta(1+x, 1+n−x) > Beta(1+x0, 1+n0−x0)), exactly: Evan Miller's sum
+    Σ_{i<α_B} B(α_A+i, β_A+β_B) / ((β_B+i) B(1+i, β_B) B(α_A, β_A)), one lgamma
+    evaluation per term, summed over the side with the smaller α (P(A>B) = 1 − P(B>A)).
+    Slow for huge counts, which the oracle's test data does not have."""
+
+    def lbeta(a: float, b: float) -> float:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+    def b_beats_a(a_a: int, b_a: int, a_b: int, b_b: int) -> float:
+        logs = [
+            lbeta(a_a + i, b_a + b_b) - math.log(b_b + i) - lbeta(1 + i, b_b) - lbeta(a_a, b_a)
+            for i in range(a_b)
+        ]
+        top = max(logs)
+        return math.exp(top) * math.fsum(math.exp(v - top) for v in logs)
+
+    a_b, b_b, a_a, b_a = 1 + x, 1 + n - x, 1 + x0, 1 + n0 - x0
+    p = b_beats_a(a_a, b_a, a_b, b_b) if a_b <= a_a else 1 - b_beats_a(a_b, b_b, a_a, b_a)
+    return min(1.0, max(0.0, p))
+
+
+def _sum_exact(values: Iterable[Decimal]) -> Decimal:
+    """Σ without the 28-digit rounding of the default context ("sums are exact")."""
+    with localcontext() as ctx:
+        ctx.prec = 100_000
+        ctx.traps[Inexact] = True
+        total = Decimal(0)
+        for v in values:
+            total += v
+        return total
+
+
+def _cents_half_up(q: Fraction) -> Decimal:
+    """An exact rational rounded to cents, halves away from zero (PostgreSQL round)."""
+    negative = q < 0
+    cents = math.floor(abs(q) * 100 + Fraction(1, 2))
+    digits = tuple(int(d) for d in str(cents)) or (0,)
+    return Decimal((1 if negative and cents else 0, digits, -2))
+
+
+def _average_per_paying(total: Decimal, paying: int) -> Decimal:
+    # Decision: 0 is returned as Decimal("0.00"), like every other rounded average.
+    if paying == 0:
+        return Decimal("0.00")
+    return _cents_half_up(Fraction(total) / paying)
+
+
+# ======================================================================= funnel
+
+
+@dataclass(frozen=True)
+class _Chain:
+    person_id: str
+    level: int  # steps reached (≥ 1: everyone here had a start)
+    events: tuple[Ev, ...]  # the chain's events, one per reached step
+
+    def time(self, k: int) -> datetime:
+        return self.events[k].timestamp
+
+
+def _step_matches(ev: Ev, step: Mapping[str, Any]) -> bool:
+    return ev.name == step["event"] and all(
+        matches_filter(ev.properties, f) for f in (step.get("where") or ())
+    )
+
+
+def _follow(
+    start: Ev,
+    matching: list[list[Ev]],
+    to: datetime,
+    window: timedelta | None,
+) -> list[Ev]:
+    """The chain from one start: step k is the earliest matching event (by time, then
+    seq) not already in this chain with t_k ≥ t_{k−1}, t_k < to, t_k ≤ t_0 + window."""
+    chain = [start]
+    used = {start.seq}
+    deadline = start.timestamp + window if window is not None else None
+    for k in range(1, len(matching)):
+        prev_t = chain[-1].timestamp
+        nxt = next(
+            (
+                e
+                for e in matching[k]  # sorted by (timestamp, seq): first hit is earliest
+                if e.seq not in used
+                and prev_t <= e.timestamp < to
+                and (deadline is None or e.timestamp <= deadline)
+            ),
+            None,
+        )
+        if nxt is None:
+            break
+        chain.append(nxt)
+        used.add(nxt.seq)
+    return chain
+
+
+def _person_chains(
+    events: Iterable[Ev],
+    steps: Sequence[Mapping[str, Any]],
+    from_: datetime,
+    to: datetime,
+    window_seconds: int | None,
+) -> list[_Chain]:
+    """Every person who entered the funnel (a step-0 event in range) with their chain."""
+    window = timedelta(seconds=window_seconds) if window_seconds is not None else None
+    by_person: dict[str, list[Ev]] = defaultdict(list)
+    for e in events:
+        by_person[e.person_id].append(e)
+    chains = []
+    for pid, evs in by_person.items():
+        evs.sort(key=lambda e: (e.timestamp, e.seq))
+        matching = [[e for e in evs if _step_matches(e, s)] for s in steps]
+        best: list[Ev] | None = None
+        # Starts in (time, seq) order; only a strictly higher level replaces the best,
+        # so the best is the earliest start with the highest level.
+        for start in matching[0]:
+            if not from_ <= start.timestamp < to:
+                continue
+            chain = _follow(start, matching, to, window)
+            if best is None or len(chain) > len(best):
+                best = chain
+        if best is not None:
+            chains.append(_Chain(pid, len(best), tuple(best)))
+    return chains
+
+
+def _steps_report(chains: Sequence[_Chain], steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    people = [sum(1 for c in chains if c.level > k) for k in range(len(steps))]
+    out = []
+    for k, step in enumerate(steps):
+        reached = sorted((c for c in chains if c.level > k), key=lambda c: (c.time(k), c.person_id))
+        if k == 0:
+            dropped_off = 0
+            conv_prev = conv_start = 1.0 if people[0] else 0.0
+            timing = None
+            dropped: list[_Chain] = []
+        else:
+            dropped_off = people[k - 1] - people[k]
+            conv_prev = people[k] / people[k - 1] if people[k - 1] else 0.0
+            conv_start = people[k] / people[0] if people[0] else 0.0
+            timing = _duration_stats([(c.time(k) - c.time(k - 1)).total_seconds() for c in reached])
+            dropped = sorted(
+                (c for c in chains if c.level == k), key=lambda c: (c.time(k - 1), c.person_id)
+            )
+        out.append(
+            {
+                "index": k,
+                "event": step["event"],
+                "people": people[k],
+                "droppedOff": dropped_off,
+                "conversionFromPrevious": conv_prev,
+                "conversionFromStart": conv_start,
+                "timeFromPrevious": timing,
+                "reached": [c.person_id for c in reached],
+                "dropped": [c.person_id for c in dropped],
+            }
+        )
+    return out
+
+
+def _value_order(value: str | None) -> tuple[bool, str]:
+    """Value ascending, null last (ORDER BY value ASC NULLS LAST; code-point order)."""
+    return (value is None, value or "")
+
+
+def _segments(
+    chains: Sequence[_Chain],
+    steps: Sequence[Mapping[str, Any]],
+    person_props: Mapping[str, Mapping[str, Any]],
+    segment_by: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    person_prop = segment_by.get("personProperty")
+    step_prop = segment_by.get("firstStepProperty")
+    # Decision: exactly one of the two must be given (the API answers BAD_USER_INPUT).
+    if (person_prop is None) == (step_prop is None):
+        raise ValueError("segmentBy needs exactly one of personProperty, firstStepProperty")
+    limit = segment_by.get("limit")
+    # Decision: limit ≤ 0 keeps no value of its own: everyone is in the null segment.
+    limit = 10 if limit is None else max(0, int(limit))
+
+    def raw_value(c: _Chain) -> str | None:
+        if person_prop is not None:
+            return segment_text(person_props.get(c.person_id, {}).get(person_prop, _MISSING))
+        return segment_text(c.events[0].properties.get(step_prop, _MISSING))
+
+    values = {c.person_id: raw_value(c) for c in chains}
+    # Everyone here reached step 0, so counting chains counts people at step 0.
+    # Decision: the limit applies to non-null values only; null is where the rest go
+    # and never takes one of the `limit` places.
+    counts: dict[str, int] = defaultdict(int)
+    for v in values.values():
+        if v is not None:
+            counts[v] += 1
+    kept = set(sorted(counts, key=lambda v: (-counts[v], v))[:limit])
+
+    groups: dict[str | None, list[_Chain]] = defaultdict(list)
+    for c in chains:
+        v = values[c.person_id]
+        groups[v if v in kept else None].append(c)
+
+    segs = []
+    for value, members in groups.items():
+        seg_steps = _steps_report(members, steps)
+        n0, n_last = seg_steps[0]["people"], seg_steps[-1]["people"]
+        if n0 == 0:
+            continue  # nobody at step 0: left out (cannot happen, kept for the rule)
+        segs.append({"value": value, "steps": seg_steps, "conversionRate": n_last / n0, "comparison": None})
+    # Decision: "people at step 0 descending, then value ascending, null last" is read
+    # as ORDER BY people DESC, value ASC NULLS LAST: null is last among equal counts,
+    # not last overall. The default baseline (the first segment) may then be null.
+    segs.sort(key=lambda s: (-s["steps"][0]["people"], _value_order(s["value"])))
+    if not segs:
+        return segs
+
+    wanted = segment_by.get("baseline")
+    if wanted is None:
+        base = segs[0]
+    else:
+        base = next((s for s in segs if s["value"] == wanted), None)
+        # Decision: a baseline that names no segment (unknown, or folded into null)
+        # gives no comparisons at all (every comparison null) rather than silently
+        # comparing against something the caller did not ask for.
+        if base is None:
+            return segs
+
+    x0, n0 = base["steps"][-1]["people"], base["steps"][0]["people"]
+    p0 = x0 / n0
+    for s in segs:
+        if s is base:
+            continue
+        x, n = s["steps"][-1]["people"], s["steps"][0]["people"]
+        z, p_value = _z_test(x, n, x0, n0)
+        s["comparison"] = {
+            "baseline": base["value"],
+            "lift": (x / n - p0) / p0 if p0 else 0.0,
+            "zScore": z,
+            "pValue": p_value,
+            "probabilityToBeatBaseline": _prob_beats(x, n, x0, n0),
+            "significant": p_value < 0.05,
+        }
+    return segs
+
+
+def funnel(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    steps: Sequence[Mapping[str, Any]],
+    from_: datetime,
+    to: datetime,
+    window_seconds: int | None = None,
+    segment_by: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The funnel report of §5.
+
+    steps: [{"event": name, "where": [filters] | None}, ...]; person_props: each
+    person's current properties (see current_properties); segment_by: None or
+    {"personProperty" | "firstStepProperty": key, "limit": int, "baseline": str|None}.
+    Returns {"steps": [...], "segments": [...]}; each step carries `reached` and
+    `dropped`, the ordered person ids of peopleList(REACHED) and peopleList(DROPPED).
+    The overall steps ignore segmentation.
+    """
+    if not steps:
+        return {"steps": [], "segments": []}
+    chains = _person_chains(events, steps, from_, to, window_seconds)
+    return {
+        "steps": _steps_report(chains, steps),
+        "segments": _segments(chains, steps, person_props, segment_by) if segment_by else [],
+    }
+
+
+# ======================================================================= cohort
+
+
+def cohort(
+    events: Iterable[Ev],
+    cohort_event: str,
+    return_event: str,
+    from_: datetime,
+    to: datetime,
+    cohort_period: str,
+    bucket: str,
+    buckets: int,
+    computed_at: datetime,
+) -> list[dict[str, Any]]:
+    """Cohort rows of §5: [{"start", "size", "cells": [{"index", "people", "rate",
+    "complete"}]}], ascending by start, empty rows left out.
+
+    Note: membership is by t₀ in [from, to) (DESIGN.md), so a row whose period
+    begins before `from` (from not on a period boundary) still appears, with its
+    period's start.
+    """
+    evs = list(events)
+    first: dict[str, datetime] = {}
+    for e in evs:
+        if e.name == cohort_event and (e.person_id not in first or e.timestamp < first[e.person_id]):
+            first[e.person_id] = e.timestamp  # the first time ever, not just in range
+    returns: dict[str, list[datetime]] = defaultdict(list)
+    for e in evs:
+        if e.name == return_event:
+            returns[e.person_id].append(e.timestamp)
+
+    rows: dict[datetime, list[str]] = defaultdict(list)
+    for pid, t0 in first.items():
+        if from_ <= t0 < to:
+            rows[period_start(t0, cohort_period)].append(pid)
+
+    b = timedelta(seconds=BUCKET_SECONDS[bucket])
+    out = []
+    for start in sorted(rows):
+        members = rows[start]
+        end = period_end(start, cohort_period)
+        cells = []
+        for n in range(max(0, buckets)):
+            # [t₀ + nB, t₀ + (n+1)B): when returnEvent is cohortEvent, t₀ itself
+            # is an occurrence and so falls in cell 0.
+            people = sum(
+                1
+                for pid in members
+                if any(first[pid] + n * b <= t < first[pid] + (n + 1) * b for t in returns[pid])
+            )
+            cells.append(
+                {
+                    "index": n,
+                    "people": people,
+                    "rate": people / len(members),
+                    "complete": end + (n + 1) * b <= computed_at,
+                }
+            )
+        out.append({"start": start, "size": len(members), "cells": cells})
+    return out
+
+
+# ======================================================================= revenue
+
+
+def _money_summary(evs: Sequence[Ev]) -> dict[str, Any]:
+    total = _sum_exact(e.revenue for e in evs if e.revenue is not None)
+    paying = {e.person_id for e in evs if e.revenue is not None and e.revenue > 0}
+    return {
+        "total": total,
+        "gross": _sum_exact(e.revenue for e in evs if e.revenue is not None and e.revenue > 0),
+        "refunds": _sum_exact(e.revenue for e in evs if e.revenue is not None and e.revenue < 0),
+        "payingPeople": len(paying),
+        "averageRevenuePerPayingPerson": _average_per_paying(total, len(paying)),
+    }
+
+
+def _sources(
+    events: Sequence[Ev], propsets: Iterable[PropSet], source_property: str
+) -> dict[str, str | None]:
+    """Each person's first-touch source: the first value of source_property by
+    timestamp among all their events' properties and property sets, at any time.
+
+    Decisions: on equal timestamps a property set comes before an event (a tracker
+    sets the campaign as a person property along with its "Ad Campaign Hit"), then
+    the smaller seq. A JSON null value is no value (skipped), like a missing key.
+    """
+    firsts: dict[str, tuple[datetime, int, int, Any]] = {}
+
+    def offer(pid: str, key: tuple[datetime, int, int, Any]) -> None:
+        if pid not in firsts or key[:3] < firsts[pid][:3]:
+            firsts[pid] = key
+
+    for ps in propsets:
+        if ps.key == source_property and ps.value is not None:
+            offer(ps.person_id, (ps.at, 0, ps.seq, ps.value))
+    for e in events:
+        v = e.properties.get(source_property)
+        if v is not None:
+            offer(e.person_id, (e.timestamp, 1, e.seq, v))
+    return {pid: segment_text(key[3]) for pid, key in firsts.items()}
+
+
+def revenue(
+    events: Iterable[Ev],
+    propsets: Iterable[PropSet],
+    from_: datetime,
+    to: datetime,
+    interval: str = "MONTH",
+    source_property: str = "Campaign Source",
+) -> dict[str, Any]:
+    """The revenue report of §5: total, gross, refunds, payingPeople,
+    averageRevenuePerPayingPerson, series, bySource and topPeople (a list of
+    (person_id, revenue) pairs).
+
+    Decision: a "Revenue event" is an event with a revenue value, 0 included; it
+    puts its person in bySource/topPeople, while payingPeople needs a positive one.
+    Sums are exact Decimals and keep their natural exponent (an empty sum is
+    Decimal(0)); averages are rounded to cents ("0.00" when nobody paid).
+    """
+    all_events = list(events)
+    in_range = [e for e in all_events if e.revenue is not None and from_ <= e.timestamp < to]
+    report = _money_summary(in_range)
+
+    # One point per interval period overlapping [from, to), empty ones too. An empty
+    # range (from ≥ to) overlaps no period.
+    series = []
+    if from_ < to:
+        start = period_start(from_, interval)
+        while start < to:
+            end = period_end(start, interval)
+            point = {"start": start}
+            point.update(_money_summary([e for e in in_range if start <= e.timestamp < end]))
+            series.append(point)
+            start = end
+    report["series"] = series
+
+    sources = _sources(all_events, propsets, source_property)
+    slices: dict[str | None, list[Ev]] = defaultdict(list)
+    for e in in_range:
+        slices[sources.get(e.person_id)].append(e)
+    by_source = []
+    for value, evs in slices.items():
+        s = _money_summary(evs)
+        by_source.append(
+            {
+                "value": value,
+                "total": s["total"],
+                "payingPeople": s["payingPeople"],
+                "averageRevenuePerPayingPerson": s["averageRevenuePerPayingPerson"],
+            }
+        )
+    # ORDER BY total DESC, value ASC NULLS LAST (null is last among equal totals).
+    # Two stable sorts: negating a Decimal would round it to the context's 28 digits.
+    by_source.sort(key=lambda s: _value_order(s["value"]))
+    by_source.sort(key=lambda s: s["total"], reverse=True)
+    report["bySource"] = by_source
+
+    per_person: dict[str, list[Decimal]] = defaultdict(list)
+    for e in in_range:
+        assert e.revenue is not None
+        per_person[e.person_id].append(e.revenue)
+    top = [(pid, _sum_exact(vals)) for pid, vals in per_person.items()]
+    top.sort(key=lambda pr: pr[0])
+    top.sort(key=lambda pr: pr[1], reverse=True)  # stable: id ascending among ties
+    report["topPeople"] = top
+    return report
