@@ -59,6 +59,8 @@ def utc(ts: datetime) -> datetime:
 def check_timestamp(field: str, ts: datetime | None, now: datetime) -> datetime:
     if ts is None:
         return now
+    if not isinstance(ts, datetime):
+        raise BadInput(field, f"must be a date and time, not {type(ts).__name__}")
     ts = utc(ts)
     if ts < EARLIEST:
         raise BadInput(field, f"{ts.isoformat()} is earlier than 2000-01-01")

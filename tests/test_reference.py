@@ -1,0 +1,701 @@
+"""Hand-computed cases for tests/reference.py, the oracle of DESIGN.md §5.
+
+Every expected number below is worked out by hand in the comments, so that the
+oracle the SQL is compared against is itself checked against the text.
+2024-01-01 is a Monday.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+try:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from reference import (
+        Ev,
+        PropSet,
+        cohort,
+        current_properties,
+        funnel,
+        make_event,
+        matches_filter,
+        period_end,
+        period_start,
+        revenue,
+    )
+except ModuleNotFoundError:  # pragma: no cover - if tests/ becomes a package
+    from tests.reference import (  # type: ignore[no-redef]
+        Ev,
+        PropSet,
+        cohort,
+        current_properties,
+        funnel,
+        make_event,
+        matches_filter,
+        period_end,
+        period_start,
+        revenue,
+    )
+
+UTC = timezone.utc
+
+
+def T(day: int, hour: int = 0, minute: int = 0, second: int = 0, month: int = 1, year: int = 2024) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+class Log:
+    """Builds events and property sets with increasing receive order (seq)."""
+
+    def __init__(self) -> None:
+        self.events: list[Ev] = []
+        self.propsets: list[PropSet] = []
+        self._seq = 0
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def ev(self, pid: str, name: str, t: datetime, **props: Any) -> Ev:
+        e = make_event(self._next(), pid, name, t, props)
+        self.events.append(e)
+        return e
+
+    def set(self, pid: str, key: str, value: Any, at: datetime) -> None:
+        self.propsets.append(PropSet(self._next(), pid, key, value, at))
+
+    def props(self) -> dict[str, dict[str, Any]]:
+        return current_properties(self.propsets)
+
+
+STEPS_AB = [{"event": "A"}, {"event": "B"}]
+WEEK = (T(1), T(8))
+
+
+def _hist(*counts: int) -> list[dict[str, Any]]:
+    bounds: list[float | None] = [60.0, 600.0, 3600.0, 86400.0, 604800.0, 2592000.0, None]
+    return [{"upToSeconds": b, "people": c} for b, c in zip(bounds, counts, strict=True)]
+
+
+# ======================================================================= periods, properties
+
+
+def test_periods() -> None:
+    t = datetime(2024, 1, 3, 15, 42, 7, 123, tzinfo=UTC)  # a Wednesday
+    assert period_start(t, "HOUR") == T(3, 15)
+    assert period_end(t, "HOUR") == T(3, 16)
+    assert period_start(t, "DAY") == T(3)
+    assert period_end(t, "DAY") == T(4)
+    assert period_start(t, "WEEK") == T(1)  # Monday
+    assert period_end(t, "WEEK") == T(8)
+    assert period_start(T(7, 23), "WEEK") == T(1)  # Sunday still in Monday's week
+    assert period_start(T(8), "WEEK") == T(8)
+    assert period_start(t, "MONTH") == T(1)
+    assert period_end(T(31, 23, month=12, year=2023), "MONTH") == T(1)
+    assert period_end(T(15, month=2), "MONTH") == T(1, month=3)
+    # Other offsets are converted to UTC first: Jan 1 01:30+02:00 is Dec 31 23:30 UTC.
+    plus2 = datetime(2024, 1, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert period_start(plus2, "DAY") == T(31, month=12, year=2023)
+
+
+def test_current_properties_latest_timestamp_then_later_received() -> None:
+    log = Log()
+    log.set("p1", "plan", "pro", T(2))
+    log.set("p1", "plan", "free", T(1))  # received later but older: loses
+    log.set("p1", "seats", 3, T(1))
+    log.set("p1", "seats", 5, T(1))  # same time, received later: wins
+    log.set("p2", "plan", None, T(1))
+    assert log.props() == {"p1": {"plan": "pro", "seats": 5}, "p2": {"plan": None}}
+
+
+def test_make_event_revenue() -> None:
+    assert make_event(1, "p", "Buy", T(1), {"Revenue": "19.99"}).revenue == Decimal("19.99")
+    assert make_event(2, "p", "Buy", T(1), {"Revenue": -5}).revenue == Decimal(-5)
+    assert make_event(3, "p", "Buy", T(1), {}).revenue is None
+    with pytest.raises(ValueError):
+        make_event(4, "p", "Buy", T(1), {"Revenue": "lots"})
+
+
+# ======================================================================= filters
+
+
+@pytest.mark.parametrize(
+    ("props", "flt", "expected"),
+    [
+        ({"plan": "pro"}, {"key": "plan", "value": "pro"}, True),  # op defaults to EQ
+        ({"plan": "pro"}, {"key": "plan", "op": "EQ", "value": "Pro"}, False),
+        ({"n": 1}, {"key": "n", "op": "EQ", "value": "1"}, True),  # text forms: "1" == "1"
+        ({"n": "1"}, {"key": "n", "op": "EQ", "value": 1}, True),
+        ({"b": True}, {"key": "b", "op": "EQ", "value": "true"}, True),
+        ({"x": None}, {"key": "x", "op": "EQ", "value": None}, True),
+        ({}, {"key": "x", "op": "EQ", "value": None}, False),
+        ({}, {"key": "plan", "op": "NEQ", "value": "pro"}, True),  # missing: not equal
+        ({"plan": "pro"}, {"key": "plan", "op": "NEQ", "value": "pro"}, False),
+        ({"plan": "pro"}, {"key": "plan", "op": "NEQ", "value": "free"}, True),
+        ({"url": "https://x.com/pricing"}, {"key": "url", "op": "CONTAINS", "value": "pricing"}, True),
+        ({"url": "https://x.com/pricing"}, {"key": "url", "op": "CONTAINS", "value": "Pricing"}, False),
+        ({}, {"key": "url", "op": "CONTAINS", "value": ""}, False),
+        ({"n": 123}, {"key": "n", "op": "CONTAINS", "value": 2}, True),
+        ({"url": "https://x.com"}, {"key": "url", "op": "STARTS_WITH", "value": "https"}, True),
+        ({"url": "https://x.com"}, {"key": "url", "op": "STARTS_WITH", "value": "x.com"}, False),
+        ({"n": 5}, {"key": "n", "op": "GT", "value": 3}, True),
+        ({"n": "10"}, {"key": "n", "op": "GT", "value": "9"}, True),  # numbers, not text
+        ({"n": "1e3"}, {"key": "n", "op": "GTE", "value": 1000}, True),
+        ({"n": "2.50"}, {"key": "n", "op": "LTE", "value": "2.5"}, True),
+        ({"n": -1}, {"key": "n", "op": "LT", "value": "-0.5"}, True),
+        ({"n": 3}, {"key": "n", "op": "LT", "value": 3}, False),
+        ({"n": True}, {"key": "n", "op": "GT", "value": 0}, False),  # a bool is no number
+        ({"n": 1}, {"key": "n", "op": "LT", "value": True}, False),
+        ({"n": "abc"}, {"key": "n", "op": "GT", "value": 1}, False),
+        ({"n": " 5"}, {"key": "n", "op": "GT", "value": 1}, False),  # strict numeric strings
+        ({"n": "NaN"}, {"key": "n", "op": "GT", "value": 1}, False),
+        ({"n": None}, {"key": "n", "op": "GT", "value": 0}, False),
+        ({}, {"key": "n", "op": "LT", "value": 0}, False),
+        ({"x": None}, {"key": "x", "op": "EXISTS"}, True),
+        ({}, {"key": "x", "op": "EXISTS"}, False),
+        ({"x": None}, {"key": "x", "op": "NOT_EXISTS"}, False),
+        ({}, {"key": "x", "op": "NOT_EXISTS"}, True),
+        ({"plan": "pro"}, {"key": "plan", "op": "IN", "value": ["free", "pro"]}, True),
+        ({"n": 1}, {"key": "n", "op": "IN", "value": ["1", "2"]}, True),
+        ({"plan": "pro"}, {"key": "plan", "op": "IN", "value": "pro"}, False),  # not a list
+        ({}, {"key": "plan", "op": "IN", "value": [None]}, False),
+    ],
+)
+def test_filters(props: dict[str, Any], flt: dict[str, Any], expected: bool) -> None:
+    assert matches_filter(props, flt) is expected
+
+
+def test_step_filters_and_exact_names() -> None:
+    log = Log()
+    log.ev("p1", "Viewed", T(1, 10), page="/home")
+    log.ev("p1", "Bought", T(1, 11))
+    log.ev("p2", "Viewed", T(1, 10), page="/pricing")
+    log.ev("p2", "bought", T(1, 11))  # names are case-sensitive
+    log.ev("p3", "Viewed", T(1, 10), page="/pricing")
+    log.ev("p3", "Bought", T(1, 12))
+    steps = [{"event": "Viewed", "where": [{"key": "page", "op": "EQ", "value": "/pricing"}]}, {"event": "Bought"}]
+    r = funnel(log.events, {}, steps, *WEEK)
+    assert [s["people"] for s in r["steps"]] == [2, 1]
+    assert r["steps"][0]["reached"] == ["p2", "p3"]
+    assert r["steps"][1]["reached"] == ["p3"]
+    assert r["steps"][1]["dropped"] == ["p2"]
+
+
+# ======================================================================= funnel
+
+
+def test_same_second_steps() -> None:
+    log = Log()
+    log.ev("p1", "B", T(1, 10))  # received first, same second as its A: still counts
+    log.ev("p1", "A", T(1, 10))
+    log.ev("p2", "B", T(1, 9, 59, 59))  # one second before A: does not
+    log.ev("p2", "A", T(1, 10))
+    log.ev("p3", "A", T(1, 10))
+    log.ev("p3", "B", T(1, 10, 0, 5))
+    s0, s1 = funnel(log.events, {}, STEPS_AB, *WEEK)["steps"]
+    assert s0 == {
+        "index": 0,
+        "event": "A",
+        "people": 3,
+        "droppedOff": 0,
+        "conversionFromPrevious": 1.0,
+        "conversionFromStart": 1.0,
+        "timeFromPrevious": None,
+        "reached": ["p1", "p2", "p3"],  # all at 10:00:00, then by id
+        "dropped": [],
+    }
+    assert s1 == {
+        "index": 1,
+        "event": "B",
+        "people": 2,
+        "droppedOff": 1,
+        "conversionFromPrevious": 2 / 3,
+        "conversionFromStart": 2 / 3,
+        # times 0 s and 5 s: median 2.5, mean 2.5, p90 at index 0.9: 0 + 0.9·5 = 4.5
+        "timeFromPrevious": {
+            "count": 2,
+            "medianSeconds": 2.5,
+            "meanSeconds": 2.5,
+            "p90Seconds": 4.5,
+            "histogram": _hist(2, 0, 0, 0, 0, 0, 0),
+        },
+        "reached": ["p1", "p3"],  # 10:00:00, 10:00:05
+        "dropped": ["p2"],
+    }
+
+
+def test_repeated_step_events_used_once_per_chain() -> None:
+    log = Log()
+    log.ev("p1", "A", T(1, 10))  # one A: only step 0
+    log.ev("p2", "A", T(1, 10))
+    log.ev("p2", "A", T(1, 11))  # second A: step 1, 3600 s later
+    log.ev("p3", "A", T(1, 12))
+    log.ev("p3", "A", T(1, 12))  # same second: step 1, 0 s
+    log.ev("p4", "A", T(1, 9))
+    log.ev("p4", "A", T(1, 9, 0, 30))
+    log.ev("p4", "A", T(1, 9, 1))
+    r = funnel(log.events, {}, [{"event": "A"}, {"event": "A"}], *WEEK)
+    s0, s1 = r["steps"]
+    assert (s0["people"], s1["people"], s1["droppedOff"]) == (4, 3, 1)
+    assert s0["reached"] == ["p4", "p1", "p2", "p3"]  # 09:00, 10:00, 10:00, 12:00
+    assert s1["reached"] == ["p4", "p2", "p3"]  # 09:00:30, 11:00, 12:00
+    assert s1["dropped"] == ["p1"]
+    # times 30, 3600, 0: sorted 0, 30, 3600; median 30; p90 index 1.8: 30 + 0.8·3570
+    assert s1["timeFromPrevious"] == {
+        "count": 3,
+        "medianSeconds": 30.0,
+        "meanSeconds": 1210.0,
+        "p90Seconds": pytest.approx(2886.0),
+        "histogram": _hist(2, 0, 1, 0, 0, 0, 0),
+    }
+    # A, A, A: p2 and p3 have only two A's each, p4 three.
+    r3 = funnel(log.events, {}, [{"event": "A"}] * 3, *WEEK)
+    assert [s["people"] for s in r3["steps"]] == [4, 3, 1]
+    assert r3["steps"][2]["reached"] == ["p4"]
+    assert r3["steps"][2]["dropped"] == ["p2", "p3"]  # reached step 1 at 11:00, 12:00
+
+
+def test_window_only_a_later_start_satisfies() -> None:
+    log = Log()
+    log.ev("p1", "A", T(1, 10), v="first")
+    log.ev("p1", "A", T(1, 12), v="second")
+    log.ev("p1", "B", T(1, 12, 30))
+    log.ev("p2", "A", T(1, 11), v="other")
+    log.ev("p2", "B", T(1, 11, 10))
+    log.ev("p3", "A", T(1, 13), v="edge")
+    log.ev("p3", "B", T(1, 14))  # exactly t0 + window: inside
+    log.ev("p4", "A", T(1, 13), v="late")
+    log.ev("p4", "B", T(1, 14, 0, 1))  # one second past the window
+    seg = {"firstStepProperty": "v", "limit": 10}
+
+    r = funnel(log.events, {}, STEPS_AB, *WEEK, window_seconds=3600, segment_by=seg)
+    s0, s1 = r["steps"]
+    assert (s0["people"], s1["people"]) == (4, 3)
+    # p1's chain is its 12:00 start (the 10:00 start reaches only level 1).
+    assert s0["reached"] == ["p2", "p1", "p3", "p4"]  # 11:00, 12:00, 13:00, 13:00
+    assert s1["reached"] == ["p2", "p1", "p3"]  # 11:10, 12:30, 14:00
+    assert s1["dropped"] == ["p4"]
+    # times 600, 1800, 3600: median 1800, mean 2000, p90 index 1.8: 1800 + 0.8·1800
+    t = s1["timeFromPrevious"]
+    assert (t["count"], t["medianSeconds"], t["meanSeconds"]) == (3, 1800.0, 2000.0)
+    assert t["p90Seconds"] == pytest.approx(3240.0)
+    assert t["histogram"] == _hist(0, 1, 2, 0, 0, 0, 0)
+    # firstStepProperty reads the chain's start: "second", not "first".
+    assert [s["value"] for s in r["segments"]] == ["edge", "late", "other", "second"]
+
+    # Without a window the earliest start is best: p1 starts at 10:00, 9000 s to B.
+    r = funnel(log.events, {}, STEPS_AB, *WEEK, segment_by=seg)
+    s0, s1 = r["steps"]
+    assert (s0["people"], s1["people"]) == (4, 4)
+    assert s0["reached"] == ["p1", "p2", "p3", "p4"]
+    # times 9000, 600, 3600, 3601: (0, 60], (60, 600], (600, 3600], (3600, 86400] ×2
+    assert s1["timeFromPrevious"]["histogram"] == _hist(0, 1, 1, 2, 0, 0, 0)
+    assert s1["timeFromPrevious"]["meanSeconds"] == (9000 + 600 + 3600 + 3601) / 4
+    assert [s["value"] for s in r["segments"]] == ["edge", "first", "late", "other"]
+
+
+def test_funnel_range_bounds() -> None:
+    log = Log()
+    log.ev("p1", "A", T(1))  # exactly `from`: a start
+    log.ev("p1", "B", T(8))  # exactly `to`: outside
+    log.ev("p2", "A", T(31, 23, month=12, year=2023))  # before `from`: no start
+    log.ev("p2", "B", T(2))
+    log.ev("p3", "B", T(1, 1))
+    log.ev("p3", "A", T(1, 2))  # B before A does not count
+    r = funnel(log.events, {}, STEPS_AB, *WEEK)
+    assert [s["people"] for s in r["steps"]] == [2, 0]
+    assert r["steps"][1]["timeFromPrevious"] is None
+    assert r["steps"][1]["dropped"] == ["p1", "p3"]
+    assert r["steps"][1]["conversionFromPrevious"] == 0.0
+
+
+def test_empty_range() -> None:
+    log = Log()
+    log.ev("p1", "A", T(2))
+    log.ev("p1", "B", T(2, 1))
+    log.set("p1", "plan", "pro", T(1))
+    for frm, to in [(T(3), T(3)), (T(10), T(11)), (T(5), T(3))]:
+        r = funnel(log.events, log.props(), STEPS_AB, frm, to, segment_by={"personProperty": "plan"})
+        assert r["segments"] == []
+        for s in r["steps"]:
+            assert (s["people"], s["droppedOff"]) == (0, 0)
+            assert (s["conversionFromPrevious"], s["conversionFromStart"]) == (0.0, 0.0)
+            assert (s["timeFromPrevious"], s["reached"], s["dropped"]) == (None, [], [])
+    assert funnel(log.events, {}, [], *WEEK) == {"steps": [], "segments": []}
+
+    empty = revenue(log.events, log.propsets, T(3), T(3), "DAY")
+    assert empty == {
+        "total": Decimal(0),
+        "gross": Decimal(0),
+        "refunds": Decimal(0),
+        "payingPeople": 0,
+        "averageRevenuePerPayingPerson": Decimal("0.00"),
+        "series": [],
+        "bySource": [],
+        "topPeople": [],
+    }
+    assert cohort(log.events, "A", "B", T(3), T(3), "DAY", "DAY", 3, T(20)) == []
+
+
+def test_segments_fold_into_null_with_limit() -> None:
+    log = Log()
+    # plan: pro ×3, free ×2, team ×2, enterprise ×1, unset ×1, JSON null ×1, 1 (a number) ×1
+    plans: list[tuple[str, Any, bool]] = [
+        ("a1", "pro", True), ("a2", "pro", True), ("a3", "pro", False),
+        ("b1", "free", True), ("b2", "free", False),
+        ("c1", "team", False), ("c2", "team", False),
+        ("d1", "enterprise", True),
+        ("e1", None, False),
+        ("f1", 1, False),
+        ("g1", "unset", False),
+    ]  # fmt: skip
+    for pid, plan, converts in plans:
+        if plan != "unset":
+            log.set(pid, "plan", plan, T(1))
+        log.ev(pid, "A", T(2))
+        if converts:
+            log.ev(pid, "B", T(3))
+    props = log.props()
+
+    def seg(limit: int, baseline: str | None = None) -> list[dict[str, Any]]:
+        by = {"personProperty": "plan", "limit": limit, "baseline": baseline}
+        return funnel(log.events, props, STEPS_AB, *WEEK, segment_by=by)["segments"]
+
+    # limit 2: pro (3) and free (2, ties with team: value ascending) keep their own
+    # segment; team ×2, enterprise, "1", JSON null and unset fold into null (6 people).
+    s = seg(2)
+    assert [(x["value"], x["steps"][0]["people"], x["steps"][1]["people"]) for x in s] == [
+        (None, 6, 1),
+        ("pro", 3, 2),
+        ("free", 2, 1),
+    ]
+    assert [x["conversionRate"] for x in s] == [1 / 6, 2 / 3, 1 / 2]
+    assert s[0]["steps"][0]["reached"] == ["c1", "c2", "d1", "e1", "f1", "g1"]
+    # The default baseline is the first segment, here null.
+    assert s[0]["comparison"] is None
+    assert s[1]["comparison"]["baseline"] is None
+    assert s[1]["comparison"]["lift"] == pytest.approx((2 / 3 - 1 / 6) / (1 / 6))
+
+    # limit 4: pro, free, team (2) and then by value "1" < "enterprise" (1 each):
+    # null keeps enterprise, JSON null and unset (3). Equal counts: value ascending,
+    # null last.
+    s = seg(4)
+    assert [(x["value"], x["steps"][0]["people"]) for x in s] == [
+        ("pro", 3),
+        (None, 3),
+        ("free", 2),
+        ("team", 2),
+        ("1", 1),
+    ]
+    assert s[3]["conversionRate"] == 0.0
+
+    # limit 0: everyone in null, the only segment and its own baseline.
+    s = seg(0)
+    assert [(x["value"], x["steps"][0]["people"], x["comparison"]) for x in s] == [(None, 11, None)]
+
+    # A baseline that was folded into null names no segment: no comparisons at all.
+    s = seg(2, baseline="team")
+    assert [x["comparison"] for x in s] == [None, None, None]
+    s = seg(2, baseline="pro")
+    assert s[1]["comparison"] is None
+    assert s[0]["comparison"]["baseline"] == "pro"
+
+
+def test_baseline_comparison_by_hand() -> None:
+    log = Log()
+    # variant a: 4 people, 1 converts; variant b: 4 people, 3 convert.
+    for i in range(4):
+        for variant, converted in (("a", i < 1), ("b", i < 3)):
+            pid = f"{variant}{i}"
+            log.set(pid, "variant", variant, T(1))
+            log.ev(pid, "A", T(2, i))
+            if converted:
+                log.ev(pid, "B", T(2, i, 30))
+    props = log.props()
+    by = {"personProperty": "variant", "limit": 10, "baseline": "a"}
+    a, b = funnel(log.events, props, STEPS_AB, *WEEK, segment_by=by)["segments"]
+    assert (a["value"], a["conversionRate"], a["comparison"]) == ("a", 0.25, None)
+    assert (b["value"], b["conversionRate"]) == ("b", 0.75)
+    c = b["comparison"]
+    # lift = (0.75 − 0.25) / 0.25 = 2. Pooled rate 4/8 = 0.5;
+    # se = √(0.5·0.5·(1/4 + 1/4)) = √0.125; z = 0.5/√0.125 = √2; p = erfc(√2/√2) = erfc(1).
+    # P(Beta(4,2) > Beta(2,4)) by Evan Miller's sum (α_B = 4 terms, each
+    # B(2+i, 6) / ((2+i) · B(1+i, 2) · B(2, 4))): 2/7 + 5/14 + 5/21 + 5/252·... = 113/126.
+    assert c["baseline"] == "a"
+    assert c["lift"] == pytest.approx(2.0)
+    assert c["zScore"] == pytest.approx(math.sqrt(2))
+    assert c["pValue"] == pytest.approx(math.erfc(1))  # 0.1573
+    assert c["probabilityToBeatBaseline"] == pytest.approx(113 / 126, abs=1e-12)
+    assert c["significant"] is False
+
+    # Against b: lift (0.25 − 0.75)/0.75 = −2/3, z = −√2, P = 1 − 113/126 = 13/126.
+    by["baseline"] = "b"
+    a, b = funnel(log.events, props, STEPS_AB, *WEEK, segment_by=by)["segments"]
+    assert b["comparison"] is None
+    assert a["comparison"]["lift"] == pytest.approx(-2 / 3)
+    assert a["comparison"]["zScore"] == pytest.approx(-math.sqrt(2))
+    assert a["comparison"]["probabilityToBeatBaseline"] == pytest.approx(13 / 126, abs=1e-12)
+
+    # Equal sizes, no baseline: the first segment by value ("a") is the baseline.
+    by["baseline"] = None
+    a, b = funnel(log.events, props, STEPS_AB, *WEEK, segment_by=by)["segments"]
+    assert a["comparison"] is None and b["comparison"]["baseline"] == "a"
+
+
+def test_baseline_comparison_significant() -> None:
+    log = Log()
+    # 100 people per variant; 20 of "b" convert against 10 of "a".
+    for i in range(100):
+        for variant, converted in (("a", i < 10), ("b", i < 20)):
+            pid = f"{variant}{i:03d}"
+            log.set(pid, "variant", variant, T(1))
+            log.ev(pid, "A", T(2))
+            if converted:
+                log.ev(pid, "B", T(3))
+    by = {"personProperty": "variant", "baseline": "a"}
+    a, b = funnel(log.events, log.props(), STEPS_AB, *WEEK, segment_by=by)["segments"]
+    c = b["comparison"]
+    # pooled 0.15; se = √(0.15·0.85·0.02) = 0.0504975; z = 0.1/se = 1.980295;
+    # p = erfc(1.980295/√2) = 0.047670 < 0.05.
+    assert c["lift"] == pytest.approx(1.0)
+    assert c["zScore"] == pytest.approx(1.980295, abs=1e-6)
+    assert c["pValue"] == pytest.approx(0.047670, abs=1e-6)
+    assert c["significant"] is True
+    # ∫ f_Beta(21,81)(p) · F_Beta(11,91)(p) dp by numerical quadrature: 0.975173.
+    assert c["probabilityToBeatBaseline"] == pytest.approx(0.9751730331528735, abs=1e-9)
+
+
+# ======================================================================= cohort
+
+
+def test_cohort_incomplete_buckets() -> None:
+    log = Log()
+    log.ev("p1", "Signed Up", T(1, 10))
+    log.ev("p1", "Visit", T(1, 9))  # before t₀: ignored
+    log.ev("p1", "Visit", T(2, 9))  # [Jan 1 10:00, Jan 2 10:00): cell 0
+    log.ev("p1", "Visit", T(3, 11))  # [Jan 3 10:00, Jan 4 10:00): cell 2
+    log.ev("p2", "Signed Up", T(1, 22))
+    log.ev("p2", "Visit", T(2, 23))  # [Jan 2 22:00, Jan 3 22:00): cell 1
+    log.ev("p2", "Visit", T(3, 21, 59, 59))  # cell 1 again: still one person
+    log.ev("p3", "Signed Up", T(31, 12, month=12, year=2023))  # first ever is before `from`
+    log.ev("p3", "Signed Up", T(1, 12))
+    log.ev("p3", "Visit", T(1, 13))
+    log.ev("p4", "Signed Up", T(2, 8))
+    log.ev("p5", "Signed Up", T(8))  # t₀ = `to`: outside
+    rows = cohort(log.events, "Signed Up", "Visit", *WEEK, "DAY", "DAY", 4, computed_at=T(4, 12))
+    # Row Jan 1 ends Jan 2 00:00: cell n is complete when Jan 2 + (n+1) days ≤ Jan 4 12:00.
+    assert rows == [
+        {
+            "start": T(1),
+            "size": 2,
+            "cells": [
+                {"index": 0, "people": 1, "rate": 0.5, "complete": True},
+                {"index": 1, "people": 1, "rate": 0.5, "complete": True},
+                {"index": 2, "people": 1, "rate": 0.5, "complete": False},
+                {"index": 3, "people": 0, "rate": 0.0, "complete": False},
+            ],
+        },
+        {
+            "start": T(2),
+            "size": 1,
+            "cells": [
+                {"index": 0, "people": 0, "rate": 0.0, "complete": True},  # Jan 4 ≤ Jan 4 12:00
+                {"index": 1, "people": 0, "rate": 0.0, "complete": False},
+                {"index": 2, "people": 0, "rate": 0.0, "complete": False},
+                {"index": 3, "people": 0, "rate": 0.0, "complete": False},
+            ],
+        },
+    ]
+
+
+def test_cohort_return_event_is_cohort_event() -> None:
+    log = Log()
+    log.ev("p1", "Login", T(1, 10))
+    log.ev("p1", "Login", T(9, 10))  # exactly t₀ + 8 days: cell 1 of WEEK buckets
+    log.ev("p2", "Login", T(3))
+    rows = cohort(log.events, "Login", "Login", *WEEK, "WEEK", "WEEK", 3, computed_at=T(15))
+    assert len(rows) == 1
+    assert rows[0]["start"] == T(1) and rows[0]["size"] == 2
+    # The first Login itself falls in cell 0; row ends Jan 8: complete when
+    # Jan 8 + (n+1) weeks ≤ Jan 15.
+    assert [(c["people"], c["rate"], c["complete"]) for c in rows[0]["cells"]] == [
+        (2, 1.0, True),
+        (1, 0.5, False),
+        (0, 0.0, False),
+    ]
+
+
+def test_cohort_month_rows_and_30_day_buckets() -> None:
+    log = Log()
+    log.ev("p1", "Join", T(31))  # row January
+    log.ev("p1", "Use", T(1, month=3))  # 30 days after Jan 31 is Mar 1 (leap year): cell 1
+    log.ev("p2", "Join", T(1, month=2))  # row February
+    log.ev("p2", "Use", T(2, month=3))  # 30 days: Mar 2 → cell 1 starts exactly here
+    log.ev("p3", "Join", T(15, month=3))  # row March (later rows ascending)
+    rows = cohort(log.events, "Join", "Use", T(1), T(1, month=4), "MONTH", "MONTH", 2, computed_at=T(1, month=5))
+    assert [r["start"] for r in rows] == [T(1), T(1, month=2), T(1, month=3)]
+    assert [[c["people"] for c in r["cells"]] for r in rows] == [[0, 1], [0, 1], [0, 0]]
+    # January row ends Feb 1: + 60 days = Apr 1 ≤ May 1; March ends Apr 1 + 60 days > May 1.
+    assert [[c["complete"] for c in r["cells"]] for r in rows] == [[True, True], [True, True], [True, False]]
+
+
+# ======================================================================= revenue
+
+
+def test_refunds_larger_than_purchases() -> None:
+    log = Log()
+    log.set("p1", "Campaign Source", "google", T(1))
+    log.ev("p1", "Purchased", T(2, 10), Revenue=10)
+    log.ev("p1", "Refunded", T(3, 10), Revenue="-25.50")
+    log.ev("p2", "Refunded", T(2, 12), Revenue=-5)  # no source: null
+    log.ev("p3", "Visited", T(31, month=12, year=2023), **{"Campaign Source": "ads"})  # before range
+    log.ev("p3", "Purchased", T(5), Revenue="3", **{"Campaign Source": "bing"})
+    log.ev("p4", "Purchased", T(8), Revenue=100)  # at `to`: outside
+    r = revenue(log.events, log.propsets, *WEEK, interval="DAY")
+    # total 10 − 25.50 − 5 + 3 = −17.50; gross 13; refunds −30.50; paying p1, p3.
+    assert r["total"] == Decimal("-17.50")
+    assert r["gross"] == Decimal("13")
+    assert r["refunds"] == Decimal("-30.50")
+    assert r["payingPeople"] == 2
+    assert r["averageRevenuePerPayingPerson"] == Decimal("-8.75")
+    assert [p["start"] for p in r["series"]] == [T(d) for d in range(1, 8)]
+    assert [(p["total"], p["gross"], p["refunds"], p["payingPeople"], p["averageRevenuePerPayingPerson"]) for p in r["series"]] == [
+        (0, 0, 0, 0, Decimal("0.00")),
+        (5, 10, -5, 1, Decimal("5.00")),
+        (Decimal("-25.50"), 0, Decimal("-25.50"), 0, Decimal("0.00")),
+        (0, 0, 0, 0, Decimal("0.00")),
+        (3, 3, 0, 1, Decimal("3.00")),
+        (0, 0, 0, 0, Decimal("0.00")),
+        (0, 0, 0, 0, Decimal("0.00")),
+    ]
+    # Sources: p1 google (property set), p2 none, p3 "ads" (first touch, before the
+    # range). Total descending; the null slice is not forced last.
+    assert r["bySource"] == [
+        {"value": "ads", "total": Decimal(3), "payingPeople": 1, "averageRevenuePerPayingPerson": Decimal("3.00")},
+        {"value": None, "total": Decimal(-5), "payingPeople": 0, "averageRevenuePerPayingPerson": Decimal("0.00")},
+        {"value": "google", "total": Decimal("-15.50"), "payingPeople": 1, "averageRevenuePerPayingPerson": Decimal("-15.50")},
+    ]
+    assert r["topPeople"] == [("p3", Decimal(3)), ("p2", Decimal(-5)), ("p1", Decimal("-15.50"))]
+
+
+def test_revenue_rounding_ties_and_exact_sums() -> None:
+    log = Log()
+    log.ev("p1", "Buy", T(2), Revenue="0.03")
+    log.ev("p2", "Buy", T(2), Revenue="0.02")
+    log.ev("p3", "Buy", T(2), Revenue="0.05")
+    log.ev("p3", "Refund", T(2), Revenue="-0.05")  # p3 nets 0 but paid once: paying
+    log.ev("p4", "Free", T(2), Revenue=0)  # a Revenue event, not paying
+    r = revenue(log.events, [], *WEEK, interval="WEEK")
+    # 0.05 / 3 payers = 0.01666… → 0.02
+    assert (r["total"], r["payingPeople"], r["averageRevenuePerPayingPerson"]) == (Decimal("0.05"), 3, Decimal("0.02"))
+    # ties in topPeople by id ascending: p3 and p4 both 0.
+    assert r["topPeople"] == [("p1", Decimal("0.03")), ("p2", Decimal("0.02")), ("p3", Decimal(0)), ("p4", Decimal(0))]
+    assert len(r["series"]) == 1 and r["series"][0]["start"] == T(1)
+
+    # 0.05 / 2 = 0.025 → 0.03 (half up); −0.05 / 2 = −0.025 → −0.03 (half away from zero)
+    two = [make_event(1, "a", "Buy", T(2), {"Revenue": "0.03"}), make_event(2, "b", "Buy", T(2), {"Revenue": "0.02"})]
+    assert revenue(two, [], *WEEK)["averageRevenuePerPayingPerson"] == Decimal("0.03")
+    neg = two + [make_event(3, "a", "Refund", T(3), {"Revenue": "-0.10"})]
+    assert revenue(neg, [], *WEEK)["averageRevenuePerPayingPerson"] == Decimal("-0.03")
+
+    # Exact beyond the default 28 significant digits.
+    big = [
+        make_event(1, "a", "Buy", T(2), {"Revenue": "12345678901234567890.01"}),
+        make_event(2, "b", "Buy", T(2), {"Revenue": "0.000000000000000000001"}),
+    ]
+    assert revenue(big, [], *WEEK)["total"] == Decimal("12345678901234567890.010000000000000000001")
+
+
+def test_revenue_series_periods_overlapping_the_range() -> None:
+    log = Log()
+    log.ev("p1", "Buy", T(10), Revenue=1)  # before `from`
+    log.ev("p1", "Buy", T(20), Revenue=2)
+    log.ev("p1", "Buy", T(10, month=2), Revenue=4)
+    r = revenue(log.events, [], T(15), T(1, month=3), interval="MONTH")
+    # January (starting before `from`) and February; only events in range count.
+    assert [(p["start"], p["total"]) for p in r["series"]] == [(T(1), 2), (T(1, month=2), 4)]
+    r = revenue(log.events, [], T(15), T(1, 0, 0, 1, month=3), interval="MONTH")
+    assert [p["start"] for p in r["series"]] == [T(1), T(1, month=2), T(1, month=3)]
+
+
+def test_revenue_source_first_touch_ties() -> None:
+    log = Log()
+    # Same timestamp: the property set wins over the event, whatever the receive order.
+    log.ev("p1", "Hit", T(1, 9), **{"Campaign Source": "event"})
+    log.set("p1", "Campaign Source", "propset", T(1, 9))
+    log.set("p1", "Campaign Source", "later", T(1, 10))
+    # A null value is no source; the next value is.
+    log.set("p2", "Campaign Source", None, T(1, 8))
+    log.ev("p2", "Hit", T(1, 9), **{"Campaign Source": 42})  # text form "42"
+    # Two events at the same time: the smaller seq.
+    log.ev("p3", "Hit", T(1, 9), **{"Campaign Source": "x"})
+    log.ev("p3", "Hit", T(1, 9), **{"Campaign Source": "y"})
+    for pid in ("p1", "p2", "p3"):
+        log.ev(pid, "Buy", T(2), Revenue=10)
+    r = revenue(log.events, log.propsets, *WEEK, source_property="Campaign Source")
+    # Equal totals: value ascending.
+    assert [s["value"] for s in r["bySource"]] == ["42", "propset", "x"]
+
+
+# ======================================================================= invariants
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+try:
+    from reference import _person_chains  # the oracle's internals, for one DESIGN remark
+except ModuleNotFoundError:  # pragma: no cover
+    from tests.reference import _person_chains  # type: ignore[no-redef]
+
+_random_events = st.lists(
+    st.tuples(st.sampled_from(["p1", "p2", "p3"]), st.sampled_from(["A", "B", "C"]), st.integers(0, 20)),
+    max_size=25,
+)
+_random_steps = st.lists(st.sampled_from(["A", "B", "C"]), min_size=1, max_size=4)
+
+
+def _events_from(rows: list[tuple[str, str, int]]) -> list[Ev]:
+    # Timestamps on a coarse grid (10-minute steps) so that ties are frequent.
+    return [make_event(i, pid, name, T(1, 10) + timedelta(minutes=10 * m)) for i, (pid, name, m) in enumerate(rows)]
+
+
+@settings(max_examples=300)
+@given(_random_events, _random_steps, st.one_of(st.none(), st.integers(0, 7200)))
+def test_funnel_invariants(rows: list[tuple[str, str, int]], names: list[str], window: int | None) -> None:
+    events = _events_from(rows)
+    steps = [{"event": n} for n in names]
+    frm, to = T(1, 10, 30), T(1, 13)
+    r = funnel(events, {}, steps, frm, to, window_seconds=window, segment_by={"firstStepProperty": "x"})
+    s = r["steps"]
+    for k, step in enumerate(s):
+        assert step["people"] == len(step["reached"]) == len(set(step["reached"]))
+        assert step["droppedOff"] == len(step["dropped"])
+        if k:
+            assert step["people"] <= s[k - 1]["people"]
+            assert set(step["reached"]) | set(step["dropped"]) == set(s[k - 1]["reached"])
+            assert not set(step["reached"]) & set(step["dropped"])
+            t = step["timeFromPrevious"]
+            assert (t is None) == (step["people"] == 0)
+            if t:
+                assert t["count"] == step["people"] == sum(b["people"] for b in t["histogram"])
+                assert 0 <= t["medianSeconds"] <= t["p90Seconds"] <= 9000
+    # Everyone falls in the null segment here; it repeats the overall steps.
+    if s[0]["people"]:
+        assert [seg["steps"] for seg in r["segments"]] == [s]
+    else:
+        assert r["segments"] == []
+    # A window can only lose people.
+    if window is not None:
+        unwindowed = funnel(events, {}, steps, frm, to)["steps"]
+        assert all(a["people"] <= b["people"] for a, b in zip(s, unwindowed))
+    # DESIGN.md: "With no window the earliest start is always best".
+    for chain in _person_chains(events, steps, frm, to, None):
+        earliest = min(
+            (e for e in events if e.person_id == chain.person_id and e.name == names[0] and frm <= e.timestamp < to),
+            key=lambda e: (e.timestamp, e.seq),
+        )
+        assert chain.events[0] is earliest
