@@ -55,6 +55,11 @@ def serve(host: str, port: int, workers: int) -> None:
         click.echo(f"  write key (public, for tracking): {keys.write_key}")
         click.echo(f"  read key  (secret, for GraphQL):  {keys.read_key}")
     click.echo(f"whodid on http://{host}:{port}/graphql")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker writes its metrics here; /metrics aggregates them.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="whodid-metrics-")
     uvicorn.run(
         "app.server:create_app", factory=True, host=host, port=port, workers=workers,
         log_config=None, access_log=False, timeout_graceful_shutdown=10,

@@ -7,6 +7,7 @@ import logging
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -16,6 +17,7 @@ from .database import database_url, prepare_database
 from .graphql.schema import schema
 from .graphql.view import WhodidGraphQL
 from .http import AuthenticatedGraphQL, RequestLog
+from .metrics import metrics_endpoint, observe_flush, observe_request, set_known_routes
 from .services import Services
 from .storage.pool import CONNECTION_ERRORS, create_pool
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
         await prepare_database(url, settings)
         pool = await create_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
         services = Services.build(settings, pool)
+        services.writer.observers.append(observe_flush)
         await services.start_areas()
         services.start()
         try:
@@ -65,13 +68,22 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
             await services.close()
             await pool.close()
 
-    graphql = AuthenticatedGraphQL(WhodidGraphQL(schema))
+    # Browsers may call /graphql only from the configured origins (none by default).
+    graphql = CORSMiddleware(
+        AuthenticatedGraphQL(WhodidGraphQL(schema)),
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["authorization", "content-type"],
+        max_age=600,
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
         WebSocketRoute("/graphql", graphql),
         *area_routes(settings),
     ]
+    set_known_routes({route.path for route in routes if hasattr(route, "path")})
     app = Starlette(routes=routes, lifespan=lifespan)
-    return RequestLog(app)
+    return RequestLog(app, observer=observe_request)

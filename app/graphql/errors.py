@@ -8,8 +8,10 @@ import logging
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types.graphql import OperationType
 
 from ..errors import BadInput, Unavailable, WhodidError
+from ..metrics import EVENTS_REFUSED
 from ..storage.pool import CONNECTION_ERRORS
 
 log = logging.getLogger("whodid.graphql")
@@ -41,6 +43,8 @@ class WhodidErrors(MaskErrors):
                 extensions = {"code": original.code}
                 if isinstance(original, BadInput):
                     extensions["field"] = original.field
+                    if self.execution_context.operation_type == OperationType.MUTATION:
+                        EVENTS_REFUSED.labels("graphql").inc()
                 out.append(_with_extensions(error, extensions, original.message))
             elif isinstance(original, (Unavailable, *CONNECTION_ERRORS)):
                 out.append(_with_extensions(error, {"code": "UNAVAILABLE"}, "The database is unavailable; retry later."))
