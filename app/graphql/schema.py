@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -19,6 +20,16 @@ from .query import PeopleQuery
 MAX_DEPTH = 12
 MAX_TOKENS = 5000
 MAX_ALIASES = 30
+
+
+# The depth and alias limits are validation rules. Strawberry's limiters make a
+# new rule class per instance; built per request, the rule tuple would differ
+# every time and ValidationCache (keyed by it) would never hit. So the rules are
+# built once, here, and every request's extension adds these same classes.
+LIMIT_RULES = (
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
 
 
 def query_types() -> tuple[type, ...]:
@@ -40,6 +51,15 @@ def subscription_type() -> type | None:
     return Subscription
 
 
+def subscription_extensions() -> list:
+    """Per-result extensions of subscriptions (liveEvents reports drops there)."""
+    try:
+        from .subscription import LiveExtensions
+    except ImportError:
+        return []
+    return [LiveExtensions]
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=merge_types("Query", query_types()),
@@ -48,12 +68,12 @@ def build_schema() -> strawberry.Schema:
         # Factories: a fresh extension per request. The parser and validation
         # caches live at module level, so they are still shared by all requests.
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: AddValidationRules(list(LIMIT_RULES)),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
             WhodidErrors,
+            *subscription_extensions(),
         ],
     )
 

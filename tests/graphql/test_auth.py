@@ -82,3 +82,24 @@ async def test_limits_depth_and_aliases(read_client):
     assert "aliases" in errors[0]["message"].lower()
     deep = "{ people { nodes { events { nodes { id } } " + "}" * 3
     assert (await read_client(deep))  # depth 5 is fine
+
+
+async def test_depth_limit(read_client):
+    # Our schema has no cycles deeper than the limit, so nest unknown fields:
+    # the depth rule still measures the document and must refuse it.
+    too_deep = "{ " + "people { nodes { " * 7 + "id" + " } }" * 7 + " }"
+    errors = await read_client.errors(too_deep)
+    assert any("exceeds maximum operation depth" in e["message"] for e in errors)
+
+
+async def test_validation_is_cached_across_requests(read_client):
+    """The limit rules are the same classes on every request, so the
+    validation cache can hit (a fresh rule per request would always miss)."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    cache = _get_validate_cache(1024)
+    query = "{ eventNames(first: 3) }"
+    await read_client(query)
+    hits = cache.cache_info().hits
+    await read_client(query)
+    assert cache.cache_info().hits == hits + 1
