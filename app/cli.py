@@ -135,6 +135,111 @@ def project_rotate(name: str, as_json: bool) -> None:
     _print_keys(keys, as_json)
 
 
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--project", "project_name", required=True, help="the project to import into")
+def import_command(file: Path, project_name: str) -> None:
+    """Import a Kissmetrics export (JSON lines) into a project; safe to run twice."""
+    from tqdm import tqdm
+
+    from .database import prepare_database
+    from .errors import NotFound, Unavailable
+    from .importer import UnreadableFile, import_file
+    from .services import Services
+    from .storage.pool import CONNECTION_ERRORS, create_pool
+
+    settings = _settings()
+    url = _url(settings)
+
+    async def run():
+        await prepare_database(url, settings)
+        pool = await create_pool(url, min_size=1, max_size=4)
+        services = Services.build(settings, pool)
+        try:
+            await services.start_areas()
+            services.start()
+            return await import_file(
+                services, project_name, file,
+                lambda total: tqdm(total=total, unit="line", desc=f"importing {file.name}", file=sys.stderr),
+            )
+        finally:
+            await services.close()
+            await pool.close()
+
+    try:
+        report = _run(run())
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    except UnreadableFile as exc:
+        raise click.ClickException(str(exc)) from None
+    except (Unavailable, *CONNECTION_ERRORS) as exc:
+        raise click.ClickException(f"the database is unavailable ({exc}); the import is safe to run again") from None
+    click.echo(f"imported {report.events} new events ({report.duplicates} already there), "
+               f"{report.aliases} aliases, {report.property_sets} property sets from {file}")
+    if report.bad:
+        shown = report.bad[:1000]
+        click.echo(f"skipped {len(report.bad)} bad line{'s' if len(report.bad) != 1 else ''}:")
+        for bad in shown:
+            click.echo(f"  line {bad.line}: {bad.reason}")
+        if len(report.bad) > len(shown):
+            click.echo(f"  … and {len(report.bad) - len(shown)} more")
+        if report.imported == 0:
+            raise click.ClickException(f"nothing in {file} could be read as a Kissmetrics export")
+
+
+@main.command()
+@click.option("--people", default=1000, show_default=True, type=click.IntRange(1, 10_000_000),
+              help="how many people to simulate")
+@click.option("--project", "project_name", default="demo", show_default=True,
+              help="the project to load into (created when missing)")
+@click.option("--seed", default=42, show_default=True, type=int, help="random seed (same seed, same data)")
+def demo(people: int, project_name: str, seed: int) -> None:
+    """Load a realistic SaaS demo data set (visits, campaigns, an A/B test,
+    signups, billing with refunds and churn, logins) through the ingest path."""
+    from tqdm import tqdm
+
+    from .demo import load_demo
+    from .database import prepare_database
+    from .services import Services
+    from .storage.pool import create_pool
+    from .storage.projects import ProjectRepository
+
+    settings = _settings()
+    url = _url(settings)
+
+    async def run():
+        await prepare_database(url, settings)
+        pool = await create_pool(url, min_size=2, max_size=12)
+        services = Services.build(settings, pool, flushers=4)
+        try:
+            await services.start_areas()
+            services.start()
+            found = await ProjectRepository(pool).by_name(project_name)
+            if found is None:
+                keys = await services.auth.create_project(project_name)
+                click.echo(f"Created project {keys.name!r}. Its keys are shown only this once:")
+                click.echo(f"  write key (public, for tracking): {keys.write_key}")
+                click.echo(f"  read key  (secret, for GraphQL):  {keys.read_key}")
+                project_id = keys.id
+            else:
+                click.echo(f"Loading into the existing project {project_name!r} (its keys were shown when it was"
+                           f" created; `whodid project rotate-keys {project_name}` makes new ones).")
+                project_id = found.id
+            with tqdm(total=people, unit="people", desc="demo") as bar:
+                stats = await load_demo(services, project_id, people, seed=seed, progress=bar.update)
+        finally:
+            await services.close()
+            await pool.close()
+        return stats
+
+    stats = _run(run())
+    click.echo(
+        f"{stats.people} people, {stats.events} events ({stats.duplicates} already there),"
+        f" {stats.signups} signups, {stats.paying} paying, {stats.property_sets} property sets"
+        f" in {stats.seconds:.1f} s"
+    )
+
+
 @main.command("export-schema")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="file (default: stdout)")
 def export_schema(output: Path | None) -> None:

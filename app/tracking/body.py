@@ -1,0 +1,89 @@
+"""Request bodies of the tracking endpoints: read under a size cap, gunzip
+(with the same cap on the decompressed size, so a small "zip bomb" cannot
+blow up), and decode form-encoded text strictly as UTF-8."""
+from __future__ import annotations
+
+import zlib
+from urllib.parse import unquote_to_bytes
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+
+from ..errors import BadInput
+from .errors import BodyRefused
+
+
+async def read(request: Request, limit: int) -> bytes:
+    """The body, decompressed per Content-Encoding; at most `limit` bytes either way."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyRefused(413, "body", f"larger than {limit // 1024} KiB")
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyRefused(413, "body", f"larger than {limit // 1024} KiB")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BadInput("body", "the client disconnected before sending the whole body") from None
+    return decompress(b"".join(chunks), request.headers.get("content-encoding", ""), limit)
+
+
+def decompress(raw: bytes, encoding: str, limit: int) -> bytes:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding in ("gzip", "x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif encoding == "deflate":
+        wbits = 32 + zlib.MAX_WBITS  # zlib or gzip header, detected
+    else:
+        raise BodyRefused(415, "Content-Encoding", f"{encoding!r} is not supported; send gzip or no encoding")
+    out, rest = [], raw
+    size = 0
+    try:
+        # A gzip stream may hold several members one after another.
+        while rest:
+            inflater = zlib.decompressobj(wbits)
+            piece = inflater.decompress(rest, limit + 1 - size)
+            size += len(piece)
+            if size > limit or inflater.unconsumed_tail:
+                raise BodyRefused(413, "body", f"larger than {limit // 1024} KiB once decompressed")
+            if not inflater.eof:
+                raise BadInput("body", f"the {encoding} data is truncated")
+            out.append(piece)
+            rest = inflater.unused_data
+    except zlib.error as exc:
+        raise BadInput("body", f"not valid {encoding} data ({exc})") from None
+    return b"".join(out)
+
+
+def utf8(raw: bytes, field: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(field, "not valid UTF-8") from None
+
+
+def parse_form(raw: bytes, where: str) -> dict[str, str]:
+    """application/x-www-form-urlencoded pairs, percent-decoded as strict UTF-8.
+    A repeated name keeps its last value; pairs with an empty name are dropped."""
+    params: dict[str, str] = {}
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        name_raw, _, value_raw = pair.partition(b"=")
+        name = utf8(unquote_to_bytes(name_raw.replace(b"+", b" ")), where)
+        if not name:
+            continue
+        params[name] = utf8(unquote_to_bytes(value_raw.replace(b"+", b" ")), name)
+    return params
+
+
+def parse_json(raw: bytes) -> object:
+    text = utf8(raw, "body")
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput("body", f"not valid JSON ({exc})") from None

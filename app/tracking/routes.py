@@ -1,0 +1,118 @@
+"""The tracking routes: Kissmetrics /e /s /a, Segment /v1/*, and /km.js.
+Handlers here only move bytes: read the request, authenticate the key, hand
+the parsed call to the protocol module, answer."""
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime, timezone
+from typing import Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..auth import Principal
+from ..ingest.service import IngestService
+from . import body, kissmetrics, responses, segment, static
+from .errors import BodyRefused
+
+# A Kissmetrics event is at most 32 KiB of properties; form-encoding can
+# triple that, so the form body cap leaves room for it.
+MAX_FORM_BODY = 128 * 1024
+FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain", "")
+
+KissmetricsAction = Callable[[IngestService, uuid.UUID, Mapping[str, str]], Awaitable[None]]
+
+
+async def authenticate(request: Request, key: str | None) -> Principal:
+    """Either key of the project will do: the write key is the usual one."""
+    principal = await request.state.services.auth.authenticate(key)
+    request.state.principal = principal  # for the access log line
+    return principal
+
+
+# ------------------------------------------------------------- Kissmetrics
+
+
+async def kissmetrics_params(request: Request) -> dict[str, str]:
+    """Query string and form body together; the body wins on a repeated name."""
+    params = body.parse_form(request.scope.get("query_string", b""), "query string")
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in FORM_TYPES:
+            raise BodyRefused(415, "Content-Type", f"{content_type!r} is not read here; "
+                                                   "send application/x-www-form-urlencoded")
+        params.update(body.parse_form(await body.read(request, MAX_FORM_BODY), "body"))
+    return params
+
+
+def kissmetrics_endpoint(action: KissmetricsAction):
+    async def handle(request: Request) -> Response:
+        if request.method == "HEAD":  # link checkers and prefetchers record nothing
+            return responses.pixel()
+        params = await kissmetrics_params(request)
+        principal = await authenticate(request, params.get(kissmetrics.KEY))
+        await action(request.state.services.ingest, principal.project_id, params)
+        return responses.pixel()
+
+    handle.__name__ = f"kissmetrics_{action.__name__}"
+    return responses.endpoint(handle, key_field=kissmetrics.KEY)
+
+
+# ----------------------------------------------------------------- Segment
+
+
+def basic_user(header: str) -> str | None:
+    """The write key from `Authorization: Basic base64(key:)` (or a Bearer key)."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[0] or None
+
+
+def segment_endpoint(kind: str | None):
+    """kind: the message type of a single-message endpoint; None for /v1/batch."""
+
+    async def handle(request: Request) -> Response:
+        received_at = datetime.now(timezone.utc)
+        payload = body.parse_json(await body.read(request, segment.MAX_BATCH_BYTES))
+        key = basic_user(request.headers.get("authorization", ""))
+        if key is None and isinstance(payload, dict) and isinstance(payload.get("writeKey"), str):
+            key = payload["writeKey"]
+        principal = await authenticate(request, key)
+        if kind is None:
+            plan = segment.plan_batch(payload, received_at)
+        else:
+            plan = segment.plan_message(payload, kind, received_at)
+        segment.check(plan, datetime.now(timezone.utc))
+        await segment.apply(request.state.services.ingest, principal.project_id, plan)
+        return responses.success()
+
+    handle.__name__ = f"segment_{kind or 'batch'}"
+    return responses.endpoint(handle, key_field="writeKey")
+
+
+def routes() -> list[BaseRoute]:
+    km_methods = ["GET", "POST", "OPTIONS"]
+    segment_methods = ["POST", "OPTIONS"]
+    out: list[BaseRoute] = [
+        Route("/e", kissmetrics_endpoint(kissmetrics.record), methods=km_methods),
+        Route("/s", kissmetrics_endpoint(kissmetrics.set_properties), methods=km_methods),
+        Route("/a", kissmetrics_endpoint(kissmetrics.alias), methods=km_methods),
+        Route("/km.js", static.km_js, methods=["GET"]),
+    ]
+    # Each Segment path and its short alias; /v1/import is Segment's name for a historical batch.
+    for kind, paths in (("track", ("track", "t")), ("identify", ("identify", "i")), ("alias", ("alias", "a")),
+                        ("page", ("page", "p")), ("screen", ("screen", "s")), ("group", ("group", "g")),
+                        (None, ("batch", "import"))):
+        handler = segment_endpoint(kind)
+        out += [Route(f"/v1/{path}", handler, methods=segment_methods) for path in paths]
+    return out

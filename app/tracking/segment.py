@@ -1,0 +1,272 @@
+"""The Segment HTTP tracking API (track, identify, alias, page, screen, group,
+batch), as segment-analytics-python and analytics.js send it.
+
+A request becomes a Plan in two pure steps: `plan_*` turns the messages into
+operations (links, events, trait sets) and `check` validates every one of them
+with the ingest service's own rules, so a batch with one bad message is refused
+before anything is written (all-or-nothing). `apply` then carries the plan out
+through the ingest service: links first, then all events in one transaction,
+then traits."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from ..errors import BadInput
+from ..ingest.identity import validate_identity
+from ..ingest.service import IngestService
+from ..ingest.validation import (
+    MAX_BATCH_EVENTS, REVENUE_KEY, EventIn, check_properties, check_timestamp, normalise_event, parse_revenue,
+)
+from .errors import field_names, renamed
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+TYPES = ("track", "identify", "alias", "page", "screen", "group")
+PAGE_EVENTS = {"page": "Viewed Page", "screen": "Viewed Screen"}
+
+
+@dataclass(frozen=True)
+class Link:
+    """identify(anonymousId, userId), or alias(previousId, userId) when `alias`."""
+
+    left: str
+    right: str
+    alias: bool
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Record:
+    event: EventIn
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SetTraits:
+    identity: str
+    traits: dict
+    timestamp: datetime | None
+    fields: dict[str, str]
+
+
+@dataclass
+class Plan:
+    links: list[Link] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    traits: list[SetTraits] = field(default_factory=list)
+
+    def extend(self, other: "Plan") -> None:
+        self.links += other.links
+        self.records += other.records
+        self.traits += other.traits
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadInput(field, "must be an ISO 8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadInput(field, f"not an ISO 8601 date-time: {value[:40]!r}") from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def corrected_time(timestamp: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime | None:
+    """Segment's clock-skew correction: the device clock may be wrong, but the
+    gap between `timestamp` and `sentAt` is right, so the event happened at
+    receivedAt − (sentAt − timestamp)."""
+    if timestamp is None or sent_at is None:
+        return timestamp
+    try:
+        return timestamp + (received_at - sent_at)
+    except OverflowError:
+        raise BadInput("sentAt", "too far from the time the request was received") from None
+
+
+def identity(message: dict, key: str, field: str) -> str | None:
+    """An id as Segment sends it: a string, or a number it stringifies. "" is absent."""
+    value = message.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise BadInput(field, "must be a string")
+    return value if isinstance(value, str) else str(value)
+
+
+def text(message: dict, key: str, field: str) -> str | None:
+    value = message.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadInput(field, "must be a string")
+    return value
+
+
+def json_object(message: dict, key: str, field: str) -> dict:
+    value = message.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInput(field, "must be a JSON object")
+    return value
+
+
+def with_revenue(properties: dict, field: str) -> dict:
+    """Segment's `revenue` convention counts as whodid's `Revenue` when no
+    `Revenue` is given; the original key stays as sent."""
+    if "revenue" not in properties or REVENUE_KEY in properties or properties["revenue"] is None:
+        return properties
+    parse_revenue(f"{field}.revenue", properties["revenue"])
+    return {**properties, REVENUE_KEY: properties["revenue"]}
+
+
+def plan_message(message: Any, kind: str | None, received_at: datetime,
+                 batch_sent_at: datetime | None = None, at: str = "") -> Plan:
+    """One message; `kind` is the endpoint's type (None in a batch: the
+    message's `type`); `at` prefixes field names ("batch[3].")."""
+    where = at.rstrip(".") or "body"
+    if not isinstance(message, dict):
+        raise BadInput(where, "a message must be a JSON object")
+    if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
+        raise BadInput(where, f"a message is at most {MAX_MESSAGE_BYTES // 1024} KiB")
+    if kind is None:
+        kind = message.get("type")
+        if kind not in TYPES:
+            raise BadInput(f"{at}type", f"must be one of {', '.join(TYPES)}")
+    sent_at = parse_time(message.get("sentAt"), f"{at}sentAt") or batch_sent_at
+    timestamp = corrected_time(parse_time(message.get("timestamp"), f"{at}timestamp"), sent_at, received_at)
+    user_id = identity(message, "userId", f"{at}userId")
+    anonymous_id = identity(message, "anonymousId", f"{at}anonymousId")
+    message_id = message.get("messageId")
+    if message_id is not None and not isinstance(message_id, str):
+        raise BadInput(f"{at}messageId", "must be a string")
+
+    plan = Plan()
+    if kind == "alias":
+        previous = identity(message, "previousId", f"{at}previousId") or anonymous_id
+        if previous is None:
+            raise BadInput(f"{at}previousId", "previousId is missing")
+        if user_id is None:
+            raise BadInput(f"{at}userId", "userId is missing")
+        plan.links.append(Link(previous, user_id, True, {"input.identity": f"{at}previousId",
+                                                         "input.otherIdentity": f"{at}userId"}))
+        return plan
+    if user_id is None and anonymous_id is None:
+        raise BadInput(f"{at}userId", "userId or anonymousId is missing")
+    # Both ids: link them as identify does, and the user id is the identity.
+    who, who_field = (user_id, f"{at}userId") if user_id is not None else (anonymous_id, f"{at}anonymousId")
+    if user_id is not None and anonymous_id is not None and user_id != anonymous_id:
+        plan.links.append(Link(anonymous_id, user_id, False, {"input.anonymousId": f"{at}anonymousId",
+                                                              "input.userId": f"{at}userId"}))
+    if kind == "identify":
+        if user_id is not None and anonymous_id in (None, user_id):
+            # identify(userId, userId): the user id names a known (identified) person.
+            plan.links.append(Link(user_id, user_id, False, {"input.anonymousId": f"{at}userId",
+                                                             "input.userId": f"{at}userId"}))
+        traits = json_object(message, "traits", f"{at}traits")
+        if traits:
+            plan.traits.append(SetTraits(who, traits, timestamp, {
+                "input.identity": who_field, "input.properties": f"{at}traits", "input.timestamp": f"{at}timestamp"}))
+        return plan
+    if kind == "group":
+        return plan  # accepted; groups are not modelled (yet)
+    properties = json_object(message, "properties", f"{at}properties")
+    if kind == "track":
+        name = message.get("event")
+        if not isinstance(name, str) or not name:
+            raise BadInput(f"{at}event", "the event name is missing")
+        name_field = f"{at}event"
+    else:  # page, screen
+        name, name_field = PAGE_EVENTS[kind], f"{at}name"
+        for key in ("name", "category"):
+            value = text(message, key, f"{at}{key}")
+            if value is not None:
+                properties = {**properties, key: value}
+    properties = with_revenue(properties, f"{at}properties")
+    plan.records.append(Record(EventIn(who, name, properties, timestamp, message_id), {
+        "input.identity": who_field, "input.name": name_field, "input.properties": f"{at}properties",
+        "input.timestamp": f"{at}timestamp", "input.id": f"{at}messageId"}))
+    return plan
+
+
+def plan_batch(body: Any, received_at: datetime) -> Plan:
+    if not isinstance(body, dict):
+        raise BadInput("body", "must be a JSON object with a `batch` list")
+    messages = body.get("batch")
+    if not isinstance(messages, list):
+        raise BadInput("batch", "must be a list of messages")
+    sent_at = parse_time(body.get("sentAt"), "sentAt")
+    plan = Plan()
+    for index, message in enumerate(messages):
+        plan.extend(plan_message(message, None, received_at, sent_at, f"batch[{index}]."))
+    return plan
+
+
+def check(plan: Plan, now: datetime) -> None:
+    """Validate every operation with the ingest rules (pure): refuse the whole
+    request before anything is written."""
+    for link in plan.links:
+        with field_names(link.fields):
+            if link.alias:
+                validate_identity("input.identity", link.left, for_linking=True)
+                validate_identity("input.otherIdentity", link.right, for_linking=True)
+            else:
+                validate_identity("input.anonymousId", link.left, for_linking=True)
+                validate_identity("input.userId", link.right, for_linking=True)
+    for record in plan.records:
+        with field_names(record.fields):
+            normalise_event(record.event, now)
+    for traits in plan.traits:
+        with field_names(traits.fields):
+            validate_identity("input.identity", traits.identity, for_linking=False)
+            check_properties("input.properties", traits.traits)
+            check_timestamp("input.timestamp", traits.timestamp, now)
+
+
+# ----------------------------------------------------------------- applying
+
+
+async def apply(ingest: IngestService, project_id: uuid.UUID, plan: Plan) -> None:
+    done: set[tuple[str, str, bool]] = set()
+    for link in plan.links:
+        key = (link.left, link.right, link.alias)
+        if key in done:  # linking the same pair again changes nothing
+            continue
+        done.add(key)
+        with field_names(link.fields):
+            if link.alias:
+                await ingest.alias(project_id, link.left, link.right, force=False)
+            else:
+                await ingest.identify(project_id, link.left, link.right)
+    # One transaction per 1000 events (the ingest batch limit); a Segment batch
+    # of tiny messages can hold more than that.
+    for start in range(0, len(plan.records), MAX_BATCH_EVENTS):
+        chunk = plan.records[start:start + MAX_BATCH_EVENTS]
+        try:
+            await ingest.record_events(project_id, [r.event for r in chunk])
+        except BadInput as exc:
+            raise _batch_error(exc, chunk) from None
+    for traits in plan.traits:
+        with field_names(traits.fields):
+            await ingest.set_properties(project_id, traits.identity, traits.traits, traits.timestamp)
+
+
+def _batch_error(exc: BadInput, chunk: list[Record]) -> BadInput:
+    """record_events names "input[i].name": give it the message's own field name."""
+    for index, record in enumerate(chunk):
+        names = {f"input[{index}].{key.removeprefix('input.')}": value for key, value in record.fields.items()}
+        error = renamed(exc, names)
+        if error.field != exc.field:
+            return error
+    return exc
+
