@@ -172,3 +172,12 @@ def read_client(http, project) -> GraphQLClient:
 @pytest.fixture
 def write_client(http, project) -> GraphQLClient:
     return GraphQLClient(http, project.write_key)
+
+
+# CI runs the property tests on a fixed sequence of examples (reproducible
+# failures); elsewhere hypothesis explores new data every run.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

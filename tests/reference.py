@@ -173,10 +173,11 @@ def text_form(value: Any) -> str:
 
 
 def segment_text(value: Any) -> str | None:
-    """The group of a value in segments and revenue sources: its text form, None when
-    missing. Decision: a JSON null also groups as None (what PostgreSQL's `->>` gives),
-    not as the string "null"."""
-    if value is _MISSING or value is None:
+    """The group of a value in segments and revenue sources (DESIGN §5: "A JSON
+    string is its own text; other values their JSON text; missing is null"): its
+    text form, so a JSON null is the text "null"; None only when missing. (Revenue
+    sources skip null values before they get here: a null is no source.)"""
+    if value is _MISSING:
         return None
     return text_form(value)
 

@@ -1,0 +1,272 @@
+"""The revenue report (DESIGN.md §5 Revenue), computed in PostgreSQL.
+
+One query answers the report (summary, series, bySource and the number of people
+for topPeople) as a single row of scalars and parallel arrays; it is composed of
+small pieces:
+
+- `in_range`: the Revenue events (revenue IS NOT NULL) with from ≤ ts < to, an
+  index-only scan of events_revenue;
+- `periods`: every interval period overlapping [from, to), generated in UTC
+  wall-clock time so that '1 month' steps are calendar months;
+- `person_source`: each paying person's first-touch source, the first non-null
+  value of sourceProperty by time among their property sets and all their
+  events (two LIMIT 1 index lookups per person);
+- `money(...)`: total, gross, refunds, paying people of any group of events, and
+  `avg_cents(...)`, the average per paying person rounded half-up to cents with
+  exact integer division.
+
+topPeople pages come from a second, keyset-paginated query (`top_people`).
+All money is NUMERIC end to end: asyncpg hands back Decimals.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import orjson
+
+from ..errors import BadInput
+from .periods import MAX_SERIES_POINTS, Period, count_periods_overlapping, sql_period_start, to_utc
+
+MAX_KEY_LENGTH = 255
+_SQL_STEP = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days", Period.MONTH: "1 month"}
+_SQL_UNIT = {Period.HOUR: "hour", Period.DAY: "day", Period.WEEK: "week", Period.MONTH: "month"}
+
+
+@dataclass(frozen=True)
+class RevenueSpec:
+    from_: datetime
+    to: datetime
+    interval: Period = Period.MONTH
+    source_property: str = "Campaign Source"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "from_", to_utc(self.from_))
+        object.__setattr__(self, "to", to_utc(self.to))
+        object.__setattr__(self, "interval", Period(self.interval))
+        if self.to < self.from_:
+            raise BadInput("input.to", "the range [from, to) ends before it starts")
+        key = self.source_property
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+            raise BadInput("input.sourceProperty", f"a property key is 1-{MAX_KEY_LENGTH} characters")
+        points = count_periods_overlapping(self.from_, self.to, self.interval)
+        if points > MAX_SERIES_POINTS:
+            raise BadInput(
+                "input.interval",
+                f"the series would have {points} points (at most {MAX_SERIES_POINTS}); use a longer interval",
+            )
+
+    def cache_key(self) -> str:
+        return orjson.dumps(
+            ["revenue", self.from_.isoformat(), self.to.isoformat(), self.interval.value, self.source_property]
+        ).decode()
+
+
+@dataclass(frozen=True)
+class Money:
+    total: Decimal
+    gross: Decimal
+    refunds: Decimal
+    paying_people: int
+    average_revenue_per_paying_person: Decimal
+
+
+@dataclass(frozen=True)
+class RevenuePoint:
+    start: datetime
+    money: Money
+
+
+@dataclass(frozen=True)
+class RevenueSlice:
+    value: str | None
+    total: Decimal
+    paying_people: int
+    average_revenue_per_paying_person: Decimal
+
+
+@dataclass(frozen=True)
+class RevenueResult:
+    money: Money
+    series: tuple[RevenuePoint, ...]
+    by_source: tuple[RevenueSlice, ...]
+    # topPeople.totalCount: people with at least one Revenue event in range.
+    people_with_revenue: int
+
+
+@dataclass(frozen=True)
+class TopPeopleSpec:
+    """One page of topPeople: the report's input plus first/after."""
+
+    report: RevenueSpec
+    first: int
+    after: tuple[Decimal, uuid.UUID] | None = None
+
+    def cache_key(self) -> str:
+        after = None if self.after is None else [str(self.after[0]), str(self.after[1])]
+        return orjson.dumps(["revenue.top", self.report.cache_key(), self.first, after]).decode()
+
+
+@dataclass(frozen=True)
+class TopPeoplePage:
+    entries: tuple[tuple[uuid.UUID, Decimal], ...]
+    has_next_page: bool
+
+
+# ---------------------------------------------------------------- SQL pieces
+# Parameters: $1 project, $2 from, $3 to, $4 sourceProperty.
+
+IN_RANGE_CTE = """
+    in_range AS (
+        SELECT person_id, ts, revenue
+        FROM events
+        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= $2 AND ts < $3
+    )"""
+
+
+def periods_cte(interval: Period) -> str:
+    """periods(start): each interval period overlapping [$2, $3), none when empty.
+    generate_series runs on UTC wall-clock timestamps: calendar months, no DST."""
+    return f"""
+    periods AS (
+        SELECT s AT TIME ZONE 'UTC' AS start
+        FROM generate_series(date_trunc('{_SQL_UNIT[interval]}', $2::timestamptz AT TIME ZONE 'UTC'),
+                             ($3::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond',
+                             interval '{_SQL_STEP[interval]}') AS s
+        WHERE $2::timestamptz < $3::timestamptz
+    )"""
+
+
+def person_source_cte(people: str = "(SELECT DISTINCT person_id FROM in_range)") -> str:
+    """person_source(person_id, value): the first non-null value of property $4,
+    by time, among the person's property sets and events. Ties on time: a
+    property set before an event (the tracker sets the campaign as a person
+    property with its "Ad Campaign Hit"), then the earlier received (seq).
+    The value is its text form (whodid_text); no value is NULL."""
+    return f"""
+    person_source AS (
+        SELECT p.person_id, whodid_text(src.value) AS value
+        FROM {people} AS p
+        LEFT JOIN LATERAL (
+            SELECT f.value FROM (
+                (SELECT c.at, 0 AS kind, c.seq, c.value
+                 FROM property_changes c
+                 WHERE c.project_id = $1 AND c.person_id = p.person_id AND c.key = $4
+                   AND c.value IS NOT NULL AND c.value <> 'null'::jsonb
+                 ORDER BY c.at, c.seq LIMIT 1)
+                UNION ALL
+                (SELECT e.ts, 1, e.seq, e.properties -> $4
+                 FROM events e
+                 WHERE e.project_id = $1 AND e.person_id = p.person_id
+                   AND e.properties -> $4 IS NOT NULL AND e.properties -> $4 <> 'null'::jsonb
+                 ORDER BY e.ts, e.seq LIMIT 1)
+            ) AS f
+            ORDER BY f.at, f.kind, f.seq LIMIT 1
+        ) AS src ON true
+    )"""
+
+
+def money(revenue: str = "revenue", person: str = "person_id") -> str:
+    """total, gross, refunds, paying of the grouped rows."""
+    return f"""
+        coalesce(sum({revenue}), 0) AS total,
+        coalesce(sum({revenue}) FILTER (WHERE {revenue} > 0), 0) AS gross,
+        coalesce(sum({revenue}) FILTER (WHERE {revenue} < 0), 0) AS refunds,
+        count(DISTINCT {person}) FILTER (WHERE {revenue} > 0) AS paying"""
+
+
+def avg_cents(total: str = "total", paying: str = "paying") -> str:
+    """total / paying rounded half away from zero to cents, exactly: div() is exact
+    integer division, so no intermediate rounding can move a half-cent."""
+    return (
+        f"CASE WHEN {paying} = 0 THEN 0.00"
+        f" ELSE (sign({total}) * div(abs({total}) * 200 + {paying}, 2 * {paying})) * 0.01 END"
+    )
+
+
+def revenue_sql(spec: RevenueSpec) -> str:
+    by_period = sql_period_start("ts", spec.interval)
+    return f"""
+    WITH {IN_RANGE_CTE},
+    {periods_cte(spec.interval)},
+    {person_source_cte()},
+    summary AS (SELECT {money()} FROM in_range),
+    per_period AS (SELECT {by_period} AS start, {money()} FROM in_range GROUP BY 1),
+    series AS (
+        SELECT p.start, coalesce(x.total, 0) AS total, coalesce(x.gross, 0) AS gross,
+               coalesce(x.refunds, 0) AS refunds, coalesce(x.paying, 0) AS paying
+        FROM periods p LEFT JOIN per_period x ON x.start = p.start
+    ),
+    sources AS (
+        SELECT s.value, {money("r.revenue", "r.person_id")}
+        FROM in_range r JOIN person_source s ON s.person_id = r.person_id
+        GROUP BY s.value
+    )
+    SELECT m.total, m.gross, m.refunds, m.paying, {avg_cents("m.total", "m.paying")} AS average,
+           (SELECT count(DISTINCT person_id) FROM in_range) AS people_with_revenue,
+           ARRAY(SELECT start FROM series ORDER BY start) AS series_start,
+           ARRAY(SELECT total FROM series ORDER BY start) AS series_total,
+           ARRAY(SELECT gross FROM series ORDER BY start) AS series_gross,
+           ARRAY(SELECT refunds FROM series ORDER BY start) AS series_refunds,
+           ARRAY(SELECT paying FROM series ORDER BY start) AS series_paying,
+           ARRAY(SELECT {avg_cents()} FROM series ORDER BY start) AS series_average,
+           ARRAY(SELECT value FROM sources ORDER BY total DESC, value COLLATE "C" NULLS LAST) AS source_value,
+           ARRAY(SELECT total FROM sources ORDER BY total DESC, value COLLATE "C" NULLS LAST) AS source_total,
+           ARRAY(SELECT paying FROM sources ORDER BY total DESC, value COLLATE "C" NULLS LAST) AS source_paying,
+           ARRAY(SELECT {avg_cents()} FROM sources ORDER BY total DESC, value COLLATE "C" NULLS LAST)
+               AS source_average
+    FROM summary m
+    """
+
+
+def build_result(r) -> RevenueResult:
+    series = tuple(
+        RevenuePoint(start=to_utc(start), money=Money(total, gross, refunds, paying, average))
+        for start, total, gross, refunds, paying, average in zip(
+            r["series_start"], r["series_total"], r["series_gross"], r["series_refunds"],
+            r["series_paying"], r["series_average"], strict=True,
+        )
+    )
+    by_source = tuple(
+        RevenueSlice(value, total, paying, average)
+        for value, total, paying, average in zip(
+            r["source_value"], r["source_total"], r["source_paying"], r["source_average"], strict=True
+        )
+    )
+    return RevenueResult(
+        money=Money(r["total"], r["gross"], r["refunds"], r["paying"], r["average"]),
+        series=series,
+        by_source=by_source,
+        people_with_revenue=r["people_with_revenue"],
+    )
+
+
+async def compute_revenue(conn, project_id: uuid.UUID, spec: RevenueSpec) -> RevenueResult:
+    """The revenue report; `conn` is a connection or a pool."""
+    record = await conn.fetchrow(revenue_sql(spec), project_id, spec.from_, spec.to, spec.source_property)
+    return build_result(record)
+
+
+# ---------------------------------------------------------------- topPeople
+
+TOP_PEOPLE_SQL = f"""
+    WITH {IN_RANGE_CTE},
+    sums AS (SELECT person_id, sum(revenue) AS revenue FROM in_range GROUP BY person_id)
+    SELECT person_id, revenue FROM sums
+    WHERE $4::numeric IS NULL OR revenue < $4::numeric OR (revenue = $4::numeric AND person_id > $5::uuid)
+    ORDER BY revenue DESC, person_id
+    LIMIT $6
+"""
+
+
+async def top_people(conn, project_id: uuid.UUID, spec: TopPeopleSpec) -> TopPeoplePage:
+    """People with Revenue events in range by their sum descending, then id; the
+    page after the cursor (sum, id)."""
+    after_revenue, after_id = spec.after if spec.after is not None else (None, None)
+    rows = await conn.fetch(
+        TOP_PEOPLE_SQL, project_id, spec.report.from_, spec.report.to, after_revenue, after_id, spec.first + 1
+    )
+    entries = tuple((r["person_id"], r["revenue"]) for r in rows[: spec.first])
+    return TopPeoplePage(entries=entries, has_next_page=len(rows) > spec.first)

@@ -1,0 +1,170 @@
+"""ReportService: every report runs through the cache and under the timeout.
+
+A computation runs on its own connection in a read-only REPEATABLE READ
+transaction (one snapshot for all its statements) with
+`SET LOCAL statement_timeout` = settings.report_timeout, and the whole
+computation is also bounded by asyncio.timeout, with a little margin (asyncpg cancels the running
+statement when its task is cancelled). Either way the caller gets
+app.errors.ReportTimeout (GraphQL code TIMEOUT), the transaction is rolled back
+and the connection goes back to the pool healthy.
+
+Reports read from the replica when settings.read_database_url is set (a pool of
+its own, opened by `start`), else from the main pool.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+
+from ..config import Settings
+from ..errors import ReportTimeout
+from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
+from .cohort import CohortResult, CohortSpec, compute_cohort
+from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
+
+log = logging.getLogger("whodid.reports")
+
+# compute(connection, computed_at) -> value
+Computation = Callable[[asyncpg.Connection, datetime], Awaitable[Any]]
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _prometheus_observer() -> Callable[[str, str], None] | None:
+    """whodid_report_cache_total{report, result} when app/metrics.py is in the build."""
+    try:
+        from ..metrics import REPORT_CACHE
+    except ImportError:
+        return None
+    return lambda kind, result: REPORT_CACHE.labels(kind, result).inc()
+
+
+class ReportService:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        *,
+        cache: ReportCache | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        clock: Callable[[], datetime] = now_utc,
+    ):
+        self.settings = settings
+        self.pool = pool
+        self.read_pool: asyncpg.Pool | None = None
+        self.timeout = settings.report_timeout
+        self.cache = cache or ReportCache(
+            redis_url=settings.redis_url,
+            namespace=namespace,
+            ttl=settings.report_ttl,
+            lock_seconds=settings.report_timeout + 5,
+        )
+        self.clock = clock
+        # Computations actually run (cache misses that reached the database), in
+        # total and per report kind; /metrics and the stampede tests read them.
+        self.computations = 0
+        self.computations_by_kind: Counter[str] = Counter()
+        self.timeouts = 0
+        # Called with (report kind, "hit" | "miss" | "timeout") for every request.
+        self.observers: list[Callable[[str, str], None]] = [_prometheus_observer()]
+        self.observers = [o for o in self.observers if o is not None]
+
+    async def start(self) -> None:
+        if self.settings.read_database_url:
+            from ..storage.pool import create_pool
+
+            self.read_pool = await create_pool(
+                self.settings.read_database_url, min_size=1, max_size=self.settings.pool_max
+            )
+
+    async def close(self) -> None:
+        await self.cache.close()
+        if self.read_pool is not None:
+            await self.read_pool.close()
+            self.read_pool = None
+
+    # ------------------------------------------------------------ the machinery
+
+    async def run(self, kind: str, project_id: uuid.UUID, spec: Spec, compute: Computation) -> Report:
+        """The cached answer for (kind, project, spec), computing it at most once
+        at a time per key."""
+        key = self.cache.key(kind, project_id, spec)
+
+        async def produce() -> tuple[Any, datetime]:
+            computed_at = self.clock()
+            self.computations += 1
+            self.computations_by_kind[kind] += 1
+            value = await self._query(kind, lambda conn: compute(conn, computed_at))
+            return value, computed_at
+
+        try:
+            report = await self.cache.get_or_compute(key, produce)
+        except ReportTimeout:
+            self._observe(kind, "timeout")
+            raise
+        self._observe(kind, "hit" if report.cached else "miss")
+        return report
+
+    def _observe(self, kind: str, result: str) -> None:
+        for observe in self.observers:
+            try:
+                observe(kind, result)
+            except Exception:  # metrics never fail a report
+                log.exception("report observer failed")
+
+    async def _query(self, kind: str, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+        pool = self.read_pool or self.pool
+        try:
+            # The server's statement_timeout cancels cleanly; this is the backstop
+            # for the whole computation (several statements, a lost cancel).
+            async with asyncio.timeout(self.timeout + min(1.0, self.timeout)):
+                async with pool.acquire() as conn:
+                    async with conn.transaction(isolation="repeatable_read", readonly=True):
+                        await conn.execute(
+                            "SELECT set_config('statement_timeout', $1, true)",
+                            str(max(1, int(self.timeout * 1000))),
+                        )
+                        return await work(conn)
+        except (TimeoutError, asyncpg.QueryCanceledError):
+            self.timeouts += 1
+            log.warning("%s report cancelled after %.3g s", kind, self.timeout)
+            raise ReportTimeout(
+                f"the {kind} report took longer than {self.timeout:g} s and was cancelled;"
+                " narrow the range or try again later"
+            ) from None
+
+    # ------------------------------------------------------------ the reports
+
+    async def cohort(self, project_id: uuid.UUID, spec: CohortSpec) -> Report[CohortResult]:
+        return await self.run(
+            "cohort", project_id, spec, lambda conn, at: compute_cohort(conn, project_id, spec, at)
+        )
+
+    async def revenue(self, project_id: uuid.UUID, spec: RevenueSpec) -> Report[RevenueResult]:
+        return await self.run("revenue", project_id, spec, lambda conn, at: compute_revenue(conn, project_id, spec))
+
+    async def top_people(self, project_id: uuid.UUID, spec: TopPeopleSpec) -> Report[TopPeoplePage]:
+        return await self.run("revenue.top", project_id, spec, lambda conn, at: top_people(conn, project_id, spec))
+
+    async def funnel(self, project_id: uuid.UUID, spec: Spec) -> Report:
+        """The funnel (app/reports/funnel.py) through the same cache and timeout."""
+        from .funnel import compute_funnel
+
+        return await self.run("funnel", project_id, spec, lambda conn, at: compute_funnel(conn, project_id, spec))
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "computations": self.computations,
+            "cache_hits": self.cache.hits,
+            "cache_misses": self.cache.misses,
+            "cache_errors": self.cache.errors,
+            "timeouts": self.timeouts,
+        }
