@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -29,6 +30,32 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+@contextlib.asynccontextmanager
+async def _running_services(url: str, settings: Settings, *, max_size: int = 4, flushers: int = 2):
+    """Migrated database, pool and started services for a command that writes
+    through the ingest service (import, demo); the writer drains on exit."""
+    from .database import prepare_database
+    from .services import Services
+    from .storage.pool import create_pool
+
+    await prepare_database(url, settings)
+    pool = await create_pool(url, min_size=1, max_size=max_size)
+    services = Services.build(settings, pool, flushers=flushers)
+    try:
+        await services.start_areas()
+        services.start()
+        yield services
+    finally:
+        await services.close()
+        await pool.close()
+
+
+def _announce_new_keys(keys) -> None:
+    click.echo(f"Created project {keys.name!r}. Its keys are shown only this once:")
+    click.echo(f"  write key (public, for tracking): {keys.write_key}")
+    click.echo(f"  read key  (secret, for GraphQL):  {keys.read_key}")
+
+
 @click.group()
 def main() -> None:
     """whodid: person-based product analytics on your own PostgreSQL."""
@@ -51,9 +78,7 @@ def serve(host: str, port: int, workers: int) -> None:
     _run(prepare_database(url, settings))
     keys = _run(bootstrap_default_project(url))
     if keys:
-        click.echo("Created project 'default'. Its keys are shown only this once:")
-        click.echo(f"  write key (public, for tracking): {keys.write_key}")
-        click.echo(f"  read key  (secret, for GraphQL):  {keys.read_key}")
+        _announce_new_keys(keys)
     click.echo(f"whodid on http://{host}:{port}/graphql")
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Every worker writes its metrics here; /metrics aggregates them.
@@ -142,29 +167,19 @@ def import_command(file: Path, project_name: str) -> None:
     """Import a Kissmetrics export (JSON lines) into a project; safe to run twice."""
     from tqdm import tqdm
 
-    from .database import prepare_database
     from .errors import NotFound, Unavailable
     from .importer import UnreadableFile, import_file
-    from .services import Services
-    from .storage.pool import CONNECTION_ERRORS, create_pool
+    from .storage.pool import CONNECTION_ERRORS
 
     settings = _settings()
     url = _url(settings)
 
     async def run():
-        await prepare_database(url, settings)
-        pool = await create_pool(url, min_size=1, max_size=4)
-        services = Services.build(settings, pool)
-        try:
-            await services.start_areas()
-            services.start()
+        async with _running_services(url, settings) as services:
             return await import_file(
                 services, project_name, file,
                 lambda total: tqdm(total=total, unit="line", desc=f"importing {file.name}", file=sys.stderr),
             )
-        finally:
-            await services.close()
-            await pool.close()
 
     try:
         report = _run(run())
@@ -199,38 +214,24 @@ def demo(people: int, project_name: str, seed: int) -> None:
     from tqdm import tqdm
 
     from .demo import load_demo
-    from .database import prepare_database
-    from .services import Services
-    from .storage.pool import create_pool
     from .storage.projects import ProjectRepository
 
     settings = _settings()
     url = _url(settings)
 
     async def run():
-        await prepare_database(url, settings)
-        pool = await create_pool(url, min_size=2, max_size=12)
-        services = Services.build(settings, pool, flushers=4)
-        try:
-            await services.start_areas()
-            services.start()
-            found = await ProjectRepository(pool).by_name(project_name)
+        async with _running_services(url, settings, max_size=12, flushers=4) as services:
+            found = await ProjectRepository(services.pool).by_name(project_name)
             if found is None:
                 keys = await services.auth.create_project(project_name)
-                click.echo(f"Created project {keys.name!r}. Its keys are shown only this once:")
-                click.echo(f"  write key (public, for tracking): {keys.write_key}")
-                click.echo(f"  read key  (secret, for GraphQL):  {keys.read_key}")
+                _announce_new_keys(keys)
                 project_id = keys.id
             else:
                 click.echo(f"Loading into the existing project {project_name!r} (its keys were shown when it was"
                            f" created; `whodid project rotate-keys {project_name}` makes new ones).")
                 project_id = found.id
             with tqdm(total=people, unit="people", desc="demo") as bar:
-                stats = await load_demo(services, project_id, people, seed=seed, progress=bar.update)
-        finally:
-            await services.close()
-            await pool.close()
-        return stats
+                return await load_demo(services, project_id, people, seed=seed, progress=bar.update)
 
     stats = _run(run())
     click.echo(
