@@ -80,15 +80,18 @@ def serve(host: str, port: int, workers: int) -> None:
     if keys:
         _announce_new_keys(keys)
     click.echo(f"whodid on http://{host}:{port}/graphql")
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Every worker writes its metrics here; /metrics aggregates them.
-        import tempfile
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Every worker writes its metrics here; /metrics aggregates them.
+            import tempfile
 
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="whodid-metrics-")
-    uvicorn.run(
-        "app.server:create_app", factory=True, host=host, port=port, workers=workers,
-        log_config=None, access_log=False, timeout_graceful_shutdown=10,
-    )
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="whodid-metrics-")
+            )
+        uvicorn.run(
+            "app.server:create_app", factory=True, host=host, port=port, workers=workers,
+            log_config=None, access_log=False, timeout_graceful_shutdown=10,
+        )
 
 
 @main.command()
