@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from enum import Enum
 
+import asyncpg
+
 from .errors import BadInput, Forbidden, NotFound, Unauthenticated
-from .storage.projects import ProjectRepository
+from .storage.projects import KeyChangeListener, ProjectRepository, pool_connector
 
 
 class Role(str, Enum):
@@ -59,9 +62,76 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
+class KeyCache:
+    """The principals of recently used keys, per process, so that a request
+    does not cost a database query to authenticate.
+
+    It serves only while its LISTEN connection is up: every change of a
+    project's keys NOTIFYs (in the statement that makes it, so on commit), and
+    every notification empties the cache in every process at once. While the
+    connection is down or reconnecting (a notification may have been missed)
+    nothing is served from or put into the cache: every key is checked in the
+    database, as without a cache. A lookup that started before a notification
+    is not stored (the generation check), so a key read before a rotation
+    cannot be cached after it. Unknown keys are never cached. Entries also
+    expire after `ttl` seconds, a bound even if a notification were lost."""
+
+    def __init__(self, ttl: float = 60.0, max_entries: int = 10_000):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.listening = False
+        self.generation = 0
+        self._entries: dict[bytes, tuple[Principal, float]] = {}
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def get(self, key_hash: bytes) -> Principal | None:
+        if not self.listening:
+            return None
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        principal, expires = entry
+        if time.monotonic() >= expires:
+            del self._entries[key_hash]
+            return None
+        return principal
+
+    def put(self, key_hash: bytes, principal: Principal, generation: int) -> None:
+        if not self.listening or generation != self.generation:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key_hash] = (principal, time.monotonic() + self.ttl)
+
+
 class AuthService:
     def __init__(self, projects: ProjectRepository):
         self.projects = projects
+        self.cache: KeyCache | None = None
+        self._listener: KeyChangeListener | None = None
+
+    async def start_key_cache(self, pool: asyncpg.Pool, *, ttl: float = 60.0) -> None:
+        """Cache principals in this process, invalidated by NOTIFY (KeyCache)."""
+        if self._listener is not None:
+            return
+        cache = KeyCache(ttl=ttl)
+
+        def changed() -> None:
+            cache.listening = listener.listening
+            cache.invalidate()
+
+        listener = KeyChangeListener(pool_connector(pool), changed)
+        self.cache, self._listener = cache, listener
+        await listener.start()
+
+    async def close_key_cache(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+        self._listener = None
+        self.cache = None
 
     async def create_project(self, name: str) -> ProjectKeys:
         name = name.strip()
@@ -78,6 +148,8 @@ class AuthService:
         row = await self.projects.set_keys(name, hash_key(write_key), hash_key(read_key))
         if row is None:
             raise NotFound(f"no project named {name!r}")
+        if self.cache is not None:  # this process at once; the others by NOTIFY
+            self.cache.invalidate()
         return ProjectKeys(row.id, row.name, write_key, read_key)
 
     async def authenticate(self, key: str | None) -> Principal:
@@ -85,8 +157,18 @@ class AuthService:
             raise Unauthenticated("missing API key")
         if len(key) > 200:
             raise Unauthenticated("unknown API key")
-        found = await self.projects.by_key_hash(hash_key(key))
+        key_hash = hash_key(key)
+        cache = self.cache
+        if cache is not None:
+            principal = cache.get(key_hash)
+            if principal is not None:
+                return principal
+            generation = cache.generation
+        found = await self.projects.by_key_hash(key_hash)
         if found is None:
             raise Unauthenticated("unknown API key")
         project, role = found
-        return Principal(project.id, project.name, Role(role))
+        principal = Principal(project.id, project.name, Role(role))
+        if cache is not None:
+            cache.put(key_hash, principal, generation)
+        return principal

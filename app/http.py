@@ -2,9 +2,10 @@
 line, the body-size limit, and bearer-key authentication for /graphql."""
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
-import uuid
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs
 
@@ -20,6 +21,24 @@ log = logging.getLogger("whodid.access")
 MAX_GRAPHQL_BODY = 1024 * 1024
 
 
+async def start_key_cache(services) -> None:
+    """An area hook (app/services.py AREA_HOOKS): a process that serves HTTP
+    keeps a key cache, so authenticating a request costs no query; it is
+    emptied in every process whenever keys change (app/auth.py KeyCache)."""
+    await services.auth.start_key_cache(services.pool)
+    services.closers.append(services.auth.close_key_cache)
+
+
+def _register_hooks() -> None:
+    from .services import AREA_HOOKS
+
+    if start_key_cache not in AREA_HOOKS:
+        AREA_HOOKS.append(start_key_cache)
+
+
+_register_hooks()
+
+
 async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
     payload = orjson.dumps(body)
     await send({
@@ -28,6 +47,27 @@ async def send_json(send: Send, status: int, body: dict, headers: list[tuple[byt
         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers],
     })
     await send({"type": "http.response.body", "body": payload})
+
+
+class _RequestIds:
+    """Request ids: 16 hex digits, a random per-process prefix and a counter
+    (unique without a random draw per request). Renewed in a forked child."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(4).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
+
+
+_request_ids = _RequestIds()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_request_ids.reset)
+next_request_id = _request_ids.next
 
 
 class RequestLog:
@@ -41,7 +81,7 @@ class RequestLog:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        request_id = uuid.uuid4().hex[:16]
+        request_id = next_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 0
@@ -64,13 +104,12 @@ class RequestLog:
             principal = scope["state"].get("principal")
             project = principal.project_name if principal else "-"
             route = scope.get("path", "")
-            log.info(
-                "request",
-                extra={
+            if log.isEnabledFor(logging.INFO):
+                # log.info without its caller lookup (the line names no caller).
+                log.handle(log.makeRecord(log.name, logging.INFO, "", 0, "request", None, None, None, {
                     "request_id": request_id, "project": project, "method": scope.get("method", "WS"),
                     "route": route, "status": status or 101, "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+                }))
             if self.observer:
                 self.observer(route, scope.get("method", "WS"), status or 101, elapsed)
 

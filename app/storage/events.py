@@ -65,6 +65,90 @@ async def insert_events(
     return [_row(r) for r in rows]
 
 
+# One statement per group commit and project: resolve every identity of the
+# flush (locking the known ones FOR SHARE, creating the unknown ones with their
+# person), then insert the events on the persons they resolve to. The locking
+# protocol is the one in app/storage/identities.py: the share locks are held
+# until commit, so a concurrent merge waits for these events and moves them.
+#
+# Within one statement every CTE reads the same snapshot, so an identity that
+# another transaction created and committed after that snapshot is neither in
+# `known` (not visible) nor in `created` (ON CONFLICT skipped it): it comes
+# back unresolved and its events are not inserted. The caller then rolls back
+# and runs the flush again (a fresh snapshot sees it).
+_RECORD_SQL = f"""
+WITH known AS (
+    -- One primary-key probe per identity (in the given order, sorted): a
+    -- lateral subquery with a row lock is never flattened into a join, so no
+    -- plan, whatever the statistics, scans all of a project's identities.
+    SELECT w.identity, k.person_id
+    FROM unnest($2::text[]) AS w(identity)
+    CROSS JOIN LATERAL (
+        SELECT i.person_id FROM identities i WHERE i.project_id = $1 AND i.identity = w.identity
+        FOR SHARE) AS k),
+created AS (
+    INSERT INTO identities (project_id, identity, person_id)
+    SELECT $1, t.identity, t.person_id FROM unnest($2::text[], $3::uuid[]) AS t(identity, person_id)
+    WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.identity = t.identity)
+    ORDER BY t.identity
+    ON CONFLICT DO NOTHING
+    RETURNING identity, person_id),
+born AS (
+    INSERT INTO persons (project_id, id) SELECT $1, person_id FROM created ON CONFLICT DO NOTHING),
+resolved AS (
+    SELECT identity, person_id FROM known UNION ALL SELECT identity, person_id FROM created),
+inserted AS (
+    INSERT INTO events (project_id, id, person_id, identity, name, properties, revenue, ts, received_at,
+                        idempotency_key)
+    SELECT $1, t.id, r.person_id, t.identity, t.name, t.props::jsonb, t.revenue, t.ts, t.received, t.key
+    FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::timestamptz[],
+                $10::timestamptz[], $11::text[]) WITH ORDINALITY
+         AS t(id, identity, name, props, revenue, ts, received, key, n)
+    JOIN resolved r ON r.identity = t.identity
+    ORDER BY t.n
+    ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING {_COLUMNS})
+SELECT NULL::uuid AS id, NULL::bigint AS seq, NULL::text AS name, person_id, identity, NULL::jsonb AS properties,
+       NULL::numeric AS revenue, NULL::timestamptz AS ts, NULL::timestamptz AS received_at
+FROM resolved
+UNION ALL
+SELECT {_COLUMNS} FROM inserted
+"""
+
+
+async def resolve_and_insert(
+    conn: asyncpg.Connection,
+    project_id: uuid.UUID,
+    identities: list[str],
+    new_person_ids: list[uuid.UUID],
+    ids: list[uuid.UUID],
+    event_identities: list[str],
+    names: list[str],
+    properties_json: list[str],
+    revenues: list[Decimal | None],
+    timestamps: list[datetime],
+    received: list[datetime],
+    keys: list[str | None],
+) -> tuple[dict[str, uuid.UUID], list[EventRow]]:
+    """In one round trip: the person each of `identities` (distinct) resolves
+    to, creating an unidentified person (id `new_person_ids[i]`) for each
+    unknown one, and the events inserted in the given order. Events whose
+    idempotency key exists already (or repeats in the batch) are skipped, and
+    so are events of an identity missing from the returned map (see above)."""
+    rows = await conn.fetch(
+        _RECORD_SQL, project_id, identities, new_person_ids, ids, event_identities, names, properties_json,
+        revenues, timestamps, received, keys,
+    )
+    person_of: dict[str, uuid.UUID] = {}
+    inserted: list[EventRow] = []
+    for r in rows:
+        if r["id"] is None:
+            person_of[r["identity"]] = r["person_id"]
+        else:
+            inserted.append(_row(r))
+    return person_of, inserted
+
+
 async def by_idempotency_keys(conn, project_id: uuid.UUID, keys: list[str]) -> dict[str, EventRow]:
     rows = await conn.fetch(
         f"SELECT idempotency_key, {_COLUMNS} FROM events WHERE project_id = $1 AND idempotency_key = ANY($2::text[])",

@@ -66,18 +66,37 @@ def utf8(raw: bytes, field: str) -> str:
         raise BadInput(field, "not valid UTF-8") from None
 
 
+def form_text(raw: bytes, field: str) -> str:
+    """One form-encoded name or value: `+` is a space, `%XX` a byte, and the
+    bytes strict UTF-8."""
+    if b"%" in raw or b"+" in raw:
+        raw = unquote_to_bytes(raw.replace(b"+", b" "))
+    return utf8(raw, field)
+
+
 def parse_form(raw: bytes, where: str) -> dict[str, str]:
     """application/x-www-form-urlencoded pairs, percent-decoded as strict UTF-8.
-    A repeated name keeps its last value; pairs with an empty name are dropped."""
+    A repeated name keeps its last value; pairs with an empty name are dropped.
+    (form_text inlined: this runs for every tracking request.)"""
     params: dict[str, str] = {}
     for pair in raw.split(b"&"):
         if not pair:
             continue
         name_raw, _, value_raw = pair.partition(b"=")
-        name = utf8(unquote_to_bytes(name_raw.replace(b"+", b" ")), where)
+        if b"%" in name_raw or b"+" in name_raw:
+            name_raw = unquote_to_bytes(name_raw.replace(b"+", b" "))
+        try:
+            name = name_raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(where, "not valid UTF-8") from None
         if not name:
             continue
-        params[name] = utf8(unquote_to_bytes(value_raw.replace(b"+", b" ")), name)
+        if b"%" in value_raw or b"+" in value_raw:
+            value_raw = unquote_to_bytes(value_raw.replace(b"+", b" "))
+        try:
+            params[name] = value_raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(name, "not valid UTF-8") from None
     return params
 
 

@@ -1,0 +1,203 @@
+"""The three reports of DESIGN.md §5 in DuckDB, in-process, over the same rows
+as whodid (bench/generate.py's CSV): the yardstick for bench/reports.py.
+
+Same semantics, written for DuckDB:
+- funnel: every step-0 event in [from, to) is a start; each next step is the
+  earliest event of that step at or after the previous one (ASOF join), before
+  `to` and within the window of the start; a person's chain is the start that
+  reaches most steps, the earliest on a tie. (The steps have distinct names
+  here, so no event can be matched twice in a chain.) Segments: the property
+  of the chain's step-0 event (a JSON string as its text), the `limit` values
+  with most people (ties: value ascending), the rest folded into null.
+- cohort: t0 = the first cohortEvent ever; rows by the ISO week (or day, month)
+  of t0 in [from, to); cell n = people with a returnEvent in [t0 + nB, t0 + (n+1)B).
+- revenue: sums of Revenue (DECIMAL, exact) in [from, to), per calendar month,
+  paying people (a positive Revenue in range), and by first-touch source (the
+  first value of the property among the person's property sets and events,
+  by time; a property set before an event at the same time, then seq)."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+LOAD_SQL = """
+SET TimeZone = 'UTC';
+CREATE OR REPLACE TABLE events AS
+  SELECT person_id::UUID AS person_id, seq::BIGINT AS seq, name,
+         ts::TIMESTAMPTZ::TIMESTAMP AS ts, NULLIF(revenue, '')::DECIMAL(18, 2) AS revenue, properties::JSON AS properties
+  FROM read_csv('{events}', header = true, all_varchar = true);
+CREATE OR REPLACE TABLE property_changes AS
+  SELECT person_id::UUID AS person_id, seq::BIGINT AS seq, key, value::JSON AS value,
+         "at"::TIMESTAMPTZ::TIMESTAMP AS "at"
+  FROM read_csv('{property_changes}', header = true, all_varchar = true);
+"""
+
+# $text(json): a JSON string is its own text, any other value its JSON text.
+FUNNEL_SQL = """
+WITH ev AS (
+    SELECT person_id, ts, seq, name, properties FROM events
+    WHERE name IN ($s0, $s1, $s2, $s3) AND ts >= $from AND ts < $to
+),
+starts AS (
+    SELECT person_id, ts AS t0, seq AS seq0,
+           CASE WHEN json_type(properties -> $prop) = 'VARCHAR' THEN properties ->> $prop
+                ELSE CAST(properties -> $prop AS VARCHAR) END AS sv
+    FROM ev WHERE name = $s0
+),
+e1 AS (SELECT person_id, ts FROM ev WHERE name = $s1),
+e2 AS (SELECT person_id, ts FROM ev WHERE name = $s2),
+e3 AS (SELECT person_id, ts FROM ev WHERE name = $s3),
+c1 AS (
+    SELECT s.*, CASE WHEN e.ts <= s.t0 + to_seconds($window) THEN e.ts END AS t1
+    FROM starts s ASOF LEFT JOIN e1 e ON s.person_id = e.person_id AND e.ts >= s.t0
+),
+c2 AS (
+    SELECT c.*, CASE WHEN c.t1 IS NOT NULL AND e.ts <= c.t0 + to_seconds($window) THEN e.ts END AS t2
+    FROM c1 c ASOF LEFT JOIN e2 e ON c.person_id = e.person_id AND e.ts >= coalesce(c.t1, c.t0)
+),
+c3 AS (
+    SELECT c.*, CASE WHEN c.t2 IS NOT NULL AND e.ts <= c.t0 + to_seconds($window) THEN e.ts END AS t3
+    FROM c2 c ASOF LEFT JOIN e3 e ON c.person_id = e.person_id AND e.ts >= coalesce(c.t2, c.t0)
+),
+chains AS (
+    SELECT person_id, sv,
+           1 + (t1 IS NOT NULL)::INT + (t2 IS NOT NULL)::INT + (t3 IS NOT NULL)::INT AS level
+    FROM c3
+    QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY level DESC, t0, seq0) = 1
+),
+kept AS (
+    SELECT sv FROM chains WHERE sv IS NOT NULL GROUP BY sv ORDER BY count(*) DESC, sv LIMIT $limit
+)
+SELECT k.sv AS segment,
+       count(*) FILTER (WHERE c.level > 0) AS p0, count(*) FILTER (WHERE c.level > 1) AS p1,
+       count(*) FILTER (WHERE c.level > 2) AS p2, count(*) FILTER (WHERE c.level > 3) AS p3
+FROM chains c LEFT JOIN kept k ON k.sv = c.sv
+GROUP BY ROLLUP (k.sv)
+ORDER BY GROUPING(k.sv) DESC, p0 DESC, k.sv NULLS LAST
+"""
+
+COHORT_SQL = """
+WITH firsts AS (
+    SELECT person_id, min(ts) AS t0 FROM events WHERE name = $cohort GROUP BY person_id
+),
+members AS (
+    SELECT person_id, t0, date_trunc('week', t0) AS row_start FROM firsts WHERE t0 >= $from AND t0 < $to
+),
+returns AS (
+    SELECT DISTINCT m.person_id, m.row_start,
+           (epoch_us(e.ts) - epoch_us(m.t0)) // ($bucket::BIGINT * 1000000) AS n
+    FROM members m JOIN events e ON e.person_id = m.person_id AND e.name = $return
+    WHERE e.ts >= m.t0 AND e.ts < m.t0 + to_seconds($bucket::BIGINT * $buckets)
+),
+sizes AS (SELECT row_start, count(*) AS size FROM members GROUP BY row_start),
+cells AS (SELECT row_start, n, count(*) AS people FROM returns GROUP BY row_start, n)
+SELECT s.row_start, s.size, list(c.n ORDER BY c.n) FILTER (WHERE c.n IS NOT NULL) AS ns,
+       list(c.people ORDER BY c.n) FILTER (WHERE c.n IS NOT NULL) AS people
+FROM sizes s LEFT JOIN cells c ON c.row_start = s.row_start
+GROUP BY s.row_start, s.size ORDER BY s.row_start
+"""
+
+REVENUE_SUMMARY_SQL = """
+WITH in_range AS (
+    SELECT person_id, ts, revenue FROM events WHERE revenue IS NOT NULL AND ts >= $from AND ts < $to
+)
+SELECT coalesce(sum(revenue), 0) AS total,
+       coalesce(sum(revenue) FILTER (WHERE revenue > 0), 0) AS gross,
+       coalesce(sum(revenue) FILTER (WHERE revenue < 0), 0) AS refunds,
+       count(DISTINCT person_id) FILTER (WHERE revenue > 0) AS paying
+FROM in_range
+"""
+
+REVENUE_SERIES_SQL = """
+WITH in_range AS (
+    SELECT person_id, ts, revenue FROM events WHERE revenue IS NOT NULL AND ts >= $from AND ts < $to
+),
+periods AS (
+    SELECT unnest(generate_series(date_trunc('month', $from::TIMESTAMP), $to::TIMESTAMP - INTERVAL 1 MICROSECOND,
+                                  INTERVAL 1 MONTH)) AS start
+),
+per AS (
+    SELECT date_trunc('month', ts) AS start, sum(revenue) AS total,
+           sum(revenue) FILTER (WHERE revenue > 0) AS gross, sum(revenue) FILTER (WHERE revenue < 0) AS refunds,
+           count(DISTINCT person_id) FILTER (WHERE revenue > 0) AS paying
+    FROM in_range GROUP BY 1
+)
+SELECT p.start, coalesce(x.total, 0), coalesce(x.gross, 0), coalesce(x.refunds, 0), coalesce(x.paying, 0)
+FROM periods p LEFT JOIN per x ON x.start = p.start ORDER BY p.start
+"""
+
+REVENUE_SOURCES_SQL = """
+WITH in_range AS (
+    SELECT person_id, ts, revenue FROM events WHERE revenue IS NOT NULL AND ts >= $from AND ts < $to
+),
+payers AS (SELECT DISTINCT person_id FROM in_range),
+candidates AS (
+    SELECT c.person_id, c."at", 0 AS kind, c.seq, c.value AS v
+    FROM property_changes c SEMI JOIN payers p ON p.person_id = c.person_id
+    WHERE c.key = $key AND c.value IS NOT NULL AND json_type(c.value) <> 'NULL'
+    UNION ALL
+    SELECT e.person_id, e.ts, 1, e.seq, (e.properties -> $prop)
+    FROM events e SEMI JOIN payers p ON p.person_id = e.person_id
+    WHERE (e.properties -> $prop) IS NOT NULL AND json_type(e.properties -> $prop) <> 'NULL'
+),
+source AS (
+    SELECT person_id, CASE WHEN json_type(v) = 'VARCHAR' THEN v ->> '$' ELSE CAST(v AS VARCHAR) END AS value
+    FROM candidates
+    QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY "at", kind, seq) = 1
+)
+SELECT s.value, sum(r.revenue) AS total, count(DISTINCT r.person_id) FILTER (WHERE r.revenue > 0) AS paying
+FROM in_range r LEFT JOIN source s ON s.person_id = r.person_id
+GROUP BY s.value ORDER BY total DESC, s.value NULLS LAST
+"""
+
+
+def connect(csv_paths: dict[str, Path], threads: int | None = None):
+    import duckdb
+
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {threads}")
+    con.execute(LOAD_SQL.format(events=csv_paths["events"], property_changes=csv_paths["property_changes"]))
+    return con
+
+
+def _naive(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def funnel(con, steps: list[str], from_: datetime, to: datetime, window_seconds: int, prop: str, limit: int):
+    """{"steps": [people per step], "segments": {value: [people per step]}} (value None: the rest)."""
+    rows = con.execute(FUNNEL_SQL, {
+        "s0": steps[0], "s1": steps[1], "s2": steps[2], "s3": steps[3], "from": _naive(from_), "to": _naive(to),
+        "window": window_seconds, "prop": f"$.\"{prop}\"", "limit": limit,
+    }).fetchall()
+    total = rows[0]
+    return {"steps": list(total[1:]), "segments": {r[0]: list(r[1:]) for r in rows[1:]}}
+
+
+def cohort(con, cohort_event: str, return_event: str, from_: datetime, to: datetime, bucket_seconds: int,
+           buckets: int):
+    """[(row start, size, [people per cell 0..buckets-1])]"""
+    rows = con.execute(COHORT_SQL, {
+        "cohort": cohort_event, "return": return_event, "from": _naive(from_), "to": _naive(to),
+        "bucket": bucket_seconds, "buckets": buckets,
+    }).fetchall()
+    out = []
+    for start, size, ns, people in rows:
+        cells = [0] * buckets
+        for n, p in zip(ns or [], people or []):
+            cells[n] = p
+        out.append((start, size, cells))
+    return out
+
+
+def revenue(con, from_: datetime, to: datetime, prop: str):
+    params = {"from": _naive(from_), "to": _naive(to)}
+    total, gross, refunds, paying = con.execute(REVENUE_SUMMARY_SQL, params).fetchone()
+    series = [(r[0], Decimal(r[1]), Decimal(r[2]), Decimal(r[3]), r[4])
+              for r in con.execute(REVENUE_SERIES_SQL, params).fetchall()]
+    sources = [(r[0], Decimal(r[1]), r[2])
+               for r in con.execute(REVENUE_SOURCES_SQL, {**params, "key": prop, "prop": f"$.\"{prop}\""}).fetchall()]
+    return {"total": Decimal(total), "gross": Decimal(gross), "refunds": Decimal(refunds), "paying": paying,
+            "series": series, "sources": sources}

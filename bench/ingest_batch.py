@@ -1,0 +1,176 @@
+"""Batches of 1,000 events per call against `whodid serve --workers 2`, beside
+raw asyncpg binary COPY (copy_records_to_table) of the same kind of rows into
+the same events table, with the same indexes, in the same database:
+
+  recordEvents     GraphQL, 1,000 RecordEventInput per call, each with an `id`
+  /v1/batch        Segment, 1,000 track messages per call, each with a messageId
+  raw COPY         2 connections (one per core), each COPYing 1,000-row batches
+                   in a loop, one transaction per batch: no HTTP, no parsing, no
+                   validation, no identity resolution (person ids precomputed)
+
+wrk (2 threads) with `--connections` keep-alive connections builds every body
+in Lua with unique ids and 5,000 identities per thread. Events/s = 1,000 ×
+acknowledged calls per second. Afterwards the events of the run's project are
+counted: every acknowledged batch must be stored in full.
+
+    .venv/bin/python -m bench.ingest_batch [--seconds 10] [--rounds 3] [--connections 8] [--quick]"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import orjson
+
+from . import common
+from .ingest_single import stored
+
+BATCH = 1000
+IDENTITIES = 5000
+
+EVENTS_LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+counter = 0
+request = function()
+  counter = counter + 1
+  sent_count = counter
+  local parts = {}
+  for j = 1, %(batch)d do
+    local n = counter * %(batch)d + j
+    parts[j] = '{"identity":"%(run)s-u' .. tid .. '-' .. (n %% %(ids)d) .. '","name":"Viewed Page","id":"%(run)s-' ..
+      tid .. '-' .. n .. '","properties":{"URL":"https://example.com/p/' .. (n %% 50) ..
+      '","Campaign Source":"google","Variant":"B"}}'
+  end
+  local body = '{"query":"mutation R($e: [RecordEventInput!]!) { recordEvents(input: $e) { accepted duplicates } }",' ..
+    '"variables":{"e":[' .. table.concat(parts, ",") .. ']}}'
+  return wrk.format(nil, "/graphql", nil, body)
+end
+"""
+
+SEGMENT_LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic %(basic)s"
+counter = 0
+request = function()
+  counter = counter + 1
+  sent_count = counter
+  local parts = {}
+  for j = 1, %(batch)d do
+    local n = counter * %(batch)d + j
+    parts[j] = '{"type":"track","userId":"%(run)s-u' .. tid .. '-' .. (n %% %(ids)d) .. '","event":"Viewed Page",' ..
+      '"messageId":"%(run)s-' .. tid .. '-' .. n .. '","properties":{"URL":"https://example.com/p/' .. (n %% 50) ..
+      '","Campaign Source":"google","Variant":"B"}}'
+  end
+  return wrk.format(nil, "/v1/batch", nil, '{"batch":[' .. table.concat(parts, ",") .. ']}')
+end
+"""
+
+
+async def raw_copy(url: str, seconds: float, connections: int = 2) -> tuple[float, int]:
+    """Events/s of binary COPY, 1,000-row batches, `connections` in parallel;
+    rows like those the servers store (uuid7-like ids, person ids, jsonb)."""
+    project = uuid.uuid4()
+    conns = [await asyncpg.connect(url) for _ in range(connections)]
+    await conns[0].execute(
+        "INSERT INTO projects (id, name, write_key_hash, read_key_hash) VALUES ($1, $2, $3, $4)",
+        project, f"copy-{project.hex[:8]}", uuid.uuid4().bytes * 2, uuid.uuid4().bytes * 2)
+    props = orjson.dumps({"URL": "https://example.com/p/1", "Campaign Source": "google", "Variant": "B"}).decode()
+    now = datetime.now(timezone.utc)
+    persons = [uuid.uuid5(project, f"copy-u{i}") for i in range(IDENTITIES)]
+    columns = ["project_id", "id", "person_id", "identity", "name", "properties", "revenue", "ts", "received_at",
+               "idempotency_key"]
+    count = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(c: int, conn) -> None:
+        nonlocal count
+        n = 0
+        while time.perf_counter() < deadline:
+            rows = []
+            for _ in range(BATCH):
+                n += 1
+                k = n % IDENTITIES
+                rows.append((project, uuid.uuid4(), persons[k], f"copy-u{k}", "Viewed Page", props, None,
+                             now - timedelta(seconds=n), now, f"copy-{c}-{n}"))
+            await conn.copy_records_to_table("events", columns=columns, records=rows)
+            count += BATCH
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c, conn) for c, conn in enumerate(conns)))
+    elapsed = time.perf_counter() - started
+    stored_rows = await conns[0].fetchval("SELECT count(*) FROM events WHERE project_id = $1", project)
+    for conn in conns:
+        await conn.close()
+    return count / elapsed, stored_rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--quick", action="store_true", help="smoke run: 3 s, 1 round")
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.rounds = 3, 1
+
+    import base64
+
+    results: dict[str, list] = {"raw COPY (2 connections)": [], "whodid recordEvents": [], "whodid /v1/batch": []}
+    durability, rss_peak = [], {}
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(common.fresh_database())
+        server = stack.enter_context(common.whodid_server(url))
+        for rnd in range(args.rounds):
+            rate, rows = asyncio.run(raw_copy(url, args.seconds))
+            results["raw COPY (2 connections)"].append(rate)
+            print(f"  round {rnd + 1} raw COPY: {rate:,.0f} events/s ({rows:,} rows stored)", flush=True)
+            for name, lua in (("whodid recordEvents", EVENTS_LUA), ("whodid /v1/batch", SEGMENT_LUA)):
+                project = common.create_project(url)
+                fill = {"key": project["writeKey"], "basic": base64.b64encode(f"{project['writeKey']}:".encode()).decode(),
+                        "run": f"b{rnd}", "batch": BATCH, "ids": IDENTITIES}
+                before = common.postmaster_started()
+                with common.RssSampler(server.workers()) as rss:
+                    res = common.run_wrk(server.base + ("/graphql" if "record" in name else "/v1/batch"), lua % fill,
+                                         connections=args.connections, seconds=args.seconds, timeout="60s")
+                if common.postmaster_started() != before:
+                    print("  (PostgreSQL restarted during this run: figures may be off)")
+                time.sleep(1.0)
+                count = stored(url, project["id"])
+                rate = res.ok * BATCH / res.seconds
+                results[name].append((rate, res))
+                lost = max(0, res.ok * BATCH - count)
+                durability.append(
+                    f"{name}, round {rnd + 1}: acked {res.ok} calls = {res.ok * BATCH} events, stored {count}"
+                    f" (in flight when wrk stopped: {(count - res.ok * BATCH) / BATCH:.0f} calls), 4xx"
+                    f" {res.extra.get('4xx', 0)}, 5xx {res.extra.get('5xx', 0)}"
+                    + ("" if lost == 0 else f"  ** {lost} ACKED EVENTS MISSING **"))
+                rss_peak[name] = [max(a, b) for a, b in zip(rss_peak.get(name, [0, 0]), rss.peak_mb())]
+                print(f"  round {rnd + 1} {name}: {rate:,.0f} events/s, p50 {res.p50_ms:.0f} ms per call", flush=True)
+
+    copy_rate = common.median(results["raw COPY (2 connections)"])
+    rows = [["raw COPY (2 connections)", copy_rate, "1.00", "-", "-", "-", "-"]]
+    for name in ("whodid recordEvents", "whodid /v1/batch"):
+        rate = common.median([r for r, _ in results[name]])
+        res = [x for _, x in results[name]]
+        rows.append([name, rate, f"{rate / copy_rate:.2f}", common.median([r.p50_ms for r in res]),
+                     common.median([r.p99_ms for r in res]), sum(r.non2xx + r.socket_errors for r in res),
+                     " / ".join(f"{v:.0f}" for v in rss_peak[name])])
+    print(f"\n{BATCH} events per call, {args.connections} keep-alive connections (wrk -t2), {args.seconds:.0f} s per"
+          f" run, median of {args.rounds} round(s); ratio = events/s / raw COPY events/s")
+    print(common.table(["case", "events/s", "ratio to COPY", "p50 ms per call", "p99 ms per call", "errors",
+                        "peak RSS MB per worker"], rows))
+    print("\ndurability (events counted in PostgreSQL afterwards):")
+    for line in durability:
+        print("  " + line)
+
+
+if __name__ == "__main__":
+    main()

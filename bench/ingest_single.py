@@ -1,0 +1,187 @@
+"""One event per request: 64 concurrent keep-alive clients (wrk, 2 threads)
+against `whodid serve --workers 2`, beside bench/bare_app.py served the same
+way (uvicorn --workers 2, uvloop, httptools), which answers without touching
+anything.
+
+  whodid /e            Kissmetrics GET /e?_k=…&_p=…&_n=…&_t=…&_d=1&URL=…  (the pixel)
+  whodid recordEvent   GraphQL recordEvent with an idempotency `id`
+  bare GET /e          the same GIF, nothing else (the floor of /e)
+  bare POST /graphql   reads the same body, answers a fixed JSON (the floor of recordEvent)
+
+Every request names a unique event (`_d=1` with a distinct `_t` per identity;
+a distinct GraphQL `id`), 5,000 identities per wrk thread. After each run the
+events of that run's project are counted in PostgreSQL: every acknowledged
+(2xx, counted by the Lua `response` hook) request must be stored. wrk drops
+the requests in flight when it stops (at most one per connection); the server
+still commits those, so stored - acked is between 0 and 64, never negative.
+
+Cases run one after the other, side by side, in each of `--rounds` rounds
+(fresh project per round); medians are reported. A case during which
+PostgreSQL restarted (other people share it) is run again. Peak RSS of each
+worker is sampled with psutil. `--compare-ref REF` also serves the code of git
+REF (e.g. HEAD: before uncommitted changes) the same way, for before/after.
+
+    .venv/bin/python -m bench.ingest_single [--seconds 10] [--rounds 3] [--compare-ref HEAD] [--quick]"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+
+import asyncpg
+
+from . import common
+
+IDENTITIES = 5000  # distinct identities per wrk thread
+
+KM_LUA = r"""
+counter = 0
+base = %(base)d
+request = function()
+  counter = counter + 1
+  sent_count = counter
+  local path = "/e?_k=%(key)s&_p=%(run)s-u" .. tid .. "-" .. (counter %% %(ids)d) ..
+    "&_n=Viewed%%20Site&_t=" .. (base + counter) .. "&_d=1&URL=https%%3A%%2F%%2Fexample.com%%2Fpricing" ..
+    "&Campaign%%20Source=google&Variant=B"
+  return wrk.format("GET", path)
+end
+"""
+
+GQL_LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+counter = 0
+request = function()
+  counter = counter + 1
+  sent_count = counter
+  local body = '{"query":"mutation R($i: RecordEventInput!) { recordEvent(input: $i) { duplicate event { id } } }",' ..
+    '"variables":{"i":{"identity":"%(run)s-u' .. tid .. '-' .. (counter %% %(ids)d) .. '","name":"Viewed Site",' ..
+    '"id":"%(run)s-' .. tid .. '-' .. counter .. '",' ..
+    '"properties":{"URL":"https://example.com/pricing","Campaign Source":"google","Variant":"B"}}}}'
+  return wrk.format(nil, "/graphql", nil, body)
+end
+"""
+
+BARE_GET_LUA = r"""
+counter = 0
+request = function()
+  counter = counter + 1
+  sent_count = counter
+  return wrk.format("GET", "/e?_k=x&_p=u" .. tid .. "-" .. counter .. "&_n=Viewed%20Site&_t=" .. counter ..
+    "&_d=1&URL=https%3A%2F%2Fexample.com%2Fpricing&Campaign%20Source=google&Variant=B")
+end
+"""
+
+
+async def _stored(url: str, project_id: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM events WHERE project_id = $1", project_id)
+    finally:
+        await conn.close()
+
+
+def stored(url: str, project_id: str) -> int:
+    return asyncio.run(_stored(url, project_id))
+
+
+def measure(server: common.Server, lua: str, path: str, seconds: float, connections: int):
+    """One wrk run with the workers' RSS sampled; repeated (twice at most)
+    when PostgreSQL restarted meanwhile."""
+    for _ in range(3):
+        started = common.postmaster_started()
+        with common.RssSampler(server.workers()) as rss:
+            res = common.run_wrk(server.base + path, lua, connections=connections, seconds=seconds)
+        if common.postmaster_started() == started:
+            res.extra["rss"] = rss.peak_mb()
+            return res
+        print(f"  (PostgreSQL restarted during {server.name} {path}: run again)", flush=True)
+    raise RuntimeError("PostgreSQL kept restarting")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--compare-ref", default=None, help="also serve this git ref (e.g. HEAD), as 'before'")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 round")
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.rounds = 2, 1
+
+    results: dict[str, list[common.WrkResult]] = {}
+    durability: list[str] = []
+    with contextlib.ExitStack() as stack:
+        bare = stack.enter_context(common.bare_server())
+        whodids = []
+        if args.compare_ref:
+            tree = stack.enter_context(common.exported_tree(args.compare_ref))
+            url = stack.enter_context(common.fresh_database())
+            whodids.append((f"{args.compare_ref}", stack.enter_context(
+                common.whodid_server(url, tree=tree, name=args.compare_ref)), url))
+        url = stack.enter_context(common.fresh_database())
+        whodids.append(("", stack.enter_context(common.whodid_server(url)), url))
+
+        for rnd in range(args.rounds):
+            run = f"r{rnd}"
+            base = int(time.time()) - 40 * 86400
+            cases = [("bare GET /e", bare, BARE_GET_LUA, "/e", None, None)]
+            for label, server, db in whodids:
+                project = common.create_project(db)
+                fill = {"key": project["writeKey"], "run": run, "ids": IDENTITIES, "base": base}
+                suffix = f" ({label})" if label else ""
+                cases.append((f"whodid /e{suffix}", server, KM_LUA % fill, "/e", db, project["id"]))
+            cases.append(("bare POST /graphql", bare, GQL_LUA % {"key": "x", "run": run, "ids": IDENTITIES},
+                          "/graphql", None, None))
+            for label, server, db in whodids:
+                project = common.create_project(db)
+                fill = {"key": project["writeKey"], "run": run + "g", "ids": IDENTITIES, "base": base}
+                suffix = f" ({label})" if label else ""
+                cases.append((f"whodid recordEvent{suffix}", server, GQL_LUA % fill, "/graphql", db, project["id"]))
+
+            for name, server, lua, path, db, project_id in cases:
+                res = measure(server, lua, path, args.seconds, args.connections)
+                if db is not None:
+                    time.sleep(0.5)  # the requests wrk abandoned at the end still commit
+                    count = stored(db, project_id)
+                    res.extra["stored"] = count
+                    res.extra["lost"] = max(0, res.ok - count)
+                    durability.append(
+                        f"{name}, round {rnd + 1}: acked {res.ok}, stored {count}"
+                        f" (in flight when wrk stopped: {count - res.ok}), 4xx {res.extra.get('4xx', 0)},"
+                        f" 5xx {res.extra.get('5xx', 0)}, socket errors {res.socket_errors}"
+                        + ("" if res.extra["lost"] == 0 else f"  ** {res.extra['lost']} ACKED EVENTS MISSING **"))
+                results.setdefault(name, []).append(res)
+                print(f"  round {rnd + 1} {name}: {res.rps:,.0f}/s p50 {res.p50_ms:.1f} ms p99 {res.p99_ms:.1f} ms",
+                      flush=True)
+
+    floor = {"/e": common.median([r.rps for r in results["bare GET /e"]]),
+             "graphql": common.median([r.rps for r in results["bare POST /graphql"]])}
+    rows = []
+    for name, res in results.items():
+        rps = common.median([r.rps for r in res])
+        kind = "/e" if "/e" in name else "graphql"
+        bare_case = name.startswith("bare")
+        rows.append([
+            name, rps, "1.00" if bare_case else f"{rps / floor[kind]:.2f}",
+            "-" if bare_case else f"{rps / floor['/e']:.2f}",
+            common.median([r.p50_ms for r in res]), common.median([r.p99_ms for r in res]),
+            sum(r.non2xx + r.socket_errors for r in res),
+            "-" if bare_case else f"{sum(r.extra['stored'] for r in res)} / {sum(r.ok for r in res)}",
+            "-" if bare_case else str(sum(r.extra["lost"] for r in res)),
+            "-" if bare_case else " / ".join(f"{max(v):.0f}" for v in zip(*(r.extra["rss"] for r in res))),
+        ])
+    print(f"\n{args.connections} keep-alive connections, wrk -t2, {args.seconds:.0f} s per run, median of "
+          f"{args.rounds} round(s); 2 uvicorn workers each; ratio = whodid / its bare floor served the same way")
+    print(common.table(["case", "events/s", "ratio to bare", "ratio to bare GET /e", "p50 ms", "p99 ms",
+                        "errors", "stored / acked", "acked lost", "peak RSS MB per worker"], rows))
+    print("\ndurability, per run (events counted in PostgreSQL afterwards):")
+    for line in durability:
+        print("  " + line)
+
+
+if __name__ == "__main__":
+    main()

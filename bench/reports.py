@@ -1,0 +1,331 @@
+"""Reports on generated data (bench/generate.py, default ~1,000,000 events),
+over HTTP against `whodid serve --workers 2`, beside DuckDB computing the same
+semantics in-process over the same rows (bench/duckdb_reports.py):
+
+  funnel   4 steps (Visited Site → Viewed Pricing → Signed Up → Subscribed)
+           over the whole year, 14-day conversion window, segmented by the
+           first step's "Campaign Source" (limit 10)
+  cohort   Signed Up → Logged In, 12 weekly cohorts × 12 weekly cells
+  revenue  the year by month, by first-touch "Campaign Source"
+
+- cold: a server with WHODID_REPORT_TTL=0 (nothing is cached: every request
+  computes), median of `--rounds` requests, client wall time over HTTP;
+- cached: a second server sharing its cache through Redis (as several workers
+  would), after one warming request; p50/p99 of wrk -c1 for `--cached-seconds`;
+- DuckDB: median of `--rounds` runs of the query in-process (data loaded in
+  memory beforehand), with DuckDB's default threads (= cores);
+- the answers are compared: funnel step counts overall and per segment, every
+  cohort row size and cell, revenue totals, paying people, the monthly series
+  and the by-source slices.
+
+Peak RSS of each worker of both servers is sampled throughout. `--explain`
+prints EXPLAIN (ANALYZE, BUFFERS) of each report's statement as whodid runs it.
+
+    .venv/bin/python -m bench.reports [--events 1000000] [--rounds 3] [--explain] [--quick]"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import os
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import orjson
+
+from . import common, duckdb_reports, generate
+
+FUNNEL_STEPS = ["Visited Site", "Viewed Pricing", "Signed Up", "Subscribed"]
+WINDOW = 14 * 86400
+SEGMENT = "Campaign Source"
+COHORT_FROM = generate.START + timedelta(weeks=20)
+COHORT_TO = COHORT_FROM + timedelta(weeks=12)
+WEEK = 7 * 86400
+
+FUNNEL_QUERY = """query($i: FunnelInput!) { funnel(input: $i) {
+  steps { index event people droppedOff } segments { value conversionRate steps { people } } computedAt cached } }"""
+COHORT_QUERY = """query($i: CohortInput!) { cohort(input: $i) {
+  rows { start size cells { index people } } computedAt cached } }"""
+REVENUE_QUERY = """query($i: RevenueReportInput!) { revenueReport(input: $i) {
+  total gross refunds payingPeople averageRevenuePerPayingPerson
+  series { start total gross refunds payingPeople } bySource { value total payingPeople } computedAt cached } }"""
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def requests(start: datetime, end: datetime) -> dict[str, tuple[str, dict]]:
+    return {
+        "funnel": (FUNNEL_QUERY, {"i": {
+            "steps": [{"event": s} for s in FUNNEL_STEPS], "from": iso(start), "to": iso(end),
+            "conversionWindowSeconds": WINDOW, "segmentBy": {"firstStepProperty": SEGMENT, "limit": 10}}}),
+        "cohort": (COHORT_QUERY, {"i": {
+            "cohortEvent": "Signed Up", "returnEvent": "Logged In", "from": iso(COHORT_FROM), "to": iso(COHORT_TO),
+            "cohortPeriod": "WEEK", "bucket": "WEEK", "buckets": 12}}),
+        "revenue": (REVENUE_QUERY, {"i": {
+            "from": iso(start), "to": iso(end), "interval": "MONTH", "sourceProperty": SEGMENT}}),
+    }
+
+
+def duck_answers(con, start: datetime, end: datetime) -> dict:
+    return {
+        "funnel": lambda: duckdb_reports.funnel(con, FUNNEL_STEPS, start, end, WINDOW, SEGMENT, 10),
+        "cohort": lambda: duckdb_reports.cohort(con, "Signed Up", "Logged In", COHORT_FROM, COHORT_TO, WEEK, 12),
+        "revenue": lambda: duckdb_reports.revenue(con, start, end, SEGMENT),
+    }
+
+
+class Client:
+    """GraphQL over one keep-alive HTTP connection."""
+
+    def __init__(self, port: int, key: str):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+
+    def _exchange(self, body: bytes):
+        """One request; a keep-alive connection the server closed meanwhile
+        (uvicorn closes idle ones after 5 s) is opened again, once."""
+        for attempt in range(2):
+            try:
+                self.conn.request("POST", "/graphql", body, self.headers)
+                response = self.conn.getresponse()
+                return response, response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+                if attempt:
+                    raise
+
+    def post(self, query: str, variables: dict) -> tuple[dict, float]:
+        """The answer and the wall time. A database that is away (PostgreSQL
+        is shared and sometimes restarted by others) is waited for: up to 5 tries."""
+        body = orjson.dumps({"query": query, "variables": variables})
+        for attempt in range(5):
+            if time.monotonic() - getattr(self, "_last", 0) > 4:
+                self.conn.close()  # idle for a while: a fresh connection, not a timed-out one
+            started = time.perf_counter()
+            response, raw = self._exchange(body)
+            data = orjson.loads(raw)
+            elapsed = time.perf_counter() - started
+            self._last = time.monotonic()
+            unavailable = any((e.get("extensions") or {}).get("code") == "UNAVAILABLE" for e in data.get("errors") or [])
+            if unavailable and attempt < 4:
+                print("  (database unavailable: PostgreSQL restarted? retrying)", flush=True)
+                time.sleep(3)
+                continue
+            if response.status != 200 or data.get("errors"):
+                raise RuntimeError(f"GraphQL error: {response.status} {data}")
+            return next(iter(data["data"].values())), elapsed
+        raise AssertionError("unreachable")
+
+
+def whodid_comparable(kind: str, answer: dict):
+    """The whodid answer in duckdb_reports' shapes."""
+    if kind == "funnel":
+        return {"steps": [s["people"] for s in answer["steps"]],
+                "segments": {s["value"]: [x["people"] for x in s["steps"]] for s in answer["segments"]}}
+    if kind == "cohort":
+        out = []
+        for row in answer["rows"]:
+            cells = [0] * 12
+            for c in row["cells"]:
+                cells[c["index"]] = c["people"]
+            start = datetime.fromisoformat(row["start"].replace("Z", "+00:00")).replace(tzinfo=None)
+            out.append((start, row["size"], cells))
+        return out
+    return {
+        "total": Decimal(answer["total"]), "gross": Decimal(answer["gross"]), "refunds": Decimal(answer["refunds"]),
+        "paying": answer["payingPeople"],
+        "series": [(datetime.fromisoformat(p["start"].replace("Z", "+00:00")).replace(tzinfo=None),
+                    Decimal(p["total"]), Decimal(p["gross"]), Decimal(p["refunds"]), p["payingPeople"])
+                   for p in answer["series"]],
+        "sources": [(s["value"], Decimal(s["total"]), s["payingPeople"]) for s in answer["bySource"]],
+    }
+
+
+def differences(kind: str, ours, duck) -> list[str]:
+    if ours == duck:
+        return []
+    if kind == "funnel":
+        out = [] if ours["steps"] == duck["steps"] else [f"steps {ours['steps']} != {duck['steps']}"]
+        for value in sorted(set(ours["segments"]) | set(duck["segments"]), key=lambda v: (v is None, v or "")):
+            a, b = ours["segments"].get(value), duck["segments"].get(value)
+            if a != b:
+                out.append(f"segment {value!r}: {a} != {b}")
+        return out
+    if kind == "cohort":
+        return [f"row {a} != {b}" for a, b in zip(ours, duck) if a != b] + (
+            [f"{len(ours)} rows != {len(duck)}"] if len(ours) != len(duck) else [])
+    return [f"{k}: {ours[k]} != {duck[k]}" for k in ours if ours[k] != duck[k]]
+
+
+async def explain(url: str, project_id, start: datetime, end: datetime) -> dict[str, str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each report's statement, as the server builds it."""
+    from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
+    from app.reports.periods import Period
+
+    fspec = funnel_mod.FunnelSpec(
+        steps=tuple(funnel_mod.FunnelStepSpec(s) for s in FUNNEL_STEPS), from_=start, to=end,
+        window_seconds=WINDOW, segment_by=funnel_mod.SegmentSpec(first_step_property=SEGMENT, limit=10))
+    fsql, fparams = funnel_mod.build_query(project_id, fspec)
+    cspec = cohort_mod.CohortSpec("Signed Up", "Logged In", COHORT_FROM, COHORT_TO, Period.WEEK, Period.WEEK, 12)
+    rspec = revenue_mod.RevenueSpec(start, end, Period.MONTH, SEGMENT)
+    statements = {
+        "funnel": (fsql, fparams),
+        "cohort": (cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)),
+        "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, SEGMENT]),
+    }
+    from app.storage.pool import connect
+
+    conn = await connect(url)
+    out = {}
+    try:
+        for kind, (sql, params) in statements.items():
+            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *params)
+            out[kind] = "\n".join(r[0] for r in rows)
+    finally:
+        await conn.close()
+    return out
+
+
+async def load(url: str, ds: generate.Dataset, name: str) -> dict[str, float]:
+    conn = await asyncpg.connect(url)
+    try:
+        await generate.create_project(conn, ds, name)
+        return await generate.load(conn, ds)
+    finally:
+        await conn.close()
+
+
+def cached_latency(server: common.Server, key: str, query: str, variables: dict, seconds: float):
+    body = orjson.dumps({"query": query, "variables": variables}).decode()
+    lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+           f'wrk.headers["Authorization"] = "Bearer {key}"\nwrk.body = [==[{body}]==]\n'
+           "request = function() sent_count = sent_count + 1 return wrk.format() end\n")
+    return common.run_wrk(server.base + "/graphql", lua, connections=1, threads=1, seconds=seconds)
+
+
+def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed: int = 42,
+        keep_dir: Path | None = None, kinds: tuple[str, ...] = ("funnel", "cohort", "revenue")) -> dict:
+    """Everything for one data size; returns the figures (also used by bench/growth.py).
+    cached_seconds <= 0: no cached measurement."""
+    result: dict = {"events": 0, "reports": {}}
+    with contextlib.ExitStack() as stack:
+        started = time.perf_counter()
+        ds = generate.generate(events=events, seed=seed)
+        result["events"] = len(ds.events)
+        result["generate_s"] = time.perf_counter() - started
+        name = f"reports-{ds.project_id.hex[:8]}"
+        for attempt in range(3):
+            # PostgreSQL is shared and now and then restarted by others: a
+            # load that fails is done again in a new database.
+            db = contextlib.ExitStack()
+            url = db.enter_context(common.fresh_database("whodid_bench_reports"))
+            started = time.perf_counter()
+            try:
+                result["load"] = asyncio.run(asyncio.wait_for(load(url, ds, name), timeout=1800))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+                print(f"  (loading failed: {type(exc).__name__}: {exc}; again in a new database)", flush=True)
+                db.close()
+                if attempt == 2:
+                    raise
+                time.sleep(5)
+                continue
+            stack.enter_context(db)
+            break
+        result["load_s"] = time.perf_counter() - started
+        keys = orjson.loads(os.popen(f"DATABASE_URL={url} {common.VENV_BIN / 'whodid'} project rotate-keys {name}"
+                                     " --json").read())
+        folder = keep_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="whodid-duck-")))
+        paths = generate.write_csv(ds, folder)
+        start, end = generate.START, generate.END
+        del ds
+        started = time.perf_counter()
+        con = duckdb_reports.connect(paths)
+        result["duckdb_load_s"] = time.perf_counter() - started
+
+        env = {"WHODID_REPORT_TIMEOUT": "900"}
+        cold = stack.enter_context(common.whodid_server(url, env={**env, "WHODID_REPORT_TTL": "0"}, name="cold"))
+        warm = stack.enter_context(common.whodid_server(url, env={
+            **env, "WHODID_REPORT_TTL": "900", "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")},
+            name="cached"))
+        rss = stack.enter_context(common.RssSampler(cold.workers() + warm.workers()))
+        client = Client(cold.port, keys["readKey"])
+        warm_client = Client(warm.port, keys["readKey"])
+        duck = duck_answers(con, start, end)
+        for kind, (query, variables) in requests(start, end).items():
+            if kind not in kinds:
+                continue
+            answer, times, dtimes, restarted = None, [], [], False
+            for _ in range(rounds):
+                before = common.postmaster_started()
+                answer, elapsed = client.post(query, variables)
+                assert answer["cached"] is False, "the cold server answered from a cache"
+                restarted |= common.postmaster_started() != before
+                times.append(elapsed)
+                t = time.perf_counter()
+                duck_answer = duck[kind]()
+                dtimes.append(time.perf_counter() - t)
+            lat, again = common.WrkResult(), {"cached": None}
+            if cached_seconds > 0:
+                warm_client.post(query, variables)
+                lat = cached_latency(warm, keys["readKey"], query, variables, cached_seconds)
+                again, _ = warm_client.post(query, variables)
+            result["reports"][kind] = {
+                "cold_s": common.median(times), "duckdb_s": common.median(dtimes), "cold_runs": times,
+                "cached_p50_ms": lat.p50_ms, "cached_p99_ms": lat.p99_ms, "cached_rps": lat.rps,
+                "cached_hit": again["cached"], "cached_errors": lat.non2xx + lat.socket_errors,
+                "diff": differences(kind, whodid_comparable(kind, answer), duck_answer),
+                "restarted": restarted,
+            }
+            print(f"  {kind}: cold {common.median(times):.3f} s, DuckDB {common.median(dtimes):.3f} s, cached p50"
+                  f" {lat.p50_ms:.2f} ms, answers {'equal' if not result['reports'][kind]['diff'] else 'DIFFER'}",
+                  flush=True)
+        if do_explain:
+            project_id = keys["id"]
+            import uuid as _uuid
+
+            result["explain"] = asyncio.run(explain(url, _uuid.UUID(project_id), start, end))
+        result["rss_mb"] = rss.peak_mb()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--cached-seconds", type=float, default=5)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--explain", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="smoke run: ~20,000 events, 1 round")
+    args = ap.parse_args()
+    if args.quick:
+        args.events, args.rounds, args.cached_seconds = 20_000, 1, 2
+    res = run(args.events, args.rounds, args.cached_seconds, args.explain, args.seed)
+    print(f"\n{res['events']:,} events (generated in {res['generate_s']:.0f} s, COPY "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in res["load"].items())
+          + f"; DuckDB load {res['duckdb_load_s']:.1f} s); cold = median of {args.rounds}, over HTTP")
+    rows = []
+    for kind, r in res["reports"].items():
+        rows.append([kind, f"{r['cold_s'] * 1000:,.0f}", f"{r['duckdb_s'] * 1000:,.0f}",
+                     f"{r['cold_s'] / r['duckdb_s']:.1f}", f"{r['cached_p50_ms']:.2f}", f"{r['cached_p99_ms']:.2f}",
+                     "yes" if not r["diff"] else "NO: " + "; ".join(r["diff"])[:200]])
+    print(common.table(["report", "whodid cold ms", "DuckDB ms", "cold / DuckDB", "cached p50 ms",
+                        "cached p99 ms", "same answer"], rows))
+    print("peak RSS MB per worker (cold server, cached server): " + " / ".join(f"{v:.0f}" for v in res["rss_mb"]))
+    for kind, r in res["reports"].items():
+        if r["restarted"]:
+            print(f"  note: PostgreSQL restarted during the {kind} runs (shared server); figures may be off")
+    for kind, text in res.get("explain", {}).items():
+        print(f"\n--- EXPLAIN ANALYZE {kind}\n{text}")
+
+
+if __name__ == "__main__":
+    main()
