@@ -11,6 +11,8 @@ from .auth import AuthService
 from .config import Settings
 from .ingest.service import IngestService
 from .ingest.writer import Writer
+from .live.bus import LiveBus, pool_connector
+from .reports.service import ReportService
 from .storage.events import EventRepository
 from .storage.people import PeopleRepository
 from .storage.projects import ProjectRepository
@@ -29,15 +31,20 @@ class Services:
     auth: AuthService
     people: PeopleRepository
     events: EventRepository
-    # Filled by the areas that land later (reports, live); None when absent.
-    reports: Any = None
-    live: Any = None
+    # Reports run through the report cache and timeout (app/reports/service.py).
+    reports: ReportService | None = None
+    # Live events: the publisher in the writer and this process's LISTEN fan-out.
+    live: LiveBus | None = None
     extra: dict = field(default_factory=dict)
     closers: list = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, pool: asyncpg.Pool, *, flushers: int = 2) -> "Services":
         writer = Writer(pool, flushers=flushers, max_batch=settings.writer_max_batch)
+        events = EventRepository(pool)
+        live = LiveBus(pool_connector(pool), pool, events, queue_size=settings.live_queue_size)
+        # Inside each flush's transaction: one pg_notify statement per project.
+        writer.publishers.append(live.publish)
         return cls(
             settings=settings,
             pool=pool,
@@ -45,11 +52,20 @@ class Services:
             ingest=IngestService(pool, writer),
             auth=AuthService(ProjectRepository(pool)),
             people=PeopleRepository(pool),
-            events=EventRepository(pool),
+            events=events,
+            reports=ReportService(settings, pool),
+            live=live,
         )
 
     async def start_areas(self) -> None:
-        """Attach the optional areas (reports, live) that exist in this build."""
+        """Start the reports (read-replica pool) and attach the optional areas
+        (live) that exist in this build."""
+        if self.reports is not None:
+            await self.reports.start()
+        if self.live is not None:
+            # Its LISTEN connection; closed after the writer has drained.
+            await self.live.start()
+            self.closers.append(self.live.close)
         for hook in AREA_HOOKS:
             await hook(self)
 
@@ -60,3 +76,5 @@ class Services:
         await self.writer.close()
         for closer in reversed(self.closers):
             await closer()
+        if self.reports is not None:
+            await self.reports.close()

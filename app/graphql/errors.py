@@ -12,7 +12,7 @@ from strawberry.types.graphql import OperationType
 
 from ..errors import BadInput, Unavailable, WhodidError
 from ..metrics import EVENTS_REFUSED
-from ..storage.pool import CONNECTION_ERRORS
+from ..storage.pool import CONNECTION_ERRORS, TEXT_ERRORS
 
 log = logging.getLogger("whodid.graphql")
 
@@ -30,6 +30,13 @@ def _with_extensions(error: GraphQLError, extensions: dict, message: str | None 
 
 
 class WhodidErrors(MaskErrors):
+    def _process_result(self, result: object) -> None:
+        # MaskErrors checks the result against a runtime_checkable Protocol,
+        # ~30 µs per result: the largest cost of a subscription event.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
@@ -46,6 +53,10 @@ class WhodidErrors(MaskErrors):
                     if self.execution_context.operation_type == OperationType.MUTATION:
                         EVENTS_REFUSED.labels("graphql").inc()
                 out.append(_with_extensions(error, extensions, original.message))
+            elif isinstance(original, TEXT_ERRORS):
+                # A filter or name with a NUL character (no stored text can hold one).
+                out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"},
+                                            "text may not contain the NUL character (\\u0000)"))
             elif isinstance(original, (Unavailable, *CONNECTION_ERRORS)):
                 out.append(_with_extensions(error, {"code": "UNAVAILABLE"}, "The database is unavailable; retry later."))
             elif isinstance(original, GraphQLError):

@@ -2,6 +2,9 @@
 their areas, with the limits of DESIGN.md §7."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import dateutil.parser
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
@@ -11,6 +14,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.tools import merge_types
 
 from .errors import WhodidErrors
@@ -29,6 +33,27 @@ MAX_ALIASES = 30
 LIMIT_RULES = (
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
+
+
+def _utc_datetime(text: str) -> datetime:
+    """Strawberry's DateTime parsing, then UTC (naive means UTC), which every
+    resolver works in anyway. A time with an offset that puts it outside
+    years 1-9999 in UTC ("0001-01-01T00:00:00+01:00") is refused here, as a
+    coercion error naming the input, instead of an OverflowError later."""
+    value = dateutil.parser.isoparse(text)
+    try:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("out of range in UTC") from None
+
+
+DateTime = strawberry.scalar(
+    datetime,
+    name="DateTime",
+    description="Date with time (isoformat)",
+    serialize=datetime.isoformat,
+    parse_value=wrap_parser(_utc_datetime, "DateTime", exceptions=(ValueError, OverflowError)),
 )
 
 
@@ -60,11 +85,23 @@ def subscription_extensions() -> list:
     return [LiveExtensions]
 
 
+def execution_context_class() -> type | None:
+    """Strawberry's executor, or the live area's (same, plus one execution per
+    event shared by identical subscriptions)."""
+    try:
+        from .subscription import LiveExecutionContext
+    except ImportError:
+        return None
+    return LiveExecutionContext
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=merge_types("Query", query_types()),
         mutation=Mutation,
         subscription=subscription_type(),
+        execution_context_class=execution_context_class(),
+        scalar_overrides={datetime: DateTime},
         # Factories: a fresh extension per request. The parser and validation
         # caches live at module level, so they are still shared by all requests.
         extensions=[

@@ -1,19 +1,90 @@
 """The GraphQL endpoint over HTTP and WebSocket: Strawberry's ASGI view with
-whodid's context, authenticated by the HTTP front (app/http.py)."""
+whodid's context, authenticated by the HTTP front (app/http.py) for HTTP and
+in `connection_init` (on_ws_connect below) for WebSocket."""
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.base import HTTPException
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
+from ..auth import Role, bearer_token
+from ..errors import Unauthenticated, Unavailable
+from ..storage.pool import CONNECTION_ERRORS
 from .context import Context
+
+_PROTOCOL_KEY = "whodid.ws_protocol"
+# Closing codes of graphql-transport-ws beyond Strawberry's own (4403 for a
+# refused key): the database could not check the key; the client should retry.
+CLOSE_TRY_AGAIN = 1013
+
+
+@dataclass
+class SocketContext(Context):
+    """The context of one WebSocket connection; Strawberry fills
+    `connection_params` with the payload of connection_init."""
+
+    connection_params: dict | None = None
+
+
+class _SocketAdapter(ASGIWebSocketAdapter):
+    async def send_json(self, message) -> None:
+        # Text frames: both protocols are JSON text, and browser clients
+        # (graphql-ws, Apollo, the Live page) cannot parse binary frames.
+        # (encode_json gives bytes, which Strawberry would send as binary.)
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        # on_ws_connect may already have closed with a more precise code.
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            return
+        await super().close(code, reason)
+
+
+def _not_json(token: str) -> float:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def _authorization(context: SocketContext) -> str | None:
+    """`{"authorization": "Bearer <key>"}` from connection_init; failing that,
+    the Authorization header of the upgrade request (non-browser clients)."""
+    params = context.connection_params or {}
+    for key, value in params.items():
+        if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+            return value
+    request = context.request
+    if request is not None:
+        return request.headers.get("authorization")
+    return None
 
 
 class WhodidGraphQL(GraphQL):
+    websocket_adapter_class = _SocketAdapter  # type: ignore[assignment]
+
     async def get_context(self, request, response) -> Context:
         state = request.scope.get("state", {})
-        return Context(
+        kind = SocketContext if isinstance(request, WebSocket) else Context
+        return kind(
             services=state["services"],
             principal=state.get("principal"),
             request_id=state.get("request_id", "-"),
@@ -23,3 +94,58 @@ class WhodidGraphQL(GraphQL):
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict JSON. Python's json module lets NaN, Infinity and 1e309 (as
+        inf) through, and fails with errors other than JSONDecodeError on
+        invalid UTF-8, integers of over 4300 digits and deep nesting (a
+        RecursionError): each of these is a JSONDecodeError here, which
+        Strawberry answers with 400 over HTTP and close 4400 over WebSocket."""
+        try:
+            return json.loads(data, parse_constant=_not_json, parse_float=_finite_float)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise json.JSONDecodeError(f"not valid JSON: {type(exc).__name__}", "", 0) from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        value = super().parse_json(data)
+        if not isinstance(value, (dict, list)):  # Strawberry would fail on it with a 500
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
+
+    async def pick_websocket_subprotocol(self, request):
+        protocol = await super().pick_websocket_subprotocol(request)
+        request.scope[_PROTOCOL_KEY] = protocol
+        return protocol
+
+    async def on_ws_connect(self, context: Context):
+        """Authenticate a WebSocket connection with the project's READ key.
+
+        Refusals (missing, unknown or write key): graphql-transport-ws closes
+        with 4403 Forbidden (the protocol's code for a refused connection_init);
+        the legacy graphql-ws protocol sends `connection_error` with
+        {message, code} and closes. A database that cannot check the key:
+        close 1013 (try again later) on graphql-transport-ws."""
+        services = context.services
+        token = bearer_token(_authorization(context))
+        try:
+            principal = await services.auth.authenticate(token)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message, "code": "UNAUTHENTICATED"}) from None
+        except (Unavailable, *CONNECTION_ERRORS):
+            websocket = context.response
+            if websocket is not None and websocket.scope.get(_PROTOCOL_KEY) == GRAPHQL_TRANSPORT_WS_PROTOCOL:
+                await websocket.close(code=CLOSE_TRY_AGAIN, reason="database unavailable; retry later")
+            raise ConnectionRejectionError(
+                {"message": "The database is unavailable; retry later.", "code": "UNAVAILABLE"}
+            ) from None
+        if principal.role is not Role.READ:
+            raise ConnectionRejectionError({
+                "message": "subscriptions need the project's read key; a write key was used",
+                "code": "FORBIDDEN",
+            })
+        context.principal = principal
+        if context.request is not None:
+            context.request.scope.setdefault("state", {})["principal"] = principal  # for the request log line
+        return UNSET
