@@ -16,6 +16,13 @@ CONNECTION_ERRORS = (
     asyncpg.TooManyConnectionsError,
 )
 
+# What PostgreSQL raises for text it cannot hold (the NUL character, in text or
+# in jsonb): the caller's input, so callers map these to "bad input".
+TEXT_ERRORS = (
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+)
+
 
 def _dumps(value) -> str:
     return orjson.dumps(value).decode()
