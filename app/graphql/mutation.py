@@ -5,7 +5,10 @@ import uuid
 
 import strawberry
 
-from ..errors import NotFound
+from ..auth import Role
+from ..errors import BadInput, NotFound
+from ..ingest.validation import EventIn
+from ..storage.events import EventRow
 from .context import Context
 from .inputs import AliasInput, IdentifyInput, RecordEventInput, SetPropertiesInput
 from .types import (
@@ -22,11 +25,24 @@ async def _person(info: Info, person_id: uuid.UUID) -> Person:
     return Person(row=row)
 
 
+def _check_duplicate_for_write_key(sent: EventIn, stored: EventRow) -> None:
+    """A duplicate's answer is the event stored under that id. The write key
+    is public, and ids can be computed (a Kissmetrics `_d=1` event's is a hash
+    of identity, name and time): with it, the stored event is shown only when
+    it is the caller's own retry (same identity, name and properties); an id
+    that holds another event is refused without showing it."""
+    if (stored.identity, stored.name, stored.properties) != (sent.identity, sent.name, sent.properties or {}):
+        raise BadInput("input.id", "an event with this id was already recorded, with other content")
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation
     async def record_event(self, info: Info, input: RecordEventInput) -> RecordEventPayload:
-        recorded = await info.context.services.ingest.record_event(info.context.project_id, input.to_domain())
+        sent = input.to_domain()
+        recorded = await info.context.services.ingest.record_event(info.context.project_id, sent)
+        if recorded.duplicate and info.context.principal.role is not Role.READ:
+            _check_duplicate_for_write_key(sent, recorded.event)
         return RecordEventPayload(event=Event(row=recorded.event), duplicate=recorded.duplicate)
 
     @strawberry.mutation(description="Up to 1000 events in one call; all or none are stored.")

@@ -14,6 +14,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.tools import merge_types
 
@@ -36,20 +37,28 @@ LIMIT_RULES = (
 )
 
 
+# asyncpg sends these two instants to PostgreSQL as -infinity and infinity.
+_INFINITIES = (datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc))
+
+
 def _utc_datetime(text: str) -> datetime:
     """Strawberry's DateTime parsing, then UTC (naive means UTC), which every
-    resolver works in anyway. A time with an offset that puts it outside
-    years 1-9999 in UTC ("0001-01-01T00:00:00+01:00") is refused here, as a
-    coercion error naming the input, instead of an OverflowError later."""
+    resolver works in anyway. Refused here, as a coercion error naming the
+    input: a time whose offset puts it outside years 1-9999 in UTC
+    ("0001-01-01T00:00:00+01:00", an OverflowError later), and the first and
+    last instants, which the database would read as ±infinity (a report
+    series from -infinity never ends)."""
     value = dateutil.parser.isoparse(text)
     try:
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     except OverflowError:
         raise ValueError("out of range in UTC") from None
+    if value in _INFINITIES:
+        raise ValueError("out of range (the first and last instants are reserved)")
+    return value
 
 
 DateTime = strawberry.scalar(
-    datetime,
     name="DateTime",
     description="Date with time (isoformat)",
     serialize=datetime.isoformat,
@@ -101,7 +110,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=subscription_type(),
         execution_context_class=execution_context_class(),
-        scalar_overrides={datetime: DateTime},
+        config=StrawberryConfig(scalar_map={datetime: DateTime}),
         # Factories: a fresh extension per request. The parser and validation
         # caches live at module level, so they are still shared by all requests.
         extensions=[

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -22,6 +23,7 @@ from ..auth import Role, bearer_token
 from ..errors import Unauthenticated, Unavailable
 from ..storage.pool import CONNECTION_ERRORS
 from .context import Context
+from .schema import MAX_TOKENS
 
 _PROTOCOL_KEY = "whodid.ws_protocol"
 # Closing codes of graphql-transport-ws beyond Strawberry's own (4403 for a
@@ -52,6 +54,21 @@ class _SocketAdapter(ASGIWebSocketAdapter):
         if self.ws.application_state == WebSocketState.DISCONNECTED:
             return
         await super().close(code, reason)
+
+
+def _is_subscription(query: object, operation_name: object) -> bool:
+    """Whether the operation to run is a subscription (parsed only when the
+    text says `subscription` at all; a bad document is left to Strawberry)."""
+    if not isinstance(query, str) or "subscription" not in query:
+        return False
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)  # the schema's limit: no more work than Strawberry's
+    except (GraphQLError, RecursionError):
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [d for d in operations if d.name is not None and d.name.value == operation_name]
+    return len(operations) == 1 and operations[0].operation == OperationType.SUBSCRIPTION
 
 
 def _not_json(token: str) -> float:
@@ -107,6 +124,16 @@ class WhodidGraphQL(GraphQL):
             raise
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise json.JSONDecodeError(f"not valid JSON: {type(exc).__name__}", "", 0) from None
+
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        # Strawberry runs a subscription sent over HTTP as if it were a query:
+        # the stream cannot be returned and it ends as an unexpected error.
+        # Subscriptions are served over WebSocket only; say so.
+        if _is_subscription(request_data.query, request_data.operation_name):
+            raise HTTPException(400, "subscriptions are served over WebSocket at /graphql "
+                                     "(graphql-transport-ws or graphql-ws), not over HTTP")
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value,
+                                            request_data)
 
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)

@@ -2,6 +2,7 @@
 Every refusal is a BadInput naming the field."""
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from dataclasses import dataclass
@@ -76,11 +77,14 @@ def _check_text(field: str, value: str) -> None:
 
 
 def _check_json_strings(field: str, value: Any, depth: int = 0) -> None:
-    """PostgreSQL's jsonb cannot hold NUL characters; refuse them up front."""
+    """PostgreSQL's jsonb cannot hold NUL characters, and JSON has no NaN or
+    Infinity (they would be stored as null); refuse them up front."""
     if depth > 64:
         raise BadInput(field, "JSON nested deeper than 64 levels")
     if isinstance(value, str):
         _check_text(field, value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(field, f"numbers must be finite (got {value})")
     elif isinstance(value, dict):
         for k, v in value.items():
             _check_text(field, k)

@@ -6,6 +6,7 @@ match only numbers or numeric strings; NEQ matches when the key is missing;
 CONTAINS and STARTS_WITH are case-sensitive; IN takes a JSON array."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -62,6 +63,33 @@ def validate_filter(field: str, f: PropertyFilter) -> None:
         raise BadInput(f"{field}.value", f"{f.op.value} needs a value")
     if f.op in _COMPARE and (isinstance(f.value, bool) or not isinstance(f.value, (int, float, str))):
         raise BadInput(f"{field}.value", f"{f.op.value} needs a number or a numeric string")
+    _check_value(f"{field}.value", f.value)
+
+
+def _check_value(field: str, value: Any, depth: int = 0) -> None:
+    """A value that serialises to JSON that jsonb can hold: no NUL character,
+    finite numbers, integers of at most 64 bits, nested at most 64 levels."""
+    if depth > 64:
+        raise BadInput(field, "JSON nested deeper than 64 levels")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadInput(field, "the NUL character is not allowed")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -(2**63) <= value < 2**64:
+            raise BadInput(field, "an integer of more than 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadInput(field, "numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or "\x00" in key:
+                raise BadInput(field, "object keys are strings without the NUL character")
+            _check_value(field, item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_value(field, item, depth + 1)
 
 
 def filter_sql(column: str, f: PropertyFilter, params: Params) -> str:

@@ -4,7 +4,6 @@ the parsed call to the protocol module, answer."""
 from __future__ import annotations
 
 import base64
-import binascii
 import uuid
 from datetime import datetime, timezone
 from typing import Awaitable, Callable, Mapping
@@ -73,7 +72,7 @@ def basic_user(header: str) -> str | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text ("Basic ÿþ")
         return None
     return decoded.partition(":")[0] or None
 

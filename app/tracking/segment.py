@@ -9,6 +9,7 @@ through the ingest service: links first, then all events in one transaction,
 then traits."""
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -78,7 +79,10 @@ def parse_time(value: Any, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise BadInput(field, f"not an ISO 8601 date-time: {value[:40]!r}") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    try:
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+        raise BadInput(field, f"out of range: {value[:40]!r}") from None
 
 
 def corrected_time(timestamp: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime | None:
@@ -137,7 +141,11 @@ def plan_message(message: Any, kind: str | None, received_at: datetime,
     where = at.rstrip(".") or "body"
     if not isinstance(message, dict):
         raise BadInput(where, "a message must be a JSON object")
-    if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
+    try:
+        size = len(orjson.dumps(message))
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits (body.parse_json reads those exactly)
+        size = len(json.dumps(message).encode())
+    if size > MAX_MESSAGE_BYTES:
         raise BadInput(where, f"a message is at most {MAX_MESSAGE_BYTES // 1024} KiB")
     if kind is None:
         kind = message.get("type")
