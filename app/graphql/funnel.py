@@ -2,10 +2,14 @@
 
 `resolve_funnel` turns FunnelInput into a validated FunnelSpec, runs it through
 the report service (cache + timeout; app/reports/service.py) and wraps the
-FunnelResult. peopleList pages come from the (cached) result's per-person chains,
-so they agree with the counts of the same computedAt."""
+FunnelResult. peopleList pages come from the per-person chains: when the query
+selects peopleList they are computed with the counts (same statement, same
+snapshot, cached with them); a report that came from a cache entry computed
+without them gets them once from `ReportService.funnel_people` (a later
+snapshot, cached for that report: every page and step agree with each other)."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Optional
@@ -15,7 +19,8 @@ import strawberry
 from ..errors import BadInput
 from ..reports import stats
 from ..reports.funnel import (
-    FunnelResult, FunnelSegmentResult, FunnelSpec, FunnelStepResult, FunnelStepSpec, SegmentSpec, compute_funnel,
+    FunnelPeople, FunnelResult, FunnelSegmentResult, FunnelSpec, FunnelStepResult, FunnelStepSpec, SegmentSpec,
+    compute_funnel,
 )
 from ..reports.funnel import StepStatus as StepStatusValue
 from .context import Context
@@ -119,9 +124,28 @@ class Significance:
     significant: bool
 
 
+class _Report:
+    """One funnel answer as the resolvers of a request share it: the result, its
+    input and computedAt, and the per-person chains once loaded."""
+
+    def __init__(self, result: FunnelResult, spec: FunnelSpec | None, computed_at: datetime):
+        self.result, self.spec, self.computed_at = result, spec, computed_at
+        self._people: asyncio.Task | None = None
+
+    async def people(self, info: Info) -> FunnelPeople:
+        if self.result.people is not None:
+            return self.result.people
+        if self._people is None:  # the first peopleList of this request loads them for all
+            services, project_id = info.context.services, info.context.project_id
+            self._people = asyncio.ensure_future(
+                services.reports.funnel_people(project_id, self.spec, self.computed_at)
+            )
+        return (await asyncio.shield(self._people)).value
+
+
 @strawberry.type
 class FunnelStep:
-    result: strawberry.Private[FunnelResult]
+    report: strawberry.Private[_Report]
     segment: strawberry.Private[Optional[int]]
     index: int
     event: str
@@ -146,9 +170,9 @@ class FunnelStep:
         info.context.require_read()
         check_first(first)
         status = StepStatusValue(status)
-        page = self.result.people_page(
-            self.index, status, first, _decode_after(after), self.segment
-        )
+        after_key = _decode_after(after)
+        people = await self.report.people(info)
+        page = self.report.result.people_page(self.index, status, first, after_key, self.segment, people)
         ids = [pid for pid, _ in page.people]
         rows = await info.context.services.people.by_ids(info.context.project_id, ids) if ids else {}
         end = None
@@ -208,10 +232,10 @@ def _duration(d: stats.DurationStats | None) -> DurationStats | None:
     )
 
 
-def _steps(result: FunnelResult, steps: list[FunnelStepResult], segment: int | None) -> list[FunnelStep]:
+def _steps(report: _Report, steps: list[FunnelStepResult], segment: int | None) -> list[FunnelStep]:
     return [
         FunnelStep(
-            result=result,
+            report=report,
             segment=segment,
             index=s.index,
             event=s.event,
@@ -225,11 +249,11 @@ def _steps(result: FunnelResult, steps: list[FunnelStepResult], segment: int | N
     ]
 
 
-def _segment(result: FunnelResult, seg: FunnelSegmentResult, number: int) -> FunnelSegment:
+def _segment(report: _Report, seg: FunnelSegmentResult, number: int) -> FunnelSegment:
     c = seg.comparison
     return FunnelSegment(
         value=seg.value,
-        steps=_steps(result, seg.steps, number),
+        steps=_steps(report, seg.steps, number),
         conversion_rate=seg.conversion_rate,
         comparison=None
         if c is None
@@ -244,13 +268,24 @@ def _segment(result: FunnelResult, seg: FunnelSegmentResult, number: int) -> Fun
     )
 
 
-def funnel_report(result: FunnelResult, computed_at: datetime, cached: bool) -> FunnelReport:
+def funnel_report(
+    result: FunnelResult, computed_at: datetime, cached: bool, spec: FunnelSpec | None = None
+) -> FunnelReport:
+    report = _Report(result, spec, computed_at)
     return FunnelReport(
-        steps=_steps(result, result.steps, None),
-        segments=[_segment(result, s, i) for i, s in enumerate(result.segments)],
+        steps=_steps(report, result.steps, None),
+        segments=[_segment(report, s, i) for i, s in enumerate(result.segments)],
         computed_at=computed_at,
         cached=cached,
     )
+
+
+def _selects(fields: list, name: str) -> bool:
+    """Whether the selection (fields, fragments, nested) asks for field `name`."""
+    for f in fields or ():
+        if getattr(f, "name", None) == name or _selects(getattr(f, "selections", None), name):
+            return True
+    return False
 
 
 async def resolve_funnel(info: Info, input: FunnelInput) -> FunnelReport:
@@ -258,7 +293,9 @@ async def resolve_funnel(info: Info, input: FunnelInput) -> FunnelReport:
     spec = input.to_spec()
     services = info.context.services
     if services.reports is None:  # no report service in this build: uncached
-        result = await compute_funnel(services.pool, info.context.project_id, spec)
-        return funnel_report(result, result.computed_at, False)
-    report = await services.reports.funnel(info.context.project_id, spec)
-    return funnel_report(report.value, report.computed_at, report.cached)
+        result = await compute_funnel(services.pool, info.context.project_id, spec, with_people=True)
+        return funnel_report(result, result.computed_at, False, spec)
+    # The per-person chains cost a little (~60 bytes a person): only with peopleList.
+    with_people = _selects(info.selected_fields, "peopleList")
+    report = await services.reports.funnel(info.context.project_id, spec, with_people=with_people)
+    return funnel_report(report.value, report.computed_at, report.cached, spec)

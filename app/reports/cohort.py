@@ -1,13 +1,14 @@
 """The cohort report (DESIGN.md §5 Cohort), computed in PostgreSQL.
 
-One query built from three pieces:
+One query built from three pieces, members first:
 
-- `members`: one scan of the events named cohortEvent or returnEvent, grouped
-  by person: t₀ (the first cohortEvent ever, kept when from ≤ t₀ < to), the
-  start of the cohortPeriod holding it, and the person's returnEvent times;
-- `returns`: for each member, the bucket indexes n with at least one returnEvent
-  in [t₀ + n·B, t₀ + (n+1)·B), n < buckets (DISTINCT, so a person counts once
-  per cell);
+- `members`: every person's first cohortEvent ever (min(ts) per person, an
+  index-only scan of events_name_person_ts: db/migrations/0005_reports.sql),
+  kept when from ≤ t₀ < to, with the start of the cohortPeriod holding it;
+- `returns`: only those members' returnEvents with t₀ ≤ t < t₀ + buckets·B (one
+  index range per member on the same index) and for each the cell n with
+  t₀ + n·B ≤ t < t₀ + (n+1)·B — width_bucket over the cell bounds n·B as
+  intervals (exact µs); DISTINCT, so a person counts once per cell;
 - the final grouping: row size and people per (row, n).
 
 Python only fills the zero cells and the rates (rows × buckets values, never one
@@ -81,35 +82,32 @@ class CohortResult:
 
 # ---------------------------------------------------------------- SQL pieces
 # Parameters: $1 project, $2 cohortEvent, $3 returnEvent, $4 from, $5 to,
-# $6 bucket length in seconds, $7 number of buckets.
+# $6 bucket length in seconds, $7 number of buckets, $8 the cell bounds
+# (interval[]: B, 2B, ..., (buckets-1)B).
 
 
 def members_cte(cohort_period: Period) -> str:
-    """members(person_id, t0, row_start, return_times): one pass over the events
-    named cohortEvent or returnEvent, grouped by person: t₀ is the first
-    cohortEvent ever; only people with from ≤ t₀ < to are kept."""
+    """members(person_id, t0, row_start): t₀ is the first cohortEvent ever (events
+    after `to` cannot be the first of a member, so they are not read); only
+    people with from ≤ t₀ < to."""
     return f"""
-    per_person AS (
-        SELECT person_id,
-               min(ts) FILTER (WHERE name = $2) AS t0,
-               array_agg(ts) FILTER (WHERE name = $3) AS return_times
-        FROM events
-        WHERE project_id = $1 AND (name = $2 OR name = $3)
-        GROUP BY person_id
-    ),
-    members AS (
-        SELECT person_id, t0, {sql_period_start("t0", cohort_period)} AS row_start, return_times
-        FROM per_person
-        WHERE t0 >= $4 AND t0 < $5
+    members AS MATERIALIZED (
+        SELECT e.person_id, min(e.ts) AS t0, {sql_period_start("min(e.ts)", cohort_period)} AS row_start
+        FROM events e
+        WHERE e.project_id = $1 AND e.name = $2 AND e.ts < $5
+        GROUP BY e.person_id
+        HAVING min(e.ts) >= $4
     )"""
 
 
+# Cell n = the number of bounds n·B (n ≥ 1) that t − t₀ has reached. Intervals
+# from timestamptz subtraction are exact µs (days of 24 h), as are the bounds.
 RETURNS_CTE = """
     returns AS (
-        SELECT DISTINCT m.row_start, m.person_id,
-               floor(extract(epoch FROM r.ts - m.t0) / $6::bigint)::int AS n
-        FROM members m, unnest(m.return_times) AS r(ts)
-        WHERE r.ts >= m.t0 AND r.ts < m.t0 + ($6::bigint * $7::int) * interval '1 second'
+        SELECT DISTINCT m.row_start, m.person_id, width_bucket(r.ts - m.t0, $8::interval[]) AS n
+        FROM members m
+        JOIN events r ON r.project_id = $1 AND r.name = $3 AND r.person_id = m.person_id
+             AND r.ts >= m.t0 AND r.ts < m.t0 + ($6::bigint * $7::int) * interval '1 second'
     )"""
 
 GRID_SELECT = """
@@ -125,8 +123,9 @@ def cohort_sql(spec: CohortSpec) -> str:
 
 
 def cohort_params(project_id: uuid.UUID, spec: CohortSpec) -> list:
-    return [project_id, spec.cohort_event, spec.return_event, spec.from_, spec.to,
-            bucket_seconds(spec.bucket), spec.buckets]
+    b = bucket_seconds(spec.bucket)
+    bounds = [timedelta(seconds=n * b) for n in range(1, spec.buckets)]
+    return [project_id, spec.cohort_event, spec.return_event, spec.from_, spec.to, b, spec.buckets, bounds]
 
 
 def build_rows(records, spec: CohortSpec, computed_at: datetime) -> CohortResult:

@@ -1,35 +1,49 @@
 """The funnel report (DESIGN.md §5 Funnel), computed in PostgreSQL.
 
-One statement does the work:
+One statement computes every person's chain and aggregates the chains: Python
+receives a few rows (people per step and segment, the duration statistics'
+order statistics and histogram counts), never a row per person or per event.
 
-1. `m`: the events that can matter — a step's name, from ≤ ts < to (a later step
-   is never before its start, and every start is ≥ from) — read through
-   events_name_ts, each with a bit mask of the steps it matches (name and `where`
-   filters, compiled by app/storage/filters.py); bit 0 marks a start.
-2. Per person who has a start: their events' timestamps and masks as two arrays
-   in (ts, seq) order, walked by `whodid_funnel_chain` (db/migrations/0003_funnel.sql),
-   a PL/pgSQL state machine that returns the person's level, chain start and the
-   chain's timestamps.
-3. With segmentBy, the person's segment value (current person property, or the
-   property of their chain's step-0 event, in text form) and the fold of every
-   value outside the `limit` largest into null — in SQL too.
+The chains, two ways (docs/reports.md, "Funnel", has the argument):
 
-The answer is one row per person who entered the funnel. Python then does one
-pass over those rows (never over events): people per step and segment, the
-duration statistics (app/reports/stats.py) and the significance against the
-baseline. The per-person chains are kept, compactly, in the result, so that
-`peopleList` pages come from the same snapshot as the counts — also when the
-result comes from the report cache.
+- **Set-based** when every event can match at most one step (all step names
+  differ; `where` filters allowed): the step events come as one stream in
+  (person, ts DESC) order — a merge of one index scan per step over
+  `events_name_person_ts` (db/migrations/0005_reports.sql) — and one window
+  pass gives, at each start, the first event of every later step at or after
+  it. From a start, the greedy chain is t₁ = that first step-1 event, and
+  t_k = the window's step-k value when it is ≥ t_{k−1}, else (rare: a step-k
+  event between the start and t_{k−1}) one index lookup. A start's level
+  counts the chain times within the window; DISTINCT ON picks each person's
+  earliest start with the highest level.
+- **Walked** otherwise (a repeated step name: one event can match two steps):
+  per person, the events' timestamps and step masks as arrays walked by
+  `whodid_funnel_chain` (PL/pgSQL, db/migrations/0003_funnel.sql).
+
+Then, in the same statement: the segment value (the chain's step-0 event
+property, or the person's current property, in text form), the fold of every
+value outside the `limit` largest into null, and per (segment, step) the
+number of people, the exact sum of the durations, the order statistics that
+the median and p90 need, and the histogram counts. Python assembles the steps,
+the rates and the significance tests (app/reports/stats.py).
+
+peopleList needs every person's chain; the statement returns them compactly
+(about 60 bytes a person) only when asked (`with_people`): the GraphQL
+resolver asks when the query selects peopleList, and otherwise the lists are
+computed on first use (app/graphql/funnel.py, docs/reports.md).
 """
 from __future__ import annotations
 
+import sys
 import uuid
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from enum import Enum
-from typing import Any, Iterable, Sequence
+from fractions import Fraction
+from typing import Any, Iterable
 
 import orjson
 
@@ -51,6 +65,7 @@ __all__ = [
     "StepStatus",
     "build_query",
     "compute_funnel",
+    "compute_funnel_people",
 ]
 
 MAX_STEPS = 20
@@ -61,7 +76,6 @@ MAX_WINDOW_SECONDS = 2**31 - 1  # GraphQL Int
 MAX_BASELINE_LENGTH = 10_000
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class StepStatus(str, Enum):
@@ -84,10 +98,6 @@ def _text_ok(value: object, max_length: int, *, empty: bool = False) -> bool:
         and len(value) <= max_length
         and "\x00" not in value
     )
-
-
-def _micros(t: datetime) -> int:
-    return (t - EPOCH) // ONE_MICROSECOND
 
 
 def _from_micros(us: int) -> datetime:
@@ -189,6 +199,13 @@ class FunnelSpec:
         names = [s.event for s in self.steps]
         return len(set(names)) == len(names) or not any(s.where for s in self.steps)
 
+    @property
+    def one_step_per_event(self) -> bool:
+        """True when no event can match two steps (all step names differ): each
+        step's events are then their own stream and the chains are set-based."""
+        names = [s.event for s in self.steps]
+        return len(set(names)) == len(names)
+
     def cache_key(self) -> str:
         """The normalised input as a stable string (equal for equal reports)."""
         seg = self.segment_by
@@ -258,14 +275,16 @@ class PeoplePage:
 class FunnelPeople:
     """Every person who entered, compactly (it is cached with the report):
     person i has id ids[16i:16i+16], level levels[i], reached step k at
-    times[i*steps + k] (µs since the epoch; 0 when not reached), and is in segment
-    number segments[i] of the result (empty when not segmented)."""
+    times[i*steps + k] (µs since the epoch; 0 when not reached), and is in the
+    segment of value values[segments[i]] (values[0] is None: the null segment,
+    and everyone when the report is not segmented)."""
 
     steps: int
     ids: bytes = b""
     levels: bytes = b""
     times: array = field(default_factory=lambda: array("q"))
     segments: array = field(default_factory=lambda: array("h"))
+    values: list = field(default_factory=lambda: [None])
     # Sorted (time, id) keys per (segment, step, status), built on first use; not pickled.
     _orders: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -279,6 +298,13 @@ class FunnelPeople:
 
     def person_id(self, i: int) -> uuid.UUID:
         return uuid.UUID(bytes=self.ids[16 * i : 16 * i + 16])
+
+    def segment_number(self, value: str | None) -> int | None:
+        """The number of the segment of this value here (None: nobody in it)."""
+        try:
+            return self.values.index(value)
+        except ValueError:
+            return None
 
     def _keys(self, segment: int | None, step: int, status: StepStatus) -> list[tuple[int, bytes]]:
         key = (segment, step, status)
@@ -307,6 +333,8 @@ class FunnelPeople:
         after: tuple[int, uuid.UUID] | None = None,
         segment: int | None = None,
     ) -> PeoplePage:
+        """peopleList of step `step` (of segment number `segment` here, or
+        overall), ordered by (time, id), starting after the key `after`."""
         if not 0 <= step < self.steps:
             raise ValueError(f"no step {step}")
         keys = self._keys(segment, step, StepStatus(status))
@@ -322,7 +350,8 @@ class FunnelResult:
     steps: list[FunnelStepResult]
     segments: list[FunnelSegmentResult]
     computed_at: datetime
-    people: FunnelPeople
+    # None when computed without the per-person chains (see compute_funnel).
+    people: FunnelPeople | None = None
 
     def people_page(
         self,
@@ -331,54 +360,202 @@ class FunnelResult:
         first: int = 50,
         after: tuple[int, uuid.UUID] | None = None,
         segment: int | None = None,
+        people: FunnelPeople | None = None,
     ) -> PeoplePage:
-        """peopleList of step `step` (of segment number `segment`, or overall),
-        ordered by (time, id), starting after the key `after`."""
-        return self.people.page(step, StepStatus(status), first, after, segment)
+        """peopleList of step `step` (of segment number `segment` of this result,
+        or overall), ordered by (time, id), starting after the key `after`.
+        `people`: chains computed apart (when this result has none)."""
+        people = people if people is not None else self.people
+        if people is None:
+            raise ValueError("this funnel was computed without its people")
+        number = None
+        if segment is not None:
+            number = people.segment_number(self.segments[segment].value)
+            if number is None:  # nobody of that segment in these chains
+                return PeoplePage(people=[], total=0, has_next=False, end=None)
+        return people.page(step, StepStatus(status), first, after, number)
 
 
 # ======================================================================= SQL
 
+# Timestamps travel to Python as timestamptz_send's 8 bytes (µs since
+# 2000-01-01); moved by this much they count from 1970-01-01 instead.
+_TO_UNIX = "interval '946684800 seconds'"
+_NO_TIME = "'\\x0000000000000000'::bytea"
 
-def build_query(project_id: uuid.UUID, spec: FunnelSpec) -> tuple[str, list[Any]]:
-    """The statement and its parameters; one row per person who entered:
-    (person_id, level, times timestamptz[], segment text)."""
+
+def _text_form(column: str, key: str) -> str:
+    """whodid_text(column -> key) with one key lookup: a string is its text,
+    anything else its JSON text (JSON null: 'null'), missing: NULL."""
+    return f"coalesce({column} ->> {key}::text, CASE WHEN {column} ? {key}::text THEN 'null' END)"
+
+
+def _step_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]:
+    """Per step, the condition an event row `alias` must meet (name and filters)."""
+    names: dict[str, str] = {}
+    out = []
+    for step in spec.steps:
+        if step.event not in names:
+            names[step.event] = p.add(step.event)
+        cond = f"{alias}.name = {names[step.event]}::text"
+        if step.where:
+            cond += " AND " + filters_sql(f"{alias}.properties", list(step.where), p)
+        out.append(cond)
+    return out
+
+
+def _chains_set_based(spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str]) -> str:
+    """CTEs ending in `best(person_id, level, t0 .. t{n-1}, seq)`: each person's
+    chain when no event can match two steps."""
+    n = len(spec.steps)
+    window = spec.window_seconds is not None
+    # One index scan per step, each in (person, ts DESC) order: merged, they give
+    # the window its order without a sort. Each scan's rows carry their step k.
+    stream = "\n        UNION ALL\n".join(
+        f"""        (SELECT e.person_id, e.ts, e.seq, {k} AS k FROM events e
+         WHERE e.project_id = $1 AND {cond} AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz
+         ORDER BY e.person_id, e.ts DESC)"""
+        for k, cond in enumerate(conds)
+    )
+    if n == 1:
+        return f"""
+best AS (
+    SELECT DISTINCT ON (m.person_id) m.person_id, 1 AS level, m.ts AS t0, m.seq
+    FROM ({stream}) m
+    ORDER BY m.person_id, m.ts, m.seq
+)"""
+    # nk: the first step-k event at or after this row's time (the same time
+    # counts, whatever the seq): a running min over the person's later rows.
+    nexts = ",\n           ".join(f"min(m.ts) FILTER (WHERE m.k = {k}) OVER later AS n{k}" for k in range(1, n))
+    dl = ""
+    if window:
+        win_ph = p.add(spec.window_seconds)
+        # Seconds, never '1 day': no daylight-saving changes (docs/reports.md).
+        dl = f", w.ts + {win_ph}::bigint * interval '1 second' AS dl"
+    ncols = ", ".join(f"w.n{k}" for k in range(2, n))
+    # The starts are `k < 1` rather than `k = 0`: the same rows, but the planner,
+    # which cannot see the constants' distribution, then expects a third of the
+    # rows instead of 0.5 % and hashes the small side of the joins that follow.
+    sql = f"""
+w AS (
+    SELECT m.person_id, m.ts, m.seq, m.k,
+           {nexts}
+    FROM (
+{stream}
+    ) m
+    WINDOW later AS (PARTITION BY m.person_id ORDER BY m.ts DESC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+s1 AS (
+    SELECT w.person_id, w.ts AS t0, w.seq, w.n1 AS t1{", " + ncols if ncols else ""}{dl}
+    FROM w WHERE w.k < 1
+)"""
+    for k in range(2, n):
+        past = f" OR s.t{k - 1} > s.dl" if window else ""
+        # t_k: the first step-k event at or after t_{k-1}. nk (first at or after
+        # t0) is it unless a step-k event lies between t0 and t_{k-1}; then one
+        # index lookup. Past the window the chain is over: not computed.
+        sql += f""",
+s{k} AS (
+    SELECT s.*,
+           CASE WHEN s.t{k - 1} IS NULL{past} OR s.n{k} IS NULL THEN NULL
+                WHEN s.n{k} >= s.t{k - 1} THEN s.n{k}
+                ELSE (SELECT min(e.ts) FROM events e
+                      WHERE e.project_id = $1 AND {conds[k]} AND e.person_id = s.person_id
+                        AND e.ts >= s.t{k - 1} AND e.ts < {to_ph}::timestamptz)
+           END AS t{k}
+    FROM s{k - 1} s
+    OFFSET 0
+)"""
+    if window:
+        level = " + ".join(["1"] + [f"coalesce((s.t{k} <= s.dl)::int, 0)" for k in range(1, n)])
+    else:
+        level = " + ".join(["1"] + [f"(s.t{k} IS NOT NULL)::int" for k in range(1, n)])
+    times = ", ".join(f"s.t{k}" for k in range(n))
+    sql += f""",
+best AS (
+    SELECT DISTINCT ON (s.person_id) s.person_id, s.level, {times}, s.seq
+    FROM (SELECT s.*, {level} AS level FROM s{n - 1} s) s
+    ORDER BY s.person_id, s.level DESC, s.t0, s.seq
+)"""
+    return sql
+
+
+def build_query(project_id: uuid.UUID, spec: FunnelSpec, with_people: bool = False) -> tuple[str, list[Any]]:
+    """The statement and its parameters. Rows (column `kind`):
+    0 people at step 0 per segment (`overall` 1: everyone), 1 duration
+    statistics per (segment, step ≥ 1), 2 the kept segment values by rank,
+    3 (with_people) the per-person chains as byte strings."""
     p = Params(project_id)
-    names = sorted({s.event for s in spec.steps})
-    names_ph = p.add(names)
+    n = len(spec.steps)
     from_ph = p.add(spec.from_)
     to_ph = p.add(spec.to)
-    name_ph: dict[str, str] = {}
-    cases = []
-    for k, step in enumerate(spec.steps):
-        if step.event not in name_ph:
-            name_ph[step.event] = p.add(step.event)
-        cond = f"e.name = {name_ph[step.event]}::text"
-        if step.where:
-            cond += " AND " + filters_sql("e.properties", list(step.where), p)
-        cases.append(f"CASE WHEN {cond} THEN {1 << k} ELSE 0 END")
-    mask = "\n               | ".join(cases)
+    seg = spec.segment_by
+    conds = _step_conditions(spec, p)
+    key_ph = p.add(seg.key) if seg is not None else None
 
+    if spec.one_step_per_event:
+        sql = "WITH" + _chains_set_based(spec, p, from_ph, to_ph, conds)
+        times = ", ".join(
+            "b.t0" if k == 0 else f"CASE WHEN b.level > {k} THEN b.t{k} END AS t{k}" for k in range(n)
+        )
+        if seg is not None and seg.first_step_property is not None:
+            # The chain's step-0 event, by (person, time, seq), among the step-0
+            # events that have the property (the others give null). Materialized:
+            # scanned once and hashed, never probed once per person.
+            sql += f""",
+svs AS MATERIALIZED (
+    SELECT e.person_id, e.ts, e.seq, {_text_form("e.properties", key_ph)} AS sv FROM events e
+    WHERE e.project_id = $1 AND e.name = {p.add(spec.steps[0].event)}::text
+      AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz AND e.properties ? {key_ph}::text
+),
+chains AS MATERIALIZED (
+    SELECT b.person_id, b.level, {times}, x.sv
+    FROM best b LEFT JOIN svs x ON x.person_id = b.person_id AND x.ts = b.t0 AND x.seq = b.seq
+)"""
+        elif seg is not None:
+            sql += f""",
+svs AS MATERIALIZED (
+    SELECT pr.id, {_text_form("pr.properties", key_ph)} AS sv FROM persons pr
+    WHERE pr.project_id = $1 AND pr.properties ? {key_ph}::text
+),
+chains AS MATERIALIZED (
+    SELECT b.person_id, b.level, {times}, x.sv
+    FROM best b LEFT JOIN svs x ON x.id = b.person_id
+)"""
+        else:
+            sql += f""",
+chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv FROM best b)"""
+    else:
+        sql = _chains_walked(spec, p, from_ph, to_ph, conds, key_ph)
+
+    sql += _aggregates(spec, p, with_people)
+    return sql, p.values
+
+
+def _chains_walked(
+    spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], key_ph: str | None
+) -> str:
+    """`chains` by the PL/pgSQL walk: for any funnel (repeated step names)."""
+    n = len(spec.steps)
+    names_ph = p.add(sorted({s.event for s in spec.steps}))
+    mask = "\n               | ".join(f"CASE WHEN {cond} THEN {1 << k} ELSE 0 END" for k, cond in enumerate(conds))
     seg = spec.segment_by
     m_extra = agg_extra = join = ""
     segment_value = "NULL::text"
     if seg is not None and seg.first_step_property is not None:
-        key_ph = p.add(seg.first_step_property)
-        m_extra = f", whodid_text(e.properties -> {key_ph}::text) AS sv"
-        agg_extra = ",\n           array_agg(CASE WHEN (m.mask & 1) = 1 THEN m.sv END ORDER BY m.ts, m.seq) AS svs"
+        m_extra = f", {_text_form('e.properties', key_ph)} AS sv"
+        agg_extra = ",\n               array_agg(CASE WHEN (m.mask & 1) = 1 THEN m.sv END ORDER BY m.ts, m.seq) AS svs"
         segment_value = "p.svs[f.start_idx]"
     elif seg is not None:
-        key_ph = p.add(seg.person_property)
         join = "\n    LEFT JOIN persons pr ON pr.project_id = $1 AND pr.id = p.person_id"
-        segment_value = f"whodid_text(pr.properties -> {key_ph}::text)"
-
-    nsteps_ph = p.add(len(spec.steps))
+        segment_value = _text_form("pr.properties", key_ph)
+    nsteps_ph = p.add(n)
     window_ph = p.add(spec.window_seconds)
     earliest_ph = p.add(spec.earliest_start_suffices)
-
-    sql = f"""
-WITH chains AS (
-    SELECT p.person_id, f.level, f.times, {segment_value} AS sv
+    times = ", ".join(f"f.times[{k + 1}] AS t{k}" for k in range(n))
+    return f"""WITH
+chains AS MATERIALIZED (
+    SELECT p.person_id, f.level, {times}, {segment_value} AS sv
     FROM (
         SELECT m.person_id,
                array_agg(m.ts ORDER BY m.ts, m.seq) AS tss,
@@ -386,10 +563,8 @@ WITH chains AS (
         FROM (
             -- Sorted here, behind an OFFSET 0 fence: else the planner may walk
             -- events_person_ts for the person order, one random heap read per
-            -- event (3-4x slower than a scan and a sort once the table is larger
-            -- than shared_buffers). The aggregates still say ORDER BY: the
-            -- arrays' order must not depend on the plan; sorted input makes
-            -- their own sorts cheap (PostgreSQL >= 16 skips them).
+            -- event. The aggregates still say ORDER BY: the arrays' order must
+            -- not depend on the plan.
             SELECT e.person_id, e.ts, e.seq,
                    ({mask}) AS mask{m_extra}
             FROM events e
@@ -405,38 +580,125 @@ WITH chains AS (
     CROSS JOIN LATERAL whodid_funnel_chain(
         p.tss, p.masks, {nsteps_ph}::int, {window_ph}::bigint, {earliest_ph}::boolean) f{join}
 )"""
-    if seg is None:
-        sql += "\nSELECT c.person_id, c.level, c.times, NULL::text AS segment FROM chains c"
-    else:
+
+
+def _aggregates(spec: FunnelSpec, p: Params, with_people: bool) -> str:
+    """From `chains(person_id, level, t0 .. t{n-1}, sv)`: the segments and the
+    statistics rows (see build_query)."""
+    n = len(spec.steps)
+    seg = spec.segment_by
+    if seg is not None:
         limit_ph = p.add(seg.limit)
         # The `limit` values with the most people (ties: value ascending, in code
-        # point order: COLLATE "C" on UTF-8) keep a segment; the rest fold into null.
-        sql += f""",
+        # point order: COLLATE "C"); every other value folds into null (rank 0).
+        sql = f""",
 kept AS (
-    SELECT sv FROM chains WHERE sv IS NOT NULL
-    GROUP BY sv ORDER BY count(*) DESC, sv COLLATE "C" LIMIT {limit_ph}::int
-)
-SELECT c.person_id, c.level, c.times, k.sv AS segment
-FROM chains c LEFT JOIN kept k ON k.sv = c.sv"""
-    return sql, p.values
+    SELECT c.sv, row_number() OVER (ORDER BY count(*) DESC, c.sv COLLATE "C") AS segrank
+    FROM chains c WHERE c.sv IS NOT NULL
+    GROUP BY c.sv ORDER BY count(*) DESC, c.sv COLLATE "C" LIMIT {limit_ph}::int
+),
+lab AS MATERIALIZED (
+    SELECT c.*, coalesce(k.segrank, 0) AS segrank FROM chains c LEFT JOIN kept k ON k.sv = c.sv
+)"""
+        sizes = "GROUP BY GROUPING SETS ((l.segrank), ())"
+        groups = "GROUP BY GROUPING SETS ((d.k, d.segrank), (d.k))"
+        overall_l, overall_d = "GROUPING(l.segrank)", "GROUPING(d.segrank)"
+        kept = "\nUNION ALL\nSELECT 2, 0, k.segrank, 0, 0" + ", NULL" * 6 + ", k.sv" + ", NULL" * 4 + " FROM kept k"
+    else:
+        sql = ",\nlab AS (SELECT c.*, 0::bigint AS segrank FROM chains c)"
+        sizes = "GROUP BY l.segrank"
+        groups = "GROUP BY d.k, d.segrank"
+        overall_l = overall_d = "1"
+        kept = ""
+
+    # Durations t_k − t_{k−1} (intervals: exact µs) of the chains that reached k.
+    pairs = "\n      UNION ALL ".join(
+        f"SELECT l.segrank, {k} AS k, l.t{k} - l.t{k - 1} AS d FROM lab l WHERE l.level > {k}" for k in range(1, n)
+    )
+    bounds = [f"interval '{b} seconds'" for b in stats.HISTOGRAM_BOUNDS]
+    buckets = [f"count(*) FILTER (WHERE d.d <= {bounds[0]})"]
+    buckets += [f"count(*) FILTER (WHERE d.d > {a} AND d.d <= {b})" for a, b in zip(bounds, bounds[1:])]
+    buckets.append(f"count(*) FILTER (WHERE d.d > {bounds[-1]})")
+    # The order statistics that median and p90 need (app/reports/stats.py, numpy's
+    # linear method): 0-based ranks (n−1) div 2 and n div 2; ⌊0.9·(n−1)⌋ and the
+    # next — computed in float8 exactly as Python computes them.
+    h = "floor(0.9::float8 * (count(*) - 1)::float8)::int"
+    ordered = "(array_agg(d.d ORDER BY d.d))"
+    sql += f"""
+SELECT 0 AS kind, {overall_l} AS overall, l.segrank, 0 AS k, count(*) AS n,
+       NULL::numeric AS total, NULL::numeric AS med_lo, NULL::numeric AS med_hi,
+       NULL::numeric AS p90_lo, NULL::numeric AS p90_hi, NULL::bigint[] AS histogram, NULL::text AS value,
+       NULL::bytea AS ids, NULL::bytea AS levels, NULL::bytea AS segments, NULL::bytea AS times
+FROM lab l {sizes}"""
+    if n > 1:
+        sql += f"""
+UNION ALL
+SELECT 1, {overall_d}, d.segrank, d.k, count(*),
+       extract(epoch FROM sum(d.d)),
+       extract(epoch FROM {ordered}[(count(*)::int - 1) / 2 + 1]),
+       extract(epoch FROM {ordered}[count(*)::int / 2 + 1]),
+       extract(epoch FROM {ordered}[{h} + 1]),
+       extract(epoch FROM {ordered}[least({h} + 2, count(*)::int)]),
+       ARRAY[{", ".join(buckets)}],
+       NULL, NULL, NULL, NULL, NULL
+FROM ({pairs}) d
+{groups}"""
+    sql += kept
+    if with_people:
+        times = " || ".join(f"coalesce(timestamptz_send(l.t{k} + {_TO_UNIX}), {_NO_TIME})" for k in range(n))
+        sql += f"""
+UNION ALL
+SELECT 3, 0, 0, 0, count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       string_agg(uuid_send(l.person_id), ''::bytea),
+       string_agg(int2send(l.level::int2), ''::bytea),
+       string_agg(int2send(l.segrank::int2), ''::bytea),
+       string_agg({times}, ''::bytea)
+FROM lab l"""
+    return sql
 
 
 # ======================================================================= assembly
 
 
-def _steps_report(
-    spec: FunnelSpec, members: Sequence[int], levels: bytes, times: array
-) -> list[FunnelStepResult]:
-    n = len(spec.steps)
-    people = [0] * n
-    durations: list[list[float]] = [[] for _ in range(n)]
-    for i in members:
-        level = levels[i]
-        base = i * n
-        for k in range(level):
-            people[k] += 1
-        for k in range(1, level):
-            durations[k].append((times[base + k] - times[base + k - 1]) / 1_000_000)
+def _seconds(us: int) -> float:
+    """µs as the float seconds app/reports/stats.py sees: the same rounding."""
+    return us / 1_000_000
+
+
+def _us(seconds: Decimal) -> int:
+    """extract(epoch ...) of an interval (exact, 6 decimals) as integer µs."""
+    return int(seconds.scaleb(6))
+
+
+def _duration(r: Any) -> stats.DurationStats:
+    """DurationStats from one statistics row, with app/reports/stats.py's exact
+    arithmetic (so the figures are those it gives on the same durations)."""
+    n = r["n"]
+    lo, hi = _seconds(_us(r["med_lo"])), _seconds(_us(r["med_hi"]))
+    median = lo if n % 2 else (lo + hi) / 2.0
+    # stats.percentile(values, 90): virtual index h = 0.9 (n − 1), between the
+    # order statistics ⌊h⌋ and the next (the statement picked those two).
+    h = (90 / 100.0) * (n - 1)
+    t = h - int(h)
+    a, b = _seconds(_us(r["p90_lo"])), _seconds(_us(r["p90_hi"]))
+    diff = b - a
+    p90 = b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+    bounds: list[float | None] = [float(x) for x in stats.HISTOGRAM_BOUNDS]
+    bounds.append(None)
+    return stats.DurationStats(
+        count=n,
+        median_seconds=median,
+        # The exact mean of the exact µs sum, rounded once.
+        mean_seconds=float(Fraction(_us(r["total"]), 1_000_000 * n)),
+        p90_seconds=p90,
+        histogram=tuple(zip(bounds, r["histogram"])),
+    )
+
+
+def _steps_report(spec: FunnelSpec, entered: int, rows: dict[int, Any]) -> list[FunnelStepResult]:
+    """The steps of one group: `entered` people at step 0, rows[k] the
+    statistics row of step k (missing: nobody reached it)."""
+    people = [entered] + [rows[k]["n"] if k in rows else 0 for k in range(1, len(spec.steps))]
     out = []
     for k, step in enumerate(spec.steps):
         if k == 0:
@@ -447,7 +709,7 @@ def _steps_report(
             dropped = people[k - 1] - people[k]
             conv_prev = people[k] / people[k - 1] if people[k - 1] else 0.0
             conv_start = people[k] / people[0] if people[0] else 0.0
-            timing = stats.duration_stats(durations[k])
+            timing = _duration(rows[k]) if k in rows else None
         out.append(FunnelStepResult(k, step.event, people[k], dropped, conv_prev, conv_start, timing))
     return out
 
@@ -456,20 +718,16 @@ def _value_order(value: str | None) -> tuple[bool, str]:
     return (value is None, value or "")
 
 
-def _segments(
-    spec: FunnelSpec, values: list[str | None], levels: bytes, times: array
-) -> tuple[list[FunnelSegmentResult], array]:
+def _segments(spec: FunnelSpec, sizes: dict[int, int], rows: dict[int, dict[int, Any]], values: dict[int, str]
+              ) -> list[FunnelSegmentResult]:
     seg = spec.segment_by
     assert seg is not None
-    groups: dict[str | None, list[int]] = {}
-    for i, v in enumerate(values):
-        groups.setdefault(v, []).append(i)
     segments = []
-    for value, members in groups.items():
-        steps = _steps_report(spec, members, levels, times)
-        if steps[0].people == 0:  # nobody at step 0: left out (cannot happen here)
+    for rank, entered in sizes.items():
+        if entered == 0:  # nobody at step 0: left out (cannot happen here)
             continue
-        segments.append(FunnelSegmentResult(value, steps, steps[-1].people / steps[0].people, None))
+        steps = _steps_report(spec, entered, rows.get(rank, {}))
+        segments.append(FunnelSegmentResult(values.get(rank), steps, steps[-1].people / steps[0].people, None))
     # People at step 0 descending, then value ascending (code points), null last.
     segments.sort(key=lambda s: _value_order(s.value))
     segments.sort(key=lambda s: s.steps[0].people, reverse=True)
@@ -495,37 +753,86 @@ def _segments(
                     probability_to_beat_baseline=sig.probability_to_beat_baseline,
                     significant=sig.significant,
                 )
-
-    index = {s.value: k for k, s in enumerate(segments)}
-    return segments, array("h", (index.get(v, -1) for v in values))
+    return segments
 
 
-async def compute_funnel(conn_or_pool: Any, project_id: uuid.UUID, spec: FunnelSpec) -> FunnelResult:
-    """The funnel report of `spec` over the project's events, as of now. Pure of
-    caching (the report service caches it)."""
+def _big_endian(typecode: str, data: bytes | None) -> array:
+    out = array(typecode, data or b"")
+    if sys.byteorder == "little":
+        out.byteswap()
+    return out
+
+
+def _people(spec: FunnelSpec, r: Any, values: dict[int, str]) -> FunnelPeople:
+    """FunnelPeople from the statement's byte strings (kind 3)."""
+    ranks = _big_endian("h", r["segments"])
+    top = max(values, default=0)
+    # values[rank]: rank 0 is the null segment; ranks of values not kept stay None.
+    names: list = [None] * (top + 1)
+    for rank, value in values.items():
+        names[rank] = value
+    return FunnelPeople(
+        steps=len(spec.steps),
+        ids=bytes(r["ids"] or b""),
+        levels=bytes(_big_endian("h", r["levels"]).tolist()),
+        times=_big_endian("q", r["times"]),
+        segments=ranks,
+        values=names,
+    )
+
+
+def _empty(spec: FunnelSpec, computed_at: datetime, with_people: bool) -> FunnelResult:
+    steps = _steps_report(spec, 0, {})
+    people = FunnelPeople(steps=len(spec.steps)) if with_people else None
+    return FunnelResult(steps=steps, segments=[], computed_at=computed_at, people=people)
+
+
+async def compute_funnel(
+    conn_or_pool: Any, project_id: uuid.UUID, spec: FunnelSpec, *, with_people: bool = True
+) -> FunnelResult:
+    """The funnel report of `spec` over the project's events, as of now; with
+    `with_people`, also every person's chain (for peopleList), from the same
+    statement. Pure of caching (the report service caches it)."""
     computed_at = datetime.now(timezone.utc)
-    sql, params = build_query(project_id, spec)
-    rows = await conn_or_pool.fetch(sql, *params)
+    if spec.from_ >= spec.to:  # an empty range: nobody enters
+        return _empty(spec, computed_at, with_people)
+    sql, params = build_query(project_id, spec, with_people)
+    records = await conn_or_pool.fetch(sql, *params)
 
-    n = len(spec.steps)
-    ids = bytearray()
-    levels = bytearray()
-    times = array("q", bytes(8 * n * len(rows)))
-    values: list[str | None] = []
-    for i, r in enumerate(rows):
-        ids += r[0].bytes
-        levels.append(r[1])
-        base = i * n
-        for k, t in enumerate(r[2]):
-            times[base + k] = _micros(t)
-        values.append(r[3])
-    ids_b, levels_b = bytes(ids), bytes(levels)
+    sizes: dict[int, int] = {}
+    overall_rows: dict[int, Any] = {}
+    segment_rows: dict[int, dict[int, Any]] = {}
+    values: dict[int, str] = {}
+    entered = 0
+    people_row = None
+    for r in records:
+        kind = r["kind"]
+        if kind == 0:
+            if r["overall"]:
+                entered = r["n"]
+            else:
+                sizes[r["segrank"]] = r["n"]
+        elif kind == 1:
+            if r["overall"]:
+                overall_rows[r["k"]] = r
+            else:
+                segment_rows.setdefault(r["segrank"], {})[r["k"]] = r
+        elif kind == 2:
+            values[r["segrank"]] = r["value"]
+        else:
+            people_row = r
 
-    everyone = range(len(rows))
-    steps = _steps_report(spec, everyone, levels_b, times)
-    if spec.segment_by is not None:
-        segments, seg_index = _segments(spec, values, levels_b, times)
-    else:
-        segments, seg_index = [], array("h")
-    people = FunnelPeople(steps=n, ids=ids_b, levels=levels_b, times=times, segments=seg_index)
+    steps = _steps_report(spec, entered, overall_rows)
+    segments = _segments(spec, sizes, segment_rows, values) if spec.segment_by is not None else []
+    people = None
+    if with_people:
+        people = _people(spec, people_row, values) if people_row is not None else FunnelPeople(steps=len(spec.steps))
     return FunnelResult(steps=steps, segments=segments, computed_at=computed_at, people=people)
+
+
+async def compute_funnel_people(conn_or_pool: Any, project_id: uuid.UUID, spec: FunnelSpec) -> FunnelPeople:
+    """Only the per-person chains of `spec`, as of now (peopleList of a report
+    that was computed without them)."""
+    result = await compute_funnel(conn_or_pool, project_id, spec, with_people=True)
+    assert result.people is not None
+    return result.people

@@ -10,7 +10,11 @@ small pieces:
   wall-clock time so that '1 month' steps are calendar months;
 - `person_source`: each paying person's first-touch source, the first non-null
   value of sourceProperty by time among their property sets and all their
-  events (two LIMIT 1 index lookups per person);
+  events: per person, the first property set (index lookup on
+  property_changes_person) against the first event carrying the key — an index
+  lookup on `events_source` (db/migrations/0005_reports.sql) for the default
+  "Campaign Source", else a walk of the person's events in time order until
+  one has the key;
 - `money(...)`: total, gross, refunds, paying people of any group of events, and
   `avg_cents(...)`, the average per paying person rounded half-up to cents with
   exact integer division.
@@ -139,32 +143,65 @@ def periods_cte(interval: Period) -> str:
     )"""
 
 
-def person_source_cte(people: str = "(SELECT DISTINCT person_id FROM in_range)") -> str:
+# The sourceProperty that events_source indexes (db/migrations/0005_reports.sql):
+# the tracker's first-touch property and the input's default.
+INDEXED_SOURCE = "Campaign Source"
+
+
+def _first_event(people: str, source_property: str | None) -> str:
+    """first_event(person_id, at, seq, value): each person's first event, by
+    (ts, seq), carrying the key (not JSON null). For INDEXED_SOURCE the key is
+    written as a literal, so that the partial index events_source always
+    applies: one index lookup per person. Any other key walks the person's
+    events in time order on events_person_ts until one has it (quick when most
+    events carry the key, every event of a person without it)."""
+    key = "$4"
+    if source_property == INDEXED_SOURCE:
+        key = "'" + INDEXED_SOURCE.replace("'", "''") + "'"
+    return f"""
+    first_event AS (
+        SELECT p.person_id, x.ts AS at, x.seq, x.value
+        FROM {people} AS p
+        CROSS JOIN LATERAL (
+            SELECT e.ts, e.seq, e.properties -> {key}::text AS value
+            FROM events e
+            WHERE e.project_id = $1 AND e.person_id = p.person_id
+              AND e.properties ? {key}::text AND e.properties -> {key}::text <> 'null'::jsonb
+            ORDER BY e.ts, e.seq LIMIT 1
+        ) AS x
+    )"""
+
+
+def person_source_cte(
+    people: str = "SELECT DISTINCT person_id FROM in_range", source_property: str | None = None
+) -> str:
     """person_source(person_id, value): the first non-null value of property $4,
     by time, among the person's property sets and events. Ties on time: a
     property set before an event (the tracker sets the campaign as a person
     property with its "Ad Campaign Hit"), then the earlier received (seq).
-    The value is its text form (whodid_text); no value is NULL."""
+    The value is its text form (whodid_text); no value is NULL.
+
+    `people` is a query of distinct person ids, evaluated once; source_property
+    = INDEXED_SOURCE takes the indexed lookups."""
     return f"""
+    people AS MATERIALIZED ({people}),
+    first_set AS (
+        SELECT p.person_id, x.at, x.value
+        FROM people AS p
+        CROSS JOIN LATERAL (
+            SELECT c.at, c.value
+            FROM property_changes c
+            WHERE c.project_id = $1 AND c.person_id = p.person_id AND c.key = $4
+              AND c.value IS NOT NULL AND c.value <> 'null'::jsonb
+            ORDER BY c.at, c.seq LIMIT 1
+        ) AS x
+    ),{_first_event('people', source_property)},
     person_source AS (
-        SELECT p.person_id, whodid_text(src.value) AS value
-        FROM {people} AS p
-        LEFT JOIN LATERAL (
-            SELECT f.value FROM (
-                (SELECT c.at, 0 AS kind, c.seq, c.value
-                 FROM property_changes c
-                 WHERE c.project_id = $1 AND c.person_id = p.person_id AND c.key = $4
-                   AND c.value IS NOT NULL AND c.value <> 'null'::jsonb
-                 ORDER BY c.at, c.seq LIMIT 1)
-                UNION ALL
-                (SELECT e.ts, 1, e.seq, e.properties -> $4
-                 FROM events e
-                 WHERE e.project_id = $1 AND e.person_id = p.person_id
-                   AND e.properties -> $4 IS NOT NULL AND e.properties -> $4 <> 'null'::jsonb
-                 ORDER BY e.ts, e.seq LIMIT 1)
-            ) AS f
-            ORDER BY f.at, f.kind, f.seq LIMIT 1
-        ) AS src ON true
+        SELECT p.person_id,
+               whodid_text(CASE WHEN e.at IS NULL OR s.at <= e.at THEN s.value ELSE e.value END) AS value
+        FROM people AS p
+        LEFT JOIN first_set AS s ON s.person_id = p.person_id
+        LEFT JOIN first_event AS e ON e.person_id = p.person_id
     )"""
 
 
@@ -191,7 +228,7 @@ def revenue_sql(spec: RevenueSpec) -> str:
     return f"""
     WITH {IN_RANGE_CTE},
     {periods_cte(spec.interval)},
-    {person_source_cte()},
+    {person_source_cte(source_property=spec.source_property)},
     summary AS (SELECT {money()} FROM in_range),
     per_period AS (SELECT {by_period} AS start, {money()} FROM in_range GROUP BY 1),
     series AS (
@@ -205,7 +242,7 @@ def revenue_sql(spec: RevenueSpec) -> str:
         GROUP BY s.value
     )
     SELECT m.total, m.gross, m.refunds, m.paying, {avg_cents("m.total", "m.paying")} AS average,
-           (SELECT count(DISTINCT person_id) FROM in_range) AS people_with_revenue,
+           (SELECT count(*) FROM people) AS people_with_revenue,
            ARRAY(SELECT start FROM series ORDER BY start) AS series_start,
            ARRAY(SELECT total FROM series ORDER BY start) AS series_total,
            ARRAY(SELECT gross FROM series ORDER BY start) AS series_gross,
@@ -219,7 +256,6 @@ def revenue_sql(spec: RevenueSpec) -> str:
                AS source_average
     FROM summary m
     """
-
 
 def build_result(r) -> RevenueResult:
     series = tuple(

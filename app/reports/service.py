@@ -2,7 +2,8 @@
 
 A computation runs on its own connection in a read-only REPEATABLE READ
 transaction (one snapshot for all its statements) with
-`SET LOCAL statement_timeout` = settings.report_timeout, and the whole
+`SET LOCAL statement_timeout` = settings.report_timeout (and the planner and
+memory settings of REPORT_SETTINGS), and the whole
 computation is also bounded by asyncio.timeout, with a little margin (asyncpg cancels the running
 statement when its task is cancelled). Either way the caller gets
 app.errors.ReportTimeout (GraphQL code TIMEOUT), the transaction is rolled back
@@ -33,9 +34,33 @@ log = logging.getLogger("whodid.reports")
 # compute(connection, computed_at) -> value
 Computation = Callable[[asyncpg.Connection, datetime], Awaitable[Any]]
 
+# Transaction-local settings of every report computation (set_config(..., true)):
+# - statement_timeout ($1 ms): see the module docstring;
+# - work_mem 64MB: the funnel sorts and hashes a row per step event or person
+#   (about 40 MB at a million events); with the default 4MB they spill to disk;
+# - jit off: compiling costs 50-100 ms per statement and saves less on these
+#   queries (docs/reports.md, "Cost");
+# - custom plans always: a report statement is planned with its parameters
+#   (1-3 ms), never with a generic plan that cannot see their values (e.g. that
+#   a step's name is rare, or that the range is a week).
+REPORT_SETTINGS = """SELECT set_config('statement_timeout', $1, true),
+       set_config('work_mem', '64MB', true),
+       set_config('jit', 'off', true),
+       set_config('plan_cache_mode', 'force_custom_plan', true)"""
+
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class _PeopleOf:
+    """Cache key of the people of one funnel report (its input and computedAt)."""
+
+    def __init__(self, spec: Spec, computed_at: datetime):
+        self.spec, self.computed_at = spec, computed_at
+
+    def cache_key(self) -> str:
+        return f"{self.spec.cache_key()}@{self.computed_at.isoformat()}"
 
 
 def _prometheus_observer() -> Callable[[str, str], None] | None:
@@ -128,10 +153,7 @@ class ReportService:
             async with asyncio.timeout(self.timeout + min(1.0, self.timeout)):
                 async with pool.acquire() as conn:
                     async with conn.transaction(isolation="repeatable_read", readonly=True):
-                        await conn.execute(
-                            "SELECT set_config('statement_timeout', $1, true)",
-                            str(max(1, int(self.timeout * 1000))),
-                        )
+                        await conn.execute(REPORT_SETTINGS, str(max(1, int(self.timeout * 1000))))
                         return await work(conn)
         except (TimeoutError, asyncpg.QueryCanceledError):
             self.timeouts += 1
@@ -154,11 +176,29 @@ class ReportService:
     async def top_people(self, project_id: uuid.UUID, spec: TopPeopleSpec) -> Report[TopPeoplePage]:
         return await self.run("revenue.top", project_id, spec, lambda conn, at: top_people(conn, project_id, spec))
 
-    async def funnel(self, project_id: uuid.UUID, spec: Spec) -> Report:
-        """The funnel (app/reports/funnel.py) through the same cache and timeout."""
+    async def funnel(self, project_id: uuid.UUID, spec: Spec, *, with_people: bool = False) -> Report:
+        """The funnel (app/reports/funnel.py) through the same cache and timeout.
+        with_people: compute the per-person chains (peopleList) in the same
+        statement. The cache key is the same either way: an entry computed
+        without them gets them from `funnel_people` when a list is asked for."""
         from .funnel import compute_funnel
 
-        return await self.run("funnel", project_id, spec, lambda conn, at: compute_funnel(conn, project_id, spec))
+        return await self.run(
+            "funnel", project_id, spec,
+            lambda conn, at: compute_funnel(conn, project_id, spec, with_people=with_people),
+        )
+
+    async def funnel_people(self, project_id: uuid.UUID, spec: Spec, computed_at: datetime) -> Report:
+        """The per-person chains for peopleList of the funnel report `spec` that
+        was computed at `computed_at` without them: computed now (a later
+        snapshot than the counts) and cached for that report, so that every page
+        and every step of it come from one computation."""
+        from .funnel import compute_funnel_people
+
+        return await self.run(
+            "funnel.people", project_id, _PeopleOf(spec, computed_at),
+            lambda conn, at: compute_funnel_people(conn, project_id, spec),
+        )
 
     def metrics(self) -> dict[str, float]:
         return {
