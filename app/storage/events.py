@@ -34,37 +34,6 @@ def _row(r: asyncpg.Record) -> EventRow:
     )
 
 
-async def insert_events(
-    conn: asyncpg.Connection,
-    project_id: uuid.UUID,
-    ids: list[uuid.UUID],
-    person_ids: list[uuid.UUID],
-    identities: list[str],
-    names: list[str],
-    properties_json: list[str],
-    revenues: list[Decimal | None],
-    timestamps: list[datetime],
-    received: list[datetime],
-    keys: list[str | None],
-) -> list[EventRow]:
-    """Insert in the given order; events whose idempotency key exists already
-    (or repeats inside this batch) are skipped. Returns the inserted rows."""
-    rows = await conn.fetch(
-        f"""
-        INSERT INTO events (project_id, id, person_id, identity, name, properties, revenue, ts, received_at,
-                            idempotency_key)
-        SELECT $1, t.id, t.person_id, t.identity, t.name, t.props::jsonb, t.revenue, t.ts, t.received, t.key
-        FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::numeric[],
-                    $8::timestamptz[], $9::timestamptz[], $10::text[])
-             AS t(id, person_id, identity, name, props, revenue, ts, received, key)
-        ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING {_COLUMNS}
-        """,
-        project_id, ids, person_ids, identities, names, properties_json, revenues, timestamps, received, keys,
-    )
-    return [_row(r) for r in rows]
-
-
 # One statement per group commit and project: resolve every identity of the
 # flush (locking the known ones FOR SHARE, creating the unknown ones with their
 # person), then insert the events on the persons they resolve to. The locking

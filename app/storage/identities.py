@@ -1,7 +1,8 @@
 """Identity resolution and merges in SQL. The locking protocol that keeps
 merges safe against concurrent events:
 
-- a writer resolves identities with FOR SHARE and holds that lock until its
+- a writer resolves identities with FOR SHARE (app/storage/events.py,
+  resolve_and_insert) and holds that lock until its
   events are committed;
 - a merge locks both sides' identity rows FOR UPDATE, then moves identities,
   events and property changes from the loser to the survivor with UPDATEs that
@@ -17,36 +18,7 @@ from typing import Iterable
 
 import asyncpg
 
-from ..ingest.identity import PersonState, person_id_for
-
-
-async def ensure_identities(conn: asyncpg.Connection, project_id: uuid.UUID, identities: list[str]) -> None:
-    """Create an unidentified person for each identity not seen before."""
-    await conn.execute(
-        """
-        WITH ins AS (
-            INSERT INTO identities (project_id, identity, person_id)
-            SELECT $1, t.identity, t.person_id FROM unnest($2::text[], $3::uuid[]) AS t(identity, person_id)
-            ON CONFLICT DO NOTHING
-            RETURNING person_id)
-        INSERT INTO persons (project_id, id) SELECT $1, person_id FROM ins ON CONFLICT DO NOTHING
-        """,
-        project_id,
-        identities,
-        [person_id_for(project_id, i) for i in identities],
-    )
-
-
-async def resolve_for_share(
-    conn: asyncpg.Connection, project_id: uuid.UUID, identities: list[str]
-) -> dict[str, uuid.UUID]:
-    rows = await conn.fetch(
-        "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
-        " ORDER BY identity FOR SHARE",
-        project_id,
-        identities,
-    )
-    return {r["identity"]: r["person_id"] for r in rows}
+from ..ingest.identity import PersonState
 
 
 async def lock_people_of(
