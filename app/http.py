@@ -21,24 +21,6 @@ log = logging.getLogger("whodid.access")
 MAX_GRAPHQL_BODY = 1024 * 1024
 
 
-async def start_key_cache(services) -> None:
-    """An area hook (app/services.py AREA_HOOKS): a process that serves HTTP
-    keeps a key cache, so authenticating a request costs no query; it is
-    emptied in every process whenever keys change (app/auth.py KeyCache)."""
-    await services.auth.start_key_cache(services.pool)
-    services.closers.append(services.auth.close_key_cache)
-
-
-def _register_hooks() -> None:
-    from .services import AREA_HOOKS
-
-    if start_key_cache not in AREA_HOOKS:
-        AREA_HOOKS.append(start_key_cache)
-
-
-_register_hooks()
-
-
 async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
     payload = orjson.dumps(body)
     await send({

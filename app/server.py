@@ -17,9 +17,11 @@ from .database import database_url, prepare_database
 from .graphql.schema import schema
 from .graphql.view import WhodidGraphQL
 from .http import AuthenticatedGraphQL, RequestLog
+from .live.routes import routes as live_routes
 from .metrics import metrics_endpoint, observe_flush, observe_request, set_known_routes
 from .services import Services
 from .storage.pool import CONNECTION_ERRORS, create_pool
+from .tracking.routes import routes as tracking_routes
 
 log = logging.getLogger("whodid.server")
 
@@ -38,16 +40,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 def area_routes(settings: Settings) -> list[BaseRoute]:
     """Routes of the areas beside GraphQL (tracking, live page, metrics)."""
-    routes: list[BaseRoute] = []
-    with contextlib.suppress(ImportError):
-        from .tracking.routes import routes as tracking_routes
-
-        routes += tracking_routes()
-    with contextlib.suppress(ImportError):
-        from .live.routes import routes as live_routes
-
-        routes += live_routes()
-    return routes
+    return [*tracking_routes(), *live_routes()]
 
 
 def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> Starlette:
@@ -60,7 +53,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
         pool = await create_pool(url, min_size=settings.pool_min, max_size=settings.pool_max)
         services = Services.build(settings, pool)
         services.writer.observers.append(observe_flush)
-        await services.start_areas()
+        await services.start_areas(key_cache=True)
         services.start()
         try:
             yield {"services": services}

@@ -18,10 +18,6 @@ from .storage.people import PeopleRepository
 from .storage.projects import ProjectRepository
 
 
-# Async callables(services) run at start by areas that need per-process state.
-AREA_HOOKS: list = []
-
-
 @dataclass
 class Services:
     settings: Settings
@@ -57,17 +53,19 @@ class Services:
             live=live,
         )
 
-    async def start_areas(self) -> None:
-        """Start the reports (read-replica pool) and attach the optional areas
-        (live) that exist in this build."""
+    async def start_areas(self, *, key_cache: bool = False) -> None:
+        """Start the reports (read-replica pool), the live bus and, in a process
+        that serves HTTP, the key cache: authenticating a request then costs no
+        query, and every process empties it whenever keys change (app/auth.py)."""
         if self.reports is not None:
             await self.reports.start()
         if self.live is not None:
             # Its LISTEN connection; closed after the writer has drained.
             await self.live.start()
             self.closers.append(self.live.close)
-        for hook in AREA_HOOKS:
-            await hook(self)
+        if key_cache:
+            await self.auth.start_key_cache(self.pool)
+            self.closers.append(self.auth.close_key_cache)
 
     def start(self) -> None:
         self.writer.start()

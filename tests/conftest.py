@@ -92,7 +92,7 @@ def settings() -> Settings:
 async def services(database_url: str, settings: Settings):
     pool = await create_pool(database_url, min_size=2, max_size=12)
     services = Services.build(settings, pool)
-    await services.start_areas()
+    await services.start_areas(key_cache=True)
     services.start()
     yield services
     await services.close()

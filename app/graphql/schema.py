@@ -21,6 +21,8 @@ from strawberry.tools import merge_types
 from .errors import WhodidErrors
 from .mutation import Mutation
 from .query import PeopleQuery
+from .reports import ReportsQuery
+from .subscription import LiveExecutionContext, LiveExtensions, Subscription
 
 MAX_DEPTH = 12
 MAX_TOKENS = 5000
@@ -66,50 +68,13 @@ DateTime = strawberry.scalar(
 )
 
 
-def query_types() -> tuple[type, ...]:
-    types: list[type] = [PeopleQuery]
-    try:
-        from .reports import ReportsQuery
-    except ImportError:  # the reports area is optional while it is being built
-        pass
-    else:
-        types.append(ReportsQuery)
-    return tuple(types)
-
-
-def subscription_type() -> type | None:
-    try:
-        from .subscription import Subscription
-    except ImportError:
-        return None
-    return Subscription
-
-
-def subscription_extensions() -> list:
-    """Per-result extensions of subscriptions (liveEvents reports drops there)."""
-    try:
-        from .subscription import LiveExtensions
-    except ImportError:
-        return []
-    return [LiveExtensions]
-
-
-def execution_context_class() -> type | None:
-    """Strawberry's executor, or the live area's (same, plus one execution per
-    event shared by identical subscriptions)."""
-    try:
-        from .subscription import LiveExecutionContext
-    except ImportError:
-        return None
-    return LiveExecutionContext
-
-
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
-        query=merge_types("Query", query_types()),
+        query=merge_types("Query", (PeopleQuery, ReportsQuery)),
         mutation=Mutation,
-        subscription=subscription_type(),
-        execution_context_class=execution_context_class(),
+        subscription=Subscription,
+        # One execution per event shared by identical subscriptions (app/graphql/subscription.py).
+        execution_context_class=LiveExecutionContext,
         config=StrawberryConfig(scalar_map={datetime: DateTime}),
         # Factories: a fresh extension per request. The parser and validation
         # caches live at module level, so they are still shared by all requests.
@@ -119,7 +84,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
             WhodidErrors,
-            *subscription_extensions(),
+            LiveExtensions,  # liveEvents reports drops in the next result's extensions
         ],
     )
 

@@ -74,9 +74,9 @@ async def collect(schema: strawberry.Schema, query: str, variables: dict) -> lis
 def plain_schema() -> strawberry.Schema:
     """The same schema with Strawberry's own executor."""
     return strawberry.Schema(
-        query=strawberry.tools.merge_types("Query", schema_module.query_types()),
+        query=strawberry.tools.merge_types("Query", (schema_module.PeopleQuery, schema_module.ReportsQuery)),
         mutation=schema_module.Mutation,
-        subscription=schema_module.subscription_type(),
+        subscription=schema_module.Subscription,
     )
 
 
