@@ -31,7 +31,6 @@ class Services:
     reports: ReportService | None = None
     # Live events: the publisher in the writer and this process's LISTEN fan-out.
     live: LiveBus | None = None
-    extra: dict = field(default_factory=dict)
     closers: list = field(default_factory=list)
 
     @classmethod

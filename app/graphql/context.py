@@ -1,7 +1,7 @@
 """What every resolver gets: the caller and the services."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..auth import Principal
@@ -15,8 +15,6 @@ class Context:
     request_id: str
     request: Any = None
     response: Any = None
-    # Filled by transports that know more (e.g. the WebSocket connection).
-    extra: dict = field(default_factory=dict)
 
     @property
     def project_id(self):
