@@ -226,7 +226,8 @@ async def create_project(conn, ds: Dataset, name: str) -> None:
 
 
 async def load(conn, ds: Dataset, *, analyze: bool = True, timeout: float = 1800) -> dict[str, float]:
-    """Binary COPY of every table of the data set into its project; seconds per table."""
+    """Binary COPY of every table of the data set into its project, then
+    VACUUM (ANALYZE) of each table (unless `analyze` is false); seconds per step."""
     p = ds.project_id
     timings = {}
     started = time.perf_counter()
@@ -251,10 +252,15 @@ async def load(conn, ds: Dataset, *, analyze: bool = True, timeout: float = 1800
         records=((p, *row) for row in ds.property_changes), timeout=timeout)
     timings["property_changes"] = time.perf_counter() - started
     if analyze:
+        # VACUUM (ANALYZE), not just ANALYZE: it marks the loaded pages
+        # all-visible, the state autovacuum keeps a live database in, so the
+        # reports' index-only scans skip the table as they do in production
+        # (straight after a COPY every index entry costs a heap visit).
+        # VACUUM cannot run in a transaction block: one statement per call.
         started = time.perf_counter()
-        await conn.execute("ANALYZE persons; ANALYZE identities; ANALYZE events; ANALYZE property_changes",
-                           timeout=timeout)
-        timings["analyze"] = time.perf_counter() - started
+        for table in ("persons", "identities", "events", "property_changes"):
+            await conn.execute(f"VACUUM (ANALYZE) {table}", timeout=timeout)
+        timings["vacuum_analyze"] = time.perf_counter() - started
     return timings
 
 
