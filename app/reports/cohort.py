@@ -1,17 +1,18 @@
 """The cohort report (DESIGN.md §5 Cohort), computed in PostgreSQL.
 
-One query built from three pieces, members first:
+One query, members first:
 
 - `members`: every person's first cohortEvent ever (min(ts) per person, an
   index-only scan of events_name_person_ts: db/migrations/0005_reports.sql),
   kept when from ≤ t₀ < to, with the start of the cohortPeriod holding it;
-- `returns`: only those members' returnEvents with t₀ ≤ t < t₀ + buckets·B (one
-  index range per member on the same index) and for each the cell n with
-  t₀ + n·B ≤ t < t₀ + (n+1)·B — width_bucket over the cell bounds n·B as
-  intervals (exact µs); DISTINCT, so a person counts once per cell;
-- the final grouping: row size and people per (row, n).
+- per member, their returnEvents with t₀ ≤ t < t₀ + buckets·B (one index range
+  on the same index) folded as they are read into bit masks of the cells n
+  with t₀ + n·B ≤ t < t₀ + (n+1)·B (width_bucket over the cell bounds n·B as
+  intervals: exact µs), so a member counts once per cell without a DISTINCT
+  over (member, cell) rows;
+- per row, its size and per cell the members whose mask has the cell's bit.
 
-Python only fills the zero cells and the rates (rows × buckets values, never one
+Python only adds the rates and complete flags (rows × buckets values, never one
 per event).
 """
 from __future__ import annotations
@@ -102,24 +103,48 @@ def members_cte(cohort_period: Period) -> str:
 
 # Cell n = the number of bounds n·B (n ≥ 1) that t − t₀ has reached. Intervals
 # from timestamptz subtraction are exact µs (days of 24 h), as are the bounds.
-RETURNS_CTE = """
-    returns AS (
-        SELECT DISTINCT m.row_start, m.person_id, width_bucket(r.ts - m.t0, $8::interval[]) AS n
-        FROM members m
-        JOIN events r ON r.project_id = $1 AND r.name = $3 AND r.person_id = m.person_id
-             AND r.ts >= m.t0 AND r.ts < m.t0 + ($6::bigint * $7::int) * interval '1 second'
-    )"""
+CELL = "width_bucket(r.ts - m.t0, $8::interval[])"
+MASK_BITS = 64  # cells per bigint mask
 
-GRID_SELECT = """
-    sizes AS (SELECT row_start, count(*) AS size FROM members GROUP BY row_start),
-    cells AS (SELECT row_start, n, count(*) AS people FROM returns GROUP BY row_start, n)
-    SELECT s.row_start, s.size, c.n, c.people
-    FROM sizes s LEFT JOIN cells c USING (row_start)
-    ORDER BY s.row_start, c.n"""
+
+def _masks(buckets: int) -> list[str]:
+    """Aggregates giving a member's cells as bigint bit masks m0, m1, …: bit
+    n − 64j of mask j is set when the member has a return event in cell n.
+    (A shift by 64 or more is not defined: each mask takes its own cells.)"""
+    if buckets <= MASK_BITS:
+        return [f"bit_or(1::bigint << {CELL}) AS m0"]
+    out = []
+    for j in range((buckets + MASK_BITS - 1) // MASK_BITS):
+        lo = j * MASK_BITS
+        out.append(f"bit_or(CASE WHEN {CELL} BETWEEN {lo} AND {lo + MASK_BITS - 1}"
+                   f" THEN 1::bigint << ({CELL} - {lo}) ELSE 0 END) AS m{j}")
+    return out
+
+
+def grid_select(buckets: int) -> str:
+    """Per member, their returnEvents with t₀ ≤ t < t₀ + buckets·B (one index
+    range on events_name_person_ts, in person order) folded into cell bit masks
+    as they are read — no (member, cell) rows to make distinct — and per row
+    its size and, per cell, the members whose mask has it: one pass over the
+    members."""
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE x.m{n // MASK_BITS} & (1::bigint << {n % MASK_BITS}) <> 0)" for n in range(buckets)
+    )
+    return f"""
+    SELECT m.row_start, count(*) AS size, ARRAY[{counts}] AS people
+    FROM members m
+    CROSS JOIN LATERAL (
+        SELECT {", ".join(_masks(buckets))}
+        FROM events r
+        WHERE r.project_id = $1 AND r.name = $3 AND r.person_id = m.person_id
+          AND r.ts >= m.t0 AND r.ts < m.t0 + ($6::bigint * $7::int) * interval '1 second'
+    ) AS x
+    GROUP BY m.row_start
+    ORDER BY m.row_start"""
 
 
 def cohort_sql(spec: CohortSpec) -> str:
-    return "WITH" + ",".join([members_cte(spec.cohort_period), RETURNS_CTE, GRID_SELECT])
+    return "WITH" + members_cte(spec.cohort_period) + grid_select(spec.buckets)
 
 
 def cohort_params(project_id: uuid.UUID, spec: CohortSpec) -> list:
@@ -129,14 +154,10 @@ def cohort_params(project_id: uuid.UUID, spec: CohortSpec) -> list:
 
 
 def build_rows(records, spec: CohortSpec, computed_at: datetime) -> CohortResult:
-    """Rows from (row_start, size, n, people) records, every cell filled."""
-    grid: dict[datetime, tuple[int, dict[int, int]]] = {}
-    for r in records:
-        start = r["row_start"]
-        if start not in grid:
-            grid[start] = (r["size"], {})
-        if r["n"] is not None:
-            grid[start][1][r["n"]] = r["people"]
+    """Rows from (row_start, size, people per cell) records."""
+    grid: dict[datetime, tuple[int, dict[int, int]]] = {
+        r["row_start"]: (r["size"], dict(enumerate(r["people"]))) for r in records
+    }
     b = timedelta(seconds=bucket_seconds(spec.bucket))
     rows = []
     for start in sorted(grid):

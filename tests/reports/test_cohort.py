@@ -215,3 +215,24 @@ async def test_cohort_needs_read_key_and_valid_buckets(read_client, write_client
     variables["input"]["buckets"] = 500
     (err,) = await read_client.errors(COHORT_QUERY, variables)
     assert err["extensions"]["code"] == "BAD_USER_INPUT" and err["extensions"]["field"] == "input.buckets"
+
+
+@pytest.mark.parametrize("buckets", [63, 64, 65, 120])
+async def test_cells_beyond_one_bit_mask(services, buckets):
+    # Cells are folded into 64-bit masks per member (app/reports/cohort.py):
+    # cells 63, 64, 65 and the last sit on both sides of a mask boundary.
+    project = await fresh_project(services, f"cohort-masks-{buckets}")
+    t0 = T(2024, 1, 1, 0, 30)
+    cells = [n for n in (0, 1, 62, 63, 64, 65, 119, 120) if n < buckets]
+    await record(services, project.id, ("a", "S", t0), ("b", "S", t0 + timedelta(minutes=5)),
+                 *(("a", "R", t0 + timedelta(hours=n, minutes=59)) for n in cells),
+                 ("b", "R", t0 + timedelta(hours=buckets - 1, minutes=30)),
+                 ("b", "R", t0 + timedelta(hours=buckets)))  # past the last cell: not counted
+    spec = CohortSpec("S", "R", T(2024, 1, 1), T(2024, 1, 2), Period.DAY, Period.HOUR, buckets)
+    (row,) = (await compute_cohort(services.pool, project.id, spec, T(2025, 1, 1))).rows
+    expected = [(n in cells) + (n == buckets - 1) for n in range(buckets)]
+    assert row.size == 2 and [c.people for c in row.cells] == expected
+    events, _ = await oracle_inputs(services.pool, project.id)
+    got = await compute_cohort(services.pool, project.id, spec, T(2024, 1, 3))
+    assert as_dicts(got) == reference_cohort(events, "S", "R", T(2024, 1, 1), T(2024, 1, 2), "DAY", "HOUR",
+                                             buckets, T(2024, 1, 3))
