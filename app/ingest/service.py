@@ -14,7 +14,9 @@ from ..errors import BadInput, Unavailable
 from ..storage import identities as identity_store
 from ..storage import people as people_store
 from .identity import Action, Decision, Outcome, decide_alias, decide_identify, person_id_for, validate_identity
-from .validation import EventIn, check_properties, check_timestamp, normalise_batch, normalise_event
+from .validation import (
+    EventIn, NormalEvent, check_batch, check_properties, check_timestamp, normalise_batch, normalise_event,
+)
 from ..storage.pool import CONNECTION_ERRORS
 from .writer import EventWrite, PropertyWrite, Recorded, Writer, json_text
 
@@ -48,6 +50,11 @@ class IngestService:
         """All or none: the batch commits in one transaction."""
         normal = normalise_batch(events, self.clock())
         return await self.writer.submit(EventWrite(project_id, normal))
+
+    async def record_normalised(self, project_id: uuid.UUID, events: list[NormalEvent]) -> list[Recorded]:
+        """record_events for events a transport has normalised already (to
+        refuse a whole request before writing anything) — not twice."""
+        return await self.writer.submit(EventWrite(project_id, check_batch(events)))
 
     async def set_properties(
         self, project_id: uuid.UUID, identity: str, properties: Any, timestamp: datetime | None = None

@@ -91,8 +91,8 @@ def segment_endpoint(kind: str | None):
             plan = segment.plan_batch(payload, received_at)
         else:
             plan = segment.plan_message(payload, kind, received_at)
-        segment.check(plan, datetime.now(timezone.utc))
-        await segment.apply(request.state.services.ingest, principal.project_id, plan)
+        events = segment.check(plan, datetime.now(timezone.utc))
+        await segment.apply(request.state.services.ingest, principal.project_id, plan, events)
         return responses.success()
 
     handle.__name__ = f"segment_{kind or 'batch'}"
