@@ -6,7 +6,7 @@ import itertools
 import logging
 import os
 import time
-from typing import Awaitable, Callable
+from typing import Callable
 from urllib.parse import parse_qs
 
 import orjson

@@ -3,7 +3,6 @@ CLI) and handed to every transport."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 

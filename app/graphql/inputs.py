@@ -48,6 +48,23 @@ class RecordEventInput:
         return EventIn(self.identity, self.name, self.properties, self.timestamp, self.id)
 
 
+# Its fields (GraphQL and Python names alike); tests/graphql/test_inputs.py
+# checks this against the type.
+RECORD_EVENT_FIELDS = ("identity", "name", "properties", "timestamp", "id")
+
+
+def _record_event_input(cls: type, value, context) -> RecordEventInput:
+    """RecordEventInput from its input value. Its fields are scalars that
+    graphql-core has coerced already (the DateTime scalar parsed), so
+    Strawberry's generic per-field conversion adds nothing; for recordEvents
+    with 1,000 events it was a third of the request's CPU."""
+    return cls(**{name: value.get(name) for name in RECORD_EVENT_FIELDS})
+
+
+# Strawberry's hook for input types that build their own value.
+RecordEventInput.__strawberry_definition__.from_input = _record_event_input
+
+
 @strawberry.input
 class IdentifyInput:
     anonymous_id: str

@@ -3,8 +3,6 @@ whodid's context, authenticated by the HTTP front (app/http.py) for HTTP and
 in `connection_init` (on_ws_connect below) for WebSocket."""
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +17,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from .. import strict_json
 from ..auth import Role, bearer_token
 from ..errors import Unauthenticated, Unavailable
 from ..storage.pool import CONNECTION_ERRORS
@@ -71,17 +70,6 @@ def _is_subscription(query: object, operation_name: object) -> bool:
     return len(operations) == 1 and operations[0].operation == OperationType.SUBSCRIPTION
 
 
-def _not_json(token: str) -> float:
-    raise ValueError(f"{token} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is out of range")
-    return value
-
-
 def _authorization(context: SocketContext) -> str | None:
     """`{"authorization": "Bearer <key>"}` from connection_init; failing that,
     the Authorization header of the upgrade request (non-browser clients)."""
@@ -113,17 +101,12 @@ class WhodidGraphQL(GraphQL):
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        """Strict JSON. Python's json module lets NaN, Infinity and 1e309 (as
-        inf) through, and fails with errors other than JSONDecodeError on
-        invalid UTF-8, integers of over 4300 digits and deep nesting (a
-        RecursionError): each of these is a JSONDecodeError here, which
-        Strawberry answers with 400 over HTTP and close 4400 over WebSocket."""
-        try:
-            return json.loads(data, parse_constant=_not_json, parse_float=_finite_float)
-        except json.JSONDecodeError:
-            raise
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise json.JSONDecodeError(f"not valid JSON: {type(exc).__name__}", "", 0) from None
+        """Strict JSON (app/strict_json.py). Python's json module, Strawberry's
+        default, lets NaN, Infinity and 1e309 (as inf) through and fails with
+        other errors on invalid UTF-8 and deep nesting; every refusal here is
+        a JSONDecodeError, which Strawberry answers with 400 over HTTP and
+        close 4400 over WebSocket."""
+        return strict_json.loads(data)
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         # Strawberry runs a subscription sent over HTTP as if it were a query:

@@ -3,14 +3,12 @@
 blow up), and decode form-encoded text strictly as UTF-8."""
 from __future__ import annotations
 
-import json
-import re
 import zlib
 from urllib.parse import unquote_to_bytes
 
-import orjson
 from starlette.requests import ClientDisconnect, Request
 
+from .. import strict_json
 from ..errors import BadInput
 from .errors import BodyRefused
 
@@ -102,22 +100,9 @@ def parse_form(raw: bytes, where: str) -> dict[str, str]:
     return params
 
 
-# A run of 20 digits: maybe an integer beyond 64 bits, which orjson reads as a
-# (rounded) float: 123456789012345678901234567890 would become 1.2345678901234568e+29,
-# and two such numeric user ids the same identity.
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
-
-
 def parse_json(raw: bytes) -> object:
     text = utf8(raw, "body")
     try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+        return strict_json.loads(text)
+    except strict_json.JSONDecodeError as exc:
         raise BadInput("body", f"not valid JSON ({exc})") from None
-    if _LONG_DIGITS.search(raw):
-        # Read exactly (rare: the fast reader above has already checked the syntax).
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise BadInput("body", f"not valid JSON ({type(exc).__name__})") from None
-    return value
