@@ -9,12 +9,19 @@ exactly, with Python's json (orjson has already checked the syntax)."""
 from __future__ import annotations
 
 import json
-import re
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{20}")
+# The test for a run of 20 digits: every digit becomes "0" and everything else
+# a space, then a substring search. (A regular expression took 1.3 ms for a
+# 170 KB batch, four times orjson's parse; this takes 0.09 ms.)
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_TWENTY_DIGITS = b"0" * 20
+
+
+def has_long_integer(data: bytes) -> bool:
+    return _TWENTY_DIGITS in data.translate(_DIGITS_AS_ZERO)
+
 
 # orjson.JSONDecodeError is a subclass of this.
 JSONDecodeError = json.JSONDecodeError
@@ -23,8 +30,7 @@ JSONDecodeError = json.JSONDecodeError
 def loads(data: bytes | str) -> object:
     """The value of a JSON text; json.JSONDecodeError when it is not strict JSON."""
     value = orjson.loads(data)
-    pattern = _LONG_DIGITS if isinstance(data, (bytes, bytearray)) else _LONG_DIGITS_TEXT
-    if pattern.search(data):
+    if has_long_integer(data if isinstance(data, (bytes, bytearray)) else data.encode("utf-8")):
         try:
             value = json.loads(data)
         except (ValueError, RecursionError) as exc:  # e.g. an integer of over 4,300 digits
