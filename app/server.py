@@ -21,7 +21,7 @@ from .live.routes import routes as live_routes
 from .metrics import metrics_endpoint, observe_flush, observe_request, set_known_routes
 from .services import Services
 from .storage.pool import CONNECTION_ERRORS, create_pool
-from .tracking.routes import routes as tracking_routes
+from .tracking.routes import TrackingRoutes
 
 log = logging.getLogger("whodid.server")
 
@@ -36,11 +36,6 @@ async def readyz(request: Request) -> JSONResponse:
     except (TimeoutError, *CONNECTION_ERRORS):
         return JSONResponse({"status": "database unavailable"}, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ready"})
-
-
-def area_routes(settings: Settings) -> list[BaseRoute]:
-    """Routes of the areas beside GraphQL (tracking, live page, metrics)."""
-    return [*tracking_routes(), *live_routes()]
 
 
 def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> Starlette:
@@ -75,8 +70,8 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
         Route("/metrics", metrics_endpoint),
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
         WebSocketRoute("/graphql", graphql),
-        *area_routes(settings),
+        *live_routes(),
     ]
-    set_known_routes({route.path for route in routes if hasattr(route, "path")})
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = TrackingRoutes(Starlette(routes=routes, lifespan=lifespan))
+    set_known_routes({route.path for route in routes if hasattr(route, "path")} | app.paths)
     return RequestLog(app, observer=observe_request)

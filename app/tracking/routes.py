@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from typing import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..auth import Principal
 from ..ingest.service import IngestService
@@ -99,19 +99,46 @@ def segment_endpoint(kind: str | None):
     return responses.endpoint(handle, key_field="writeKey")
 
 
-def routes() -> list[BaseRoute]:
-    km_methods = ["GET", "POST", "OPTIONS"]
-    segment_methods = ["POST", "OPTIONS"]
-    out: list[BaseRoute] = [
-        Route("/e", kissmetrics_endpoint(kissmetrics.record), methods=km_methods),
-        Route("/s", kissmetrics_endpoint(kissmetrics.set_properties), methods=km_methods),
-        Route("/a", kissmetrics_endpoint(kissmetrics.alias), methods=km_methods),
-        Route("/km.js", static.km_js, methods=["GET"]),
-    ]
+def table() -> dict[str, tuple[frozenset[str], responses.Handler]]:
+    """Every tracking path: the methods it answers and its handler."""
+    km_methods = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
+    segment_methods = frozenset({"POST", "OPTIONS"})
+    out = {
+        "/e": (km_methods, kissmetrics_endpoint(kissmetrics.record)),
+        "/s": (km_methods, kissmetrics_endpoint(kissmetrics.set_properties)),
+        "/a": (km_methods, kissmetrics_endpoint(kissmetrics.alias)),
+        "/km.js": (frozenset({"GET", "HEAD"}), static.km_js),
+    }
     # Each Segment path and its short alias; /v1/import is Segment's name for a historical batch.
     for kind, paths in (("track", ("track", "t")), ("identify", ("identify", "i")), ("alias", ("alias", "a")),
                         ("page", ("page", "p")), ("screen", ("screen", "s")), ("group", ("group", "g")),
                         (None, ("batch", "import"))):
         handler = segment_endpoint(kind)
-        out += [Route(f"/v1/{path}", handler, methods=segment_methods) for path in paths]
+        out.update({f"/v1/{path}": (segment_methods, handler) for path in paths})
     return out
+
+
+class TrackingRoutes:
+    """The tracking paths, answered straight from ASGI in front of the
+    Starlette application (which serves everything else). A tracking request
+    is one event from a browser or a server, the hottest path there is:
+    Starlette's router and its two exception middlewares cost more than the
+    handler's own work, and the handlers need none of them (responses.endpoint
+    maps every error to an answer)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        self.table = table()
+        self.paths = frozenset(self.table)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = self.table.get(scope["path"]) if scope["type"] == "http" else None
+        if entry is None:
+            return await self.app(scope, receive, send)
+        methods, handler = entry
+        if scope["method"] in methods:
+            response = await handler(Request(scope, receive))
+        else:
+            response = PlainTextResponse("Method Not Allowed", status_code=405,
+                                         headers={"Allow": ", ".join(sorted(methods))})
+        await response(scope, receive, send)

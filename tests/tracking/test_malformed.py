@@ -157,7 +157,7 @@ async def test_database_down_is_503_with_retry_after(database_url, settings):
     from app.http import RequestLog
     from app.services import Services
     from app.storage.pool import create_pool
-    from app.tracking.routes import routes
+    from app.tracking.routes import TrackingRoutes
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -171,7 +171,7 @@ async def test_database_down_is_503_with_retry_after(database_url, settings):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = RequestLog(Starlette(routes=routes(), lifespan=lifespan))
+    app = RequestLog(TrackingRoutes(Starlette(lifespan=lifespan)))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
