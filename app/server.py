@@ -16,6 +16,7 @@ from .config import Settings
 from .database import database_url, prepare_database
 from .graphql.schema import schema
 from .graphql.view import WhodidGraphQL
+from .heap import settle_after_startup
 from .http import AuthenticatedGraphQL, RequestLog
 from .live.routes import routes as live_routes
 from .metrics import metrics_endpoint, observe_flush, observe_request, set_known_routes
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
         services.writer.observers.append(observe_flush)
         await services.start_areas(key_cache=True)
         services.start()
+        settle_after_startup()
         try:
             yield {"services": services}
         finally:
