@@ -21,6 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import asyncpg
 import orjson
@@ -248,6 +249,82 @@ class RssSampler:
 
     def peak_mb(self) -> list[float]:
         return [round(v / 2**20, 1) for _, v in sorted(self.peak.items())]
+
+
+def database_backends(url: str) -> list[int]:
+    """PIDs of the PostgreSQL backends connected to `url`'s database (the
+    servers' pools, once warm)."""
+    name = url.rsplit("/", 1)[1]
+
+    async def get():
+        conn = await asyncpg.connect(ADMIN_URL)
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
+        finally:
+            await conn.close()
+        return [r["pid"] for r in rows]
+
+    return asyncio.run(get())
+
+
+class CpuMeter:
+    """CPU seconds (user + system) spent during the block by groups of
+    processes, each group given by a function listing its PIDs (asked at the
+    start and at the end, so that a PostgreSQL backend opened meanwhile counts
+    from birth), and by the child processes that ended meanwhile (wrk: "load
+    generator")."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]):
+        self.groups = groups
+        self.seconds: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu(pids: list[int]) -> dict[int, float]:
+        import psutil
+
+        out = {}
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            out[pid] = times.user + times.system
+        return out
+
+    @staticmethod
+    def _children() -> float:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def __enter__(self) -> "CpuMeter":
+        self._start = {name: self._cpu(pids()) for name, pids in self.groups.items()}
+        self._start_children = self._children()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name, pids in self.groups.items():
+            before = self._start[name]
+            self.seconds[name] = sum(t - before.get(pid, 0.0) for pid, t in self._cpu(pids()).items())
+        self.seconds["load generator"] = self._children() - self._start_children
+
+    def per_request_us(self, requests: int) -> dict[str, float]:
+        return {name: 1e6 * value / max(requests, 1) for name, value in self.seconds.items()}
+
+
+def writer_groups(base: str) -> tuple[float, float]:
+    """(sum, count) of whodid_writer_batch_size from the server's /metrics:
+    items committed and group commits so far, all workers."""
+    import urllib.request
+
+    text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        for name in ("whodid_writer_batch_size_sum", "whodid_writer_batch_size_count"):
+            if line.startswith(name + " "):
+                values[name] = float(line.split()[1])
+    return values.get("whodid_writer_batch_size_sum", 0.0), values.get("whodid_writer_batch_size_count", 0.0)
 
 
 # ------------------------------------------------------------------ wrk

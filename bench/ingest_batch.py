@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import contextlib
 import time
 import uuid
@@ -73,11 +74,13 @@ end
 """
 
 
-async def raw_copy(url: str, seconds: float, connections: int = 2) -> tuple[float, int]:
+async def raw_copy(url: str, seconds: float, connections: int = 2) -> tuple[float, int, float]:
     """Events/s of binary COPY, 1,000-row batches, `connections` in parallel;
-    rows like those the servers store (uuid7-like ids, person ids, jsonb)."""
+    rows like those the servers store (uuid7-like ids, person ids, jsonb).
+    Also: rows stored, and the CPU seconds of the connections' backends."""
     project = uuid.uuid4()
     conns = [await asyncpg.connect(url) for _ in range(connections)]
+    backend_pids = [await conn.fetchval("SELECT pg_backend_pid()") for conn in conns]
     await conns[0].execute(
         "INSERT INTO projects (id, name, write_key_hash, read_key_hash) VALUES ($1, $2, $3, $4)",
         project, f"copy-{project.hex[:8]}", uuid.uuid4().bytes * 2, uuid.uuid4().bytes * 2)
@@ -103,12 +106,13 @@ async def raw_copy(url: str, seconds: float, connections: int = 2) -> tuple[floa
             count += BATCH
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker(c, conn) for c, conn in enumerate(conns)))
+    with common.CpuMeter({"postgres": lambda: backend_pids}) as cpu:
+        await asyncio.gather(*(worker(c, conn) for c, conn in enumerate(conns)))
     elapsed = time.perf_counter() - started
     stored_rows = await conns[0].fetchval("SELECT count(*) FROM events WHERE project_id = $1", project)
     for conn in conns:
         await conn.close()
-    return count / elapsed, stored_rows
+    return count / elapsed, stored_rows, cpu.seconds["postgres"]
 
 
 def main() -> None:
@@ -125,19 +129,28 @@ def main() -> None:
 
     results: dict[str, list] = {"raw COPY (2 connections)": [], "whodid recordEvents": [], "whodid /v1/batch": []}
     durability, rss_peak = [], {}
+    cpu_per_event: dict[str, list[dict[str, float]]] = {}
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(common.fresh_database())
         server = stack.enter_context(common.whodid_server(url))
+
+        def backends() -> list[int]:
+            return common.database_backends(url)
         for rnd in range(args.rounds):
-            rate, rows = asyncio.run(raw_copy(url, args.seconds))
+            with common.CpuMeter({"client or server": lambda: [os.getpid()]}) as cpu:
+                rate, rows, copy_backends = asyncio.run(raw_copy(url, args.seconds))
             results["raw COPY (2 connections)"].append(rate)
+            cpu.seconds["postgres"] = copy_backends
+            cpu_per_event.setdefault("raw COPY (2 connections)", []).append(cpu.per_request_us(rows))
             print(f"  round {rnd + 1} raw COPY: {rate:,.0f} events/s ({rows:,} rows stored)", flush=True)
             for name, lua in (("whodid recordEvents", EVENTS_LUA), ("whodid /v1/batch", SEGMENT_LUA)):
                 project = common.create_project(url)
                 fill = {"key": project["writeKey"], "basic": base64.b64encode(f"{project['writeKey']}:".encode()).decode(),
                         "run": f"b{rnd}", "batch": BATCH, "ids": IDENTITIES}
                 before = common.postmaster_started()
-                with common.RssSampler(server.workers()) as rss:
+                workers = server.workers()
+                with common.RssSampler(workers) as rss, \
+                        common.CpuMeter({"client or server": lambda: workers, "postgres": backends}) as cpu:
                     res = common.run_wrk(server.base + ("/graphql" if "record" in name else "/v1/batch"), lua % fill,
                                          connections=args.connections, seconds=args.seconds, timeout="60s")
                 if common.postmaster_started() != before:
@@ -146,6 +159,7 @@ def main() -> None:
                 count = stored(url, project["id"])
                 rate = res.ok * BATCH / res.seconds
                 results[name].append((rate, res))
+                cpu_per_event.setdefault(name, []).append(cpu.per_request_us(res.requests * BATCH))
                 lost = max(0, res.ok * BATCH - count)
                 durability.append(
                     f"{name}, round {rnd + 1}: acked {res.ok} calls = {res.ok * BATCH} events, stored {count}"
@@ -170,6 +184,17 @@ def main() -> None:
     print("\ndurability (events counted in PostgreSQL afterwards):")
     for line in durability:
         print("  " + line)
+
+    # Where the cores go, per event (µs of CPU, medians of rounds): the
+    # process doing the work (this script for raw COPY, whodid's workers
+    # otherwise), the database's PostgreSQL backends, and wrk (which builds
+    # the JSON bodies).
+    cpu_rows = []
+    for name, runs in cpu_per_event.items():
+        cpu_rows.append([name] + [f"{common.median([r[key] for r in runs]):.1f}"
+                                  for key in ("client or server", "postgres", "load generator")])
+    print(f"\nCPU per event, µs (median of rounds; {os.cpu_count()} cores for everything)")
+    print(common.table(["case", "COPY client / whodid workers", "PostgreSQL backends", "wrk"], cpu_rows))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import time
 
 import asyncpg
@@ -87,15 +88,25 @@ def stored(url: str, project_id: str) -> int:
     return asyncio.run(_stored(url, project_id))
 
 
-def measure(server: common.Server, lua: str, path: str, seconds: float, connections: int):
-    """One wrk run with the workers' RSS sampled; repeated (twice at most)
-    when PostgreSQL restarted meanwhile."""
+def measure(server: common.Server, lua: str, path: str, seconds: float, connections: int, db: str | None = None):
+    """One wrk run with the workers' RSS sampled and the CPU time of the
+    workers, of the database's PostgreSQL backends (`db`) and of wrk counted;
+    repeated (twice at most) when PostgreSQL restarted meanwhile."""
+    workers = server.workers()
+    groups = {"server": lambda: workers}
+    if db is not None:
+        groups["postgres"] = lambda: common.database_backends(db)
     for _ in range(3):
         started = common.postmaster_started()
-        with common.RssSampler(server.workers()) as rss:
+        flushed = common.writer_groups(server.base) if db is not None else None
+        with common.RssSampler(workers) as rss, common.CpuMeter(groups) as cpu:
             res = common.run_wrk(server.base + path, lua, connections=connections, seconds=seconds)
         if common.postmaster_started() == started:
             res.extra["rss"] = rss.peak_mb()
+            res.extra["cpu"] = cpu.per_request_us(res.requests)
+            if flushed is not None:
+                items, commits = (after - before for after, before in zip(common.writer_groups(server.base), flushed))
+                res.extra["group"] = items / commits if commits else None
             return res
         print(f"  (PostgreSQL restarted during {server.name} {path}: run again)", flush=True)
     raise RuntimeError("PostgreSQL kept restarting")
@@ -143,7 +154,7 @@ def main() -> None:
                 cases.append((f"whodid recordEvent{suffix}", server, GQL_LUA % fill, "/graphql", db, project["id"]))
 
             for name, server, lua, path, db, project_id in cases:
-                res = measure(server, lua, path, args.seconds, args.connections)
+                res = measure(server, lua, path, args.seconds, args.connections, db)
                 if db is not None:
                     time.sleep(0.5)  # the requests wrk abandoned at the end still commit
                     count = stored(db, project_id)
@@ -181,6 +192,35 @@ def main() -> None:
     print("\ndurability, per run (events counted in PostgreSQL afterwards):")
     for line in durability:
         print("  " + line)
+
+    # Where the 2 cores go, per request (µs of CPU, medians): the server's
+    # workers, the PostgreSQL backends of the run's database, wrk. The
+    # ceiling is what the cores could serve if whodid's front cost what the
+    # bare endpoint's does and only PostgreSQL's work were added.
+    cores = os.cpu_count() or 1
+    cpu_rows = []
+    for name, res in results.items():
+        per = [r.extra["cpu"] for r in res]
+        server_us = common.median([p["server"] for p in per])
+        pg_us = common.median([p.get("postgres") for p in per])
+        wrk_us = common.median([p["load generator"] for p in per])
+        group = common.median([r.extra.get("group") for r in res])
+        cpu_rows.append([name, f"{server_us:.0f}", "-" if pg_us is None else f"{pg_us:.0f}", f"{wrk_us:.0f}",
+                         "-" if group is None else f"{group:.1f}", pg_us])
+    bare_cost = {row[0]: (float(row[1]), float(row[3])) for row in cpu_rows if row[0].startswith("bare")}
+    table_rows = []
+    for row in cpu_rows:
+        pg_us = row.pop()
+        if pg_us is None:
+            row.append("-")
+        else:
+            front, load = bare_cost["bare GET /e" if "/e" in row[0] else "bare POST /graphql"]
+            ceiling = cores * 1e6 / (front + load + pg_us)
+            row.append(f"{ceiling:,.0f}/s")
+        table_rows.append(row)
+    print(f"\nCPU per request, µs (median of rounds; {cores} cores for everything)")
+    print(common.table(["case", "server workers", "PostgreSQL backends", "wrk", "events per group commit",
+                        "ceiling: bare front + PostgreSQL"], table_rows))
 
 
 if __name__ == "__main__":
