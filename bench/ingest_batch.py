@@ -11,15 +11,19 @@ the same events table, with the same indexes, in the same database:
 wrk (2 threads) with `--connections` keep-alive connections builds every body
 in Lua with unique ids and 5,000 identities per thread. Events/s = 1,000 ×
 acknowledged calls per second. Afterwards the events of the run's project are
-counted: every acknowledged batch must be stored in full.
+counted: every acknowledged batch must be stored in full. The CPU time of
+each side (whodid's workers or the COPY client, the database's PostgreSQL
+backends, wrk) is counted per event. `--compare-ref REF` also serves the code
+of git REF on its own database, side by side (before/after).
 
-    .venv/bin/python -m bench.ingest_batch [--seconds 10] [--rounds 3] [--connections 8] [--quick]"""
+    .venv/bin/python -m bench.ingest_batch [--seconds 10] [--rounds 3] [--connections 8] [--compare-ref REF]
+                                           [--quick]"""
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import contextlib
+import os
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -120,58 +124,44 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--compare-ref", default=None, help="also serve this git ref (e.g. HEAD), as 'before'")
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s, 1 round")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.rounds = 3, 1
 
-    import base64
-
-    results: dict[str, list] = {"raw COPY (2 connections)": [], "whodid recordEvents": [], "whodid /v1/batch": []}
+    copy_case = "raw COPY (2 connections)"
+    results: dict[str, list] = {copy_case: []}
     durability, rss_peak = [], {}
     cpu_per_event: dict[str, list[dict[str, float]]] = {}
     with contextlib.ExitStack() as stack:
+        # (label, server, database url): the working tree, and `--compare-ref`'s code beside it.
+        servers = []
+        if args.compare_ref:
+            tree = stack.enter_context(common.exported_tree(args.compare_ref))
+            ref_url = stack.enter_context(common.fresh_database())
+            servers.append((f" ({args.compare_ref})", stack.enter_context(
+                common.whodid_server(ref_url, tree=tree, name=args.compare_ref)), ref_url))
         url = stack.enter_context(common.fresh_database())
-        server = stack.enter_context(common.whodid_server(url))
+        servers.append(("", stack.enter_context(common.whodid_server(url)), url))
 
-        def backends() -> list[int]:
-            return common.database_backends(url)
         for rnd in range(args.rounds):
             with common.CpuMeter({"client or server": lambda: [os.getpid()]}) as cpu:
                 rate, rows, copy_backends = asyncio.run(raw_copy(url, args.seconds))
-            results["raw COPY (2 connections)"].append(rate)
+            results[copy_case].append(rate)
             cpu.seconds["postgres"] = copy_backends
-            cpu_per_event.setdefault("raw COPY (2 connections)", []).append(cpu.per_request_us(rows))
+            cpu_per_event.setdefault(copy_case, []).append(cpu.per_request_us(rows))
             print(f"  round {rnd + 1} raw COPY: {rate:,.0f} events/s ({rows:,} rows stored)", flush=True)
-            for name, lua in (("whodid recordEvents", EVENTS_LUA), ("whodid /v1/batch", SEGMENT_LUA)):
-                project = common.create_project(url)
-                fill = {"key": project["writeKey"], "basic": base64.b64encode(f"{project['writeKey']}:".encode()).decode(),
-                        "run": f"b{rnd}", "batch": BATCH, "ids": IDENTITIES}
-                before = common.postmaster_started()
-                workers = server.workers()
-                with common.RssSampler(workers) as rss, \
-                        common.CpuMeter({"client or server": lambda: workers, "postgres": backends}) as cpu:
-                    res = common.run_wrk(server.base + ("/graphql" if "record" in name else "/v1/batch"), lua % fill,
-                                         connections=args.connections, seconds=args.seconds, timeout="60s")
-                if common.postmaster_started() != before:
-                    print("  (PostgreSQL restarted during this run: figures may be off)")
-                time.sleep(1.0)
-                count = stored(url, project["id"])
-                rate = res.ok * BATCH / res.seconds
-                results[name].append((rate, res))
-                cpu_per_event.setdefault(name, []).append(cpu.per_request_us(res.requests * BATCH))
-                lost = max(0, res.ok * BATCH - count)
-                durability.append(
-                    f"{name}, round {rnd + 1}: acked {res.ok} calls = {res.ok * BATCH} events, stored {count}"
-                    f" (in flight when wrk stopped: {(count - res.ok * BATCH) / BATCH:.0f} calls), 4xx"
-                    f" {res.extra.get('4xx', 0)}, 5xx {res.extra.get('5xx', 0)}"
-                    + ("" if lost == 0 else f"  ** {lost} ACKED EVENTS MISSING **"))
-                rss_peak[name] = [max(a, b) for a, b in zip(rss_peak.get(name, [0, 0]), rss.peak_mb())]
-                print(f"  round {rnd + 1} {name}: {rate:,.0f} events/s, p50 {res.p50_ms:.0f} ms per call", flush=True)
+            for kind, lua in (("whodid recordEvents", EVENTS_LUA), ("whodid /v1/batch", SEGMENT_LUA)):
+                for label, server, db in servers:
+                    name = kind + label
+                    run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durability, rss_peak)
 
-    copy_rate = common.median(results["raw COPY (2 connections)"])
-    rows = [["raw COPY (2 connections)", copy_rate, "1.00", "-", "-", "-", "-"]]
-    for name in ("whodid recordEvents", "whodid /v1/batch"):
+    copy_rate = common.median(results[copy_case])
+    rows = [[copy_case, copy_rate, "1.00", "-", "-", "-", "-"]]
+    for name in results:
+        if name == copy_case:
+            continue
         rate = common.median([r for r, _ in results[name]])
         res = [x for _, x in results[name]]
         rows.append([name, rate, f"{rate / copy_rate:.2f}", common.median([r.p50_ms for r in res]),
@@ -195,6 +185,38 @@ def main() -> None:
                                   for key in ("client or server", "postgres", "load generator")])
     print(f"\nCPU per event, µs (median of rounds; {os.cpu_count()} cores for everything)")
     print(common.table(["case", "COPY client / whodid workers", "PostgreSQL backends", "wrk"], cpu_rows))
+
+
+def run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durability, rss_peak) -> None:
+    """One wrk run of 1,000-event calls against `server`, with its figures,
+    CPU, peak RSS and the durability count recorded under `name`."""
+    import base64
+
+    project = common.create_project(db)
+    fill = {"key": project["writeKey"], "basic": base64.b64encode(f"{project['writeKey']}:".encode()).decode(),
+            "run": f"b{rnd}", "batch": BATCH, "ids": IDENTITIES}
+    before = common.postmaster_started()
+    workers = server.workers()
+    with common.RssSampler(workers) as rss, \
+            common.CpuMeter({"client or server": lambda: workers,
+                             "postgres": lambda: common.database_backends(db)}) as cpu:
+        res = common.run_wrk(server.base + ("/graphql" if "record" in name else "/v1/batch"), lua % fill,
+                             connections=args.connections, seconds=args.seconds, timeout="60s")
+    if common.postmaster_started() != before:
+        print("  (PostgreSQL restarted during this run: figures may be off)")
+    time.sleep(1.0)
+    count = stored(db, project["id"])
+    rate = res.ok * BATCH / res.seconds
+    results.setdefault(name, []).append((rate, res))
+    cpu_per_event.setdefault(name, []).append(cpu.per_request_us(res.requests * BATCH))
+    lost = max(0, res.ok * BATCH - count)
+    durability.append(
+        f"{name}, round {rnd + 1}: acked {res.ok} calls = {res.ok * BATCH} events, stored {count}"
+        f" (in flight when wrk stopped: {(count - res.ok * BATCH) / BATCH:.0f} calls), 4xx"
+        f" {res.extra.get('4xx', 0)}, 5xx {res.extra.get('5xx', 0)}"
+        + ("" if lost == 0 else f"  ** {lost} ACKED EVENTS MISSING **"))
+    rss_peak[name] = [max(a, b) for a, b in zip(rss_peak.get(name, [0, 0]), rss.peak_mb())]
+    print(f"  round {rnd + 1} {name}: {rate:,.0f} events/s, p50 {res.p50_ms:.0f} ms per call", flush=True)
 
 
 if __name__ == "__main__":
