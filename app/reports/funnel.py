@@ -409,21 +409,41 @@ def _chains_set_based(spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, con
     chain when no event can match two steps."""
     n = len(spec.steps)
     window = spec.window_seconds is not None
+
+    def in_range(k: int) -> str:
+        return f"e.project_id = $1 AND {conds[k]} AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz"
+
+    # Each person's earliest start (time, then seq): person DESC is the order
+    # of a backward scan of events_name_person_ts, which then needs no sort.
+    first = f"""SELECT DISTINCT ON (e.person_id) e.person_id, e.ts AS t0, e.seq FROM events e
+          WHERE {in_range(0)}
+          ORDER BY e.person_id DESC, e.ts, e.seq"""
+    if n == 1:
+        return f"""
+best AS (SELECT f.person_id, 1 AS level, f.t0, f.seq FROM ({first}) f)"""
+    # Only the starts with a step-1 event at or after them (t0 ≤ the person's
+    # last step-1 time) can reach step 1; the others reach level 1 and are
+    # later than the person's earliest start, so they never decide a chain.
+    # They stay out of the window pass; people who have no such start at all
+    # are `lone` below (docs/reports.md, "Funnel").
+    last1 = f"""(SELECT DISTINCT ON (e.person_id) e.person_id, e.ts AS last1 FROM events e
+               WHERE {in_range(1)}
+               ORDER BY e.person_id, e.ts DESC) l"""
+    starts = f"""        (SELECT e.person_id, e.ts, e.seq, 0 AS k FROM events e
+         JOIN {last1} ON l.person_id = e.person_id AND e.ts <= l.last1
+         WHERE {in_range(0)}
+         ORDER BY e.person_id, e.ts DESC)"""
     # One index scan per step, each in (person, ts DESC) order: merged, they give
     # the window its order without a sort. Each scan's rows carry their step k.
     stream = "\n        UNION ALL\n".join(
-        f"""        (SELECT e.person_id, e.ts, e.seq, {k} AS k FROM events e
-         WHERE e.project_id = $1 AND {cond} AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz
+        [starts]
+        + [
+            f"""        (SELECT e.person_id, e.ts, e.seq, {k} AS k FROM events e
+         WHERE {in_range(k)}
          ORDER BY e.person_id, e.ts DESC)"""
-        for k, cond in enumerate(conds)
+            for k in range(1, n)
+        ]
     )
-    if n == 1:
-        return f"""
-best AS (
-    SELECT DISTINCT ON (m.person_id) m.person_id, 1 AS level, m.ts AS t0, m.seq
-    FROM ({stream}) m
-    ORDER BY m.person_id, m.ts, m.seq
-)"""
     # nk: the first step-k event at or after this row's time (the same time
     # counts, whatever the seq): a running min over the person's later rows.
     nexts = ",\n           ".join(f"min(m.ts) FILTER (WHERE m.k = {k}) OVER later AS n{k}" for k in range(1, n))
@@ -471,12 +491,22 @@ s{k} AS (
     else:
         level = " + ".join(["1"] + [f"(s.t{k} IS NOT NULL)::int" for k in range(1, n)])
     times = ", ".join(f"s.t{k}" for k in range(n))
+    no_times = ", ".join(f"NULL::timestamptz AS t{k}" for k in range(1, n))
+    # lone: people with no step-1 event at or after their earliest start (half
+    # of them in the benchmark): level 1, chain = that start.
     sql += f""",
-best AS (
+chained AS (
     SELECT DISTINCT ON (s.person_id) s.person_id, s.level, {times}, s.seq
     FROM (SELECT s.*, {level} AS level FROM s{n - 1} s) s
     ORDER BY s.person_id, s.level DESC, s.t0, s.seq
-)"""
+),
+lone AS (
+    SELECT f.person_id, 1 AS level, f.t0, {no_times}, f.seq
+    FROM ({first}) f
+    WHERE NOT EXISTS (SELECT FROM events e
+                      WHERE {in_range(1)} AND e.person_id = f.person_id AND e.ts >= f.t0)
+),
+best AS (SELECT * FROM chained UNION ALL SELECT * FROM lone)"""
     return sql
 
 
