@@ -11,7 +11,7 @@ def test_settle_freezes_the_heap_and_raises_the_young_threshold():
     try:
         heap.settle_after_startup()
         assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, before[1], before[2])
+        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, heap.OLDER_EVERY, heap.OLDER_EVERY)
         # Cycles are still collected.
         cycle = []
         cycle.append(cycle)
