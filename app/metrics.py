@@ -37,10 +37,19 @@ def set_known_routes(paths: set[str]) -> None:
     _known_routes.update(paths)
 
 
+# (route, method, status) -> the two metrics' children: labels() validates and
+# locks on every call; the set of keys is small (known routes only).
+_request_children: dict[tuple[str, str, int], tuple] = {}
+
+
 def observe_request(path: str, method: str, status: int, seconds: float) -> None:
     route = path if path in _known_routes else "other"
-    REQUESTS.labels(route, method, str(status)).inc()
-    REQUEST_SECONDS.labels(route).observe(seconds)
+    children = _request_children.get((route, method, status))
+    if children is None:
+        children = (REQUESTS.labels(route, method, str(status)), REQUEST_SECONDS.labels(route))
+        _request_children[(route, method, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def observe_flush(items: int, seconds: float) -> None:

@@ -31,14 +31,20 @@ def json_response(status: int, body: dict, headers: dict[str, str] | None = None
                     headers={**CORS, **NO_STORE, **(headers or {})})
 
 
+# The two success answers never change: built once (their header lists
+# included) and sent as they are; sending a Starlette Response mutates nothing.
+_PIXEL = Response(PIXEL, media_type="image/gif", headers={**CORS, **NO_STORE})
+_SUCCESS = json_response(200, {"success": True})
+
+
 def pixel() -> Response:
     """The Kissmetrics success answer: a transparent 1×1 GIF."""
-    return Response(PIXEL, media_type="image/gif", headers={**CORS, **NO_STORE})
+    return _PIXEL
 
 
 def success() -> Response:
     """The Segment success answer."""
-    return json_response(200, {"success": True})
+    return _SUCCESS
 
 
 def preflight(request: Request) -> Response:
