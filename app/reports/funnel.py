@@ -9,9 +9,11 @@ The chains, two ways (docs/reports.md, "Funnel", has the argument):
 - **Set-based** when every event can match at most one step (all step names
   differ; `where` filters allowed): the step events come as one stream in
   (person, ts DESC) order — a merge of one index scan per step over
-  `events_name_person_ts` (db/migrations/0005_reports.sql) — and one window
-  pass gives, at each start, the first event of every later step at or after
-  it. From a start, the greedy chain is t₁ = that first step-1 event, and
+  `events_name_person_ts` (db/migrations/0005_reports.sql, 0006) — and one
+  window pass gives, at each start, the first event of every later step at or
+  after it. Only starts with a step-1 event at or after them enter it; people
+  with none (`lone`) reach level 1 from their earliest start, read from a
+  backward index-only scan. From a start, the greedy chain is t₁ = that first step-1 event, and
   t_k = the window's step-k value when it is ≥ t_{k−1}, else (rare: a step-k
   event between the start and t_{k−1}) one index lookup. A start's level
   counts the chain times within the window; DISTINCT ON picks each person's
