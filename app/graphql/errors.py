@@ -29,6 +29,14 @@ def _with_extensions(error: GraphQLError, extensions: dict, message: str | None 
     )
 
 
+def with_codes(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Errors that no schema extension saw (Strawberry answers a syntax error
+    before the extensions' operation hook gets a result) get the code of the
+    caller's input too, so that every error has `extensions.code`."""
+    return [error if (error.extensions or {}).get("code") else _with_extensions(error, {"code": "BAD_USER_INPUT"})
+            for error in errors]
+
+
 class WhodidErrors(MaskErrors):
     def _process_result(self, result: object) -> None:
         # MaskErrors checks the result against a runtime_checkable Protocol,

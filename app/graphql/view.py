@@ -22,6 +22,7 @@ from ..auth import Role, bearer_token
 from ..errors import Unauthenticated, Unavailable
 from ..storage.pool import CONNECTION_ERRORS
 from .context import Context
+from .errors import with_codes
 from .schema import MAX_TOKENS
 
 _PROTOCOL_KEY = "whodid.ws_protocol"
@@ -96,6 +97,11 @@ class WhodidGraphQL(GraphQL):
             request=request,
             response=response,
         )
+
+    async def process_result(self, request, result):
+        if result.errors:
+            result.errors = with_codes(result.errors)
+        return await super().process_result(request, result)
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)

@@ -33,3 +33,13 @@ async def test_unexpected_error_is_masked_with_a_request_id(services, project, r
 async def test_event_reads_still_work_after_the_fault(services, project, read_client):
     await services.ingest.record_event(project.id, EventIn("ok", "Fine"))
     assert (await read_client("{ eventNames }"))["eventNames"] == ["Fine"]
+
+
+async def test_every_error_has_a_code_syntax_errors_too(http, project):
+    headers = {"Authorization": f"Bearer {project.read_key}"}
+    syntax = (await http.post("/graphql", json={"query": "{ people("}, headers=headers)).json()
+    unknown = (await http.post("/graphql", json={"query": "{ nope }"}, headers=headers)).json()
+    for body in (syntax, unknown):
+        assert body["data"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+    assert syntax["errors"][0]["message"].startswith("Syntax Error")
