@@ -44,6 +44,8 @@ class CohortSpec:
         for field, name in (("cohortEvent", self.cohort_event), ("returnEvent", self.return_event)):
             if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
                 raise BadInput(f"input.{field}", f"an event name is 1-{MAX_NAME_LENGTH} characters")
+            if "\x00" in name:  # no stored name can hold one; PostgreSQL would refuse it unnamed
+                raise BadInput(f"input.{field}", "the NUL character is not allowed")
         object.__setattr__(self, "from_", to_utc(self.from_))
         object.__setattr__(self, "to", to_utc(self.to))
         object.__setattr__(self, "cohort_period", Period(self.cohort_period))

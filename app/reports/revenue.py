@@ -62,6 +62,8 @@ class RevenueSpec:
         key = self.source_property
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
             raise BadInput("input.sourceProperty", f"a property key is 1-{MAX_KEY_LENGTH} characters")
+        if "\x00" in key:  # no stored key can hold one; PostgreSQL would refuse it unnamed
+            raise BadInput("input.sourceProperty", "the NUL character is not allowed")
         points = count_periods_overlapping(self.from_, self.to, self.interval)
         if points > MAX_SERIES_POINTS:
             raise BadInput(

@@ -171,6 +171,14 @@ def test_bucket_count_is_validated(buckets):
     assert err.value.field == "input.buckets"
 
 
+@pytest.mark.parametrize("cohort_event, return_event, field", [
+    ("Signed\x00Up", "b", "input.cohortEvent"), ("a", "\x00", "input.returnEvent")])
+def test_a_nul_in_an_event_name_is_refused_with_its_field(cohort_event, return_event, field):
+    with pytest.raises(BadInput) as err:
+        CohortSpec(cohort_event, return_event, T(2024, 1, 1), T(2024, 2, 1))
+    assert err.value.field == field
+
+
 def test_reversed_range_is_refused():
     with pytest.raises(BadInput) as err:
         CohortSpec("a", "b", T(2024, 2, 1), T(2024, 1, 1))

@@ -251,3 +251,9 @@ async def test_bad_cursor_and_page_size(read_client):
     variables.update(after=None, first=5000)
     (err,) = await read_client.errors(REVENUE_QUERY, variables)
     assert err["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_nul_in_the_source_property_is_refused_with_its_field():
+    with pytest.raises(BadInput) as err:
+        RevenueSpec(T(2024, 1, 1), T(2024, 2, 1), Period.MONTH, "Campaign\x00Source")
+    assert err.value.field == "input.sourceProperty"
