@@ -158,7 +158,8 @@ _MISSING = object()
 # with an optional exponent: "12", "-3.5", ".5", "5.", "1e3". No surrounding spaces,
 # no "_" separators, no Infinity/NaN, no non-ASCII digits (Python's Decimal() would
 # accept all of those). The SQL side must guard its numeric cast with the same test.
-NUMERIC_STRING = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# docs/decisions.md: [+-]digits[.digits][e±NNN] (an exponent of at most 3 digits).
+NUMERIC_STRING = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 
 def text_form(value: Any) -> str:
