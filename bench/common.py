@@ -192,6 +192,21 @@ def exported_tree(ref: str):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def whodid_servers(stack, compare_ref: str | None) -> list[tuple[str, "Server", str]]:
+    """(ref or "", server, database url) for `whodid serve` of this working
+    tree, each on its own fresh database, preceded by one serving the code of
+    git `compare_ref` when given (before/after side by side). Entered on
+    `stack` (a contextlib.ExitStack)."""
+    servers = []
+    if compare_ref:
+        tree = stack.enter_context(exported_tree(compare_ref))
+        url = stack.enter_context(fresh_database())
+        servers.append((compare_ref, stack.enter_context(whodid_server(url, tree=tree, name=compare_ref)), url))
+    url = stack.enter_context(fresh_database())
+    servers.append(("", stack.enter_context(whodid_server(url)), url))
+    return servers
+
+
 def postmaster_started() -> str:
     """When PostgreSQL last started: a run during which this changes was
     disturbed by a restart (other people share the server) and is repeated."""

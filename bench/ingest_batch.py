@@ -135,15 +135,8 @@ def main() -> None:
     durability, rss_peak = [], {}
     cpu_per_event: dict[str, list[dict[str, float]]] = {}
     with contextlib.ExitStack() as stack:
-        # (label, server, database url): the working tree, and `--compare-ref`'s code beside it.
-        servers = []
-        if args.compare_ref:
-            tree = stack.enter_context(common.exported_tree(args.compare_ref))
-            ref_url = stack.enter_context(common.fresh_database())
-            servers.append((f" ({args.compare_ref})", stack.enter_context(
-                common.whodid_server(ref_url, tree=tree, name=args.compare_ref)), ref_url))
-        url = stack.enter_context(common.fresh_database())
-        servers.append(("", stack.enter_context(common.whodid_server(url)), url))
+        servers = common.whodid_servers(stack, args.compare_ref)
+        url = servers[-1][2]  # raw COPY goes into the working tree's database
 
         for rnd in range(args.rounds):
             with common.CpuMeter({"client or server": lambda: [os.getpid()]}) as cpu:
@@ -153,8 +146,8 @@ def main() -> None:
             cpu_per_event.setdefault(copy_case, []).append(cpu.per_request_us(rows))
             print(f"  round {rnd + 1} raw COPY: {rate:,.0f} events/s ({rows:,} rows stored)", flush=True)
             for kind, lua in (("whodid recordEvents", EVENTS_LUA), ("whodid /v1/batch", SEGMENT_LUA)):
-                for label, server, db in servers:
-                    name = kind + label
+                for ref, server, db in servers:
+                    name = f"{kind} ({ref})" if ref else kind
                     run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durability, rss_peak)
 
     copy_rate = common.median(results[copy_case])

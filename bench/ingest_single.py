@@ -127,14 +127,7 @@ def main() -> None:
     durability: list[str] = []
     with contextlib.ExitStack() as stack:
         bare = stack.enter_context(common.bare_server())
-        whodids = []
-        if args.compare_ref:
-            tree = stack.enter_context(common.exported_tree(args.compare_ref))
-            url = stack.enter_context(common.fresh_database())
-            whodids.append((f"{args.compare_ref}", stack.enter_context(
-                common.whodid_server(url, tree=tree, name=args.compare_ref)), url))
-        url = stack.enter_context(common.fresh_database())
-        whodids.append(("", stack.enter_context(common.whodid_server(url)), url))
+        whodids = common.whodid_servers(stack, args.compare_ref)
 
         for rnd in range(args.rounds):
             run = f"r{rnd}"
