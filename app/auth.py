@@ -10,10 +10,9 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum
 
-import asyncpg
-
 from .errors import BadInput, Forbidden, NotFound, Unauthenticated
-from .storage.projects import KeyChangeListener, ProjectRepository, pool_connector
+from .storage.listener import Listener
+from .storage.projects import KEYS_CHANNEL, ProjectRepository
 
 
 class Role(str, Enum):
@@ -111,26 +110,24 @@ class AuthService:
     def __init__(self, projects: ProjectRepository):
         self.projects = projects
         self.cache: KeyCache | None = None
-        self._listener: KeyChangeListener | None = None
 
-    async def start_key_cache(self, pool: asyncpg.Pool, *, ttl: float = 60.0) -> None:
-        """Cache principals in this process, invalidated by NOTIFY (KeyCache)."""
-        if self._listener is not None:
+    def start_key_cache(self, listener: Listener, *, ttl: float = 60.0) -> None:
+        """Cache principals in this process (KeyCache), emptied by every
+        notification on the keys channel and whenever the listener starts or
+        stops listening; nothing is cached while it does not. Call before the
+        listener starts."""
+        if self.cache is not None:
             return
         cache = KeyCache(ttl=ttl)
 
-        def changed() -> None:
-            cache.listening = listener.listening
+        def on_state(listening: bool) -> None:
+            cache.listening = listening
             cache.invalidate()
 
-        listener = KeyChangeListener(pool_connector(pool), changed)
-        self.cache, self._listener = cache, listener
-        await listener.start()
+        listener.listen(KEYS_CHANNEL, lambda _payload: cache.invalidate(), on_state)
+        self.cache = cache
 
     async def close_key_cache(self) -> None:
-        if self._listener is not None:
-            await self._listener.close()
-        self._listener = None
         self.cache = None
 
     async def create_project(self, name: str) -> ProjectKeys:

@@ -10,9 +10,10 @@ from .auth import AuthService
 from .config import Settings
 from .ingest.service import IngestService
 from .ingest.writer import Writer
-from .live.bus import LiveBus, pool_connector
+from .live.bus import LiveBus
 from .reports.service import ReportService
 from .storage.events import EventRepository
+from .storage.listener import Listener, pool_connector
 from .storage.people import PeopleRepository
 from .storage.projects import ProjectRepository
 
@@ -28,6 +29,8 @@ class Services:
     events: EventRepository
     # Reports run through the report cache and timeout (app/reports/service.py).
     reports: ReportService | None = None
+    # The process's one LISTEN connection: live events and key changes.
+    listener: Listener | None = None
     # Live events: the publisher in the writer and this process's LISTEN fan-out.
     live: LiveBus | None = None
     closers: list = field(default_factory=list)
@@ -36,7 +39,8 @@ class Services:
     def build(cls, settings: Settings, pool: asyncpg.Pool, *, flushers: int = 2) -> "Services":
         writer = Writer(pool, flushers=flushers, max_batch=settings.writer_max_batch)
         events = EventRepository(pool)
-        live = LiveBus(pool_connector(pool), pool, events, queue_size=settings.live_queue_size)
+        listener = Listener(pool_connector(pool))
+        live = LiveBus(listener, pool, events, queue_size=settings.live_queue_size)
         # Inside each flush's transaction: one pg_notify statement per project.
         writer.publishers.append(live.publish)
         return cls(
@@ -48,22 +52,26 @@ class Services:
             people=PeopleRepository(pool),
             events=events,
             reports=ReportService(settings, pool),
+            listener=listener,
             live=live,
         )
 
     async def start_areas(self, *, key_cache: bool = False) -> None:
         """Start the reports (read-replica pool), the live bus and, in a process
         that serves HTTP, the key cache: authenticating a request then costs no
-        query, and every process empties it whenever keys change (app/auth.py)."""
+        query, and every process empties it whenever keys change (app/auth.py).
+        Both listen on the process's one listener, started last."""
         if self.reports is not None:
             await self.reports.start()
         if self.live is not None:
-            # Its LISTEN connection; closed after the writer has drained.
-            await self.live.start()
+            self.live.start()
             self.closers.append(self.live.close)
         if key_cache:
-            await self.auth.start_key_cache(self.pool)
+            self.auth.start_key_cache(self.listener)
             self.closers.append(self.auth.close_key_cache)
+        # Closed first (closers run in reverse): the key cache stops serving at once.
+        await self.listener.start()
+        self.closers.append(self.listener.close)
 
     def start(self) -> None:
         self.writer.start()

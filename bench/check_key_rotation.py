@@ -21,6 +21,8 @@ import time
 import asyncpg
 import orjson
 
+from app.storage.listener import HEALTH_CHECK
+
 from . import common
 
 
@@ -44,7 +46,8 @@ async def kill_key_listeners(url: str) -> int:
     try:
         return await conn.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%whodid_keys%'")
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND (query ILIKE 'LISTEN%' OR query = $1)", HEALTH_CHECK)
     finally:
         await conn.close()
 

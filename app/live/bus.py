@@ -7,33 +7,32 @@ delivers a notification only when, and in the order, transactions commit. So
 every process sees exactly the committed events, in commit order, whichever
 process wrote them.
 
-Listening: one dedicated connection per process LISTENs on the channel (not a
-pool connection: the pool resets its connections). Its callback only queues
+Listening: the process's one LISTEN connection (app/storage/listener.py)
+listens on the channel. Its callback only queues
 the payload when this process has a subscriber of that project; one dispatcher
 task decodes payloads in order, fetches the events that travelled by id, and
 offers each event to the matching subscribers' bounded queues without ever
 waiting (app/live/queue.py).
 
-Reconnecting: the connection is watched (termination listener plus a
-`SELECT 1` every `health_interval` seconds). When it is lost the listener
-reconnects with exponential backoff and then catches up: events received
-since shortly before the connection was last known to be alive are read back
+Reconnecting: when the listener's connection is lost it reconnects with
+exponential backoff, and the bus then catches up: events received since
+shortly before the lost connection was last known to be alive are read back
 from the events table and delivered, minus the ones already delivered.
 Subscribers keep their subscriptions throughout."""
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable, Optional
+from typing import Optional
 
 import asyncpg
 
 from ..ingest.identity import person_id_for
 from ..storage.events import EventRepository, EventRow
+from ..storage.listener import Listener
 from . import payload as wire
 from . import store
 from .queue import Subscriber
@@ -44,8 +43,6 @@ try:  # the whodid_live_subscribers gauge of /metrics (summed over workers)
     from ..metrics import LIVE_SUBSCRIBERS as _LIVE_SUBSCRIBERS
 except ImportError:  # pragma: no cover
     _LIVE_SUBSCRIBERS = None
-
-Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 # Payloads waiting for the dispatcher; beyond this (the database too slow to
 # fetch by id for a long time) the oldest are dropped and counted as lost.
@@ -60,52 +57,32 @@ CATCHUP_TS_WINDOW = timedelta(minutes=10)
 _CATCH_UP = object()
 
 
-def pool_connector(pool: asyncpg.Pool) -> Connect:
-    """A connect function with the same arguments as the pool's connections."""
-    # asyncpg keeps the pool's connect arguments in these (private) attributes.
-    if not hasattr(pool, "_connect_args") or not hasattr(pool, "_connect_kwargs"):
-        raise RuntimeError("this asyncpg version hides the pool's connect arguments: pass a connect function")
-    args = list(pool._connect_args)
-    kwargs = dict(pool._connect_kwargs)
-
-    async def connect() -> asyncpg.Connection:
-        return await asyncpg.connect(*args, **kwargs)
-
-    return connect
-
-
 class LiveBus:
     def __init__(
         self,
-        connect: Connect,
+        listener: Listener,
         pool: asyncpg.Pool,
         events: EventRepository,
         *,
         queue_size: int = 1000,
         channel: str = wire.CHANNEL,
-        health_interval: float = 10.0,
         identity_refresh: float = 2.0,
-        min_backoff: float = 0.05,
-        max_backoff: float = 5.0,
     ):
-        self._connect = connect
+        self.listener = listener
         self.pool = pool
         self.events = events
         self.queue_size = queue_size
         self.channel = channel
-        self.health_interval = health_interval
         self.identity_refresh = identity_refresh
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
+        listener.listen(channel, self._on_notify, self._on_listening)
 
         self._subs: dict[uuid.UUID, set[Subscriber]] = {}
         self._by_hex: dict[str, uuid.UUID] = {}
         self._recent: dict[uuid.UUID, OrderedDict] = {}
         self._inbox: deque = deque()
         self._inbox_ready = asyncio.Event()
-        self._listening = asyncio.Event()
-        self._conn: Optional[asyncpg.Connection] = None
-        self._alive_at: Optional[datetime] = None
+        # When the lost connection was last known alive: a catch-up starts there.
+        self._alive_before_loss: Optional[datetime] = None
         self._tasks: list[asyncio.Task] = []
         self._closed = False
         self.stats = {
@@ -115,20 +92,14 @@ class LiveBus:
 
     # ---- lifecycle ----
 
-    async def start(self, wait: float = 5.0) -> None:
-        """Start listening; waits up to `wait` seconds for the first LISTEN (a
-        database that is down only delays it: the listener keeps trying)."""
+    def start(self) -> None:
+        """Start dispatching (the listener, started by its owner, delivers)."""
         if self._tasks:
             return
         self._tasks = [
-            asyncio.create_task(self._listen_loop(), name="live-listen"),
             asyncio.create_task(self._dispatch_loop(), name="live-dispatch"),
             asyncio.create_task(self._refresh_loop(), name="live-identities"),
         ]
-        try:
-            await asyncio.wait_for(self._listening.wait(), wait)
-        except asyncio.TimeoutError:
-            log.warning("live: not listening yet (database unreachable?); retrying in the background")
 
     async def close(self) -> None:
         self._closed = True
@@ -146,14 +117,10 @@ class LiveBus:
 
     @property
     def listening(self) -> bool:
-        return self._listening.is_set()
+        return self.listener.listening
 
     async def wait_listening(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._listening.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await self.listener.wait_listening(timeout)
 
     # ---- publishing (called by the writer inside its transaction) ----
 
@@ -233,8 +200,18 @@ class LiveBus:
 
     # ---- listening ----
 
-    def _on_notify(self, conn, pid, channel, payload: str) -> None:
-        self._alive_at = datetime.now(timezone.utc)
+    def _on_listening(self, listening: bool) -> None:
+        if not listening:
+            self._alive_before_loss = self.listener.alive_at
+            return
+        self.stats["connects"] += 1
+        if self.stats["connects"] > 1:
+            self.stats["reconnects"] += 1
+            # Before anything that arrives on the new connection.
+            self._inbox.appendleft(_CATCH_UP)
+            self._inbox_ready.set()
+
+    def _on_notify(self, payload: str) -> None:
         self.stats["notifications"] += 1
         project_id = self._by_hex.get(wire.project_hex(payload))
         if project_id is None:
@@ -261,49 +238,6 @@ class LiveBus:
             lost = 1
         for sub in self._subs.get(project_id, ()):
             sub.lose(lost)
-
-    async def _listen_loop(self) -> None:
-        failures = 0
-        while not self._closed:
-            conn = None
-            lost = asyncio.Event()
-            try:
-                conn = await asyncio.wait_for(self._connect(), timeout=10)
-                conn.add_termination_listener(lambda _c: lost.set())
-                await conn.add_listener(self.channel, self._on_notify)
-                self._conn = conn
-                self.stats["connects"] += 1
-                if self.stats["connects"] > 1:
-                    self.stats["reconnects"] += 1
-                    # Before anything that arrives on the new connection.
-                    self._inbox.appendleft(_CATCH_UP)
-                    self._inbox_ready.set()
-                    log.info("live: listening again on %s", self.channel)
-                self._alive_at = datetime.now(timezone.utc)
-                self._listening.set()
-                failures = 0
-                while not lost.is_set():
-                    try:
-                        await asyncio.wait_for(lost.wait(), self.health_interval)
-                    except asyncio.TimeoutError:
-                        await conn.fetchval("SELECT 1", timeout=5)
-                        self._alive_at = datetime.now(timezone.utc)
-                log.warning("live: the LISTEN connection was lost; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure: reconnect
-                if failures == 0:
-                    log.warning("live: LISTEN connection failed (%s: %s); reconnecting", type(exc).__name__, exc)
-            finally:
-                self._listening.clear()
-                self._conn = None
-                if conn is not None and not conn.is_closed():
-                    conn.terminate()
-            if self._closed:
-                return
-            delay = min(self.min_backoff * (2 ** failures), self.max_backoff)
-            failures += 1
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
 
     # ---- dispatching ----
 
@@ -361,7 +295,7 @@ class LiveBus:
 
     async def _catch_up(self) -> None:
         """After a reconnect: deliver what committed while nobody listened."""
-        alive = self._alive_at or datetime.now(timezone.utc)
+        alive = self._alive_before_loss or datetime.now(timezone.utc)
         self.stats["catchups"] += 1
         for project_id in list(self._subs):
             subs = self._subs.get(project_id)

@@ -20,16 +20,16 @@ async def test_events_committed_while_not_listening_are_caught_up(live_server):
     bus, services = live_server.bus, live_server.services
     keys = await make_project(services, "catchup")
     client = await LiveClient.connect(live_server.url, keys.read_key)
-    backoff = bus.min_backoff
+    backoff = bus.listener.min_backoff
     try:
         await client.subscribe()
         await eventually(lambda: bus.subscriber_count(keys.id) == 1)
         before = await record(live_server.url, keys.write_key, "c", "Before")
         assert await client.next_event() == before
 
-        bus.min_backoff = 1.0  # leave a window with nobody listening
+        bus.listener.min_backoff = 1.0  # leave a window with nobody listening
         reconnects, caught_up = bus.stats["reconnects"], bus.stats["caught_up"]
-        await services.pool.execute("SELECT pg_terminate_backend($1)", bus._conn.get_server_pid())
+        await services.pool.execute("SELECT pg_terminate_backend($1)", bus.listener.connection.get_server_pid())
         await eventually(lambda: not bus.listening)
         during = [await record(live_server.url, keys.write_key, "c", "During", {"i": i}) for i in range(5)]
         assert await client.events(5) == during  # caught up after the reconnect, in order
@@ -40,7 +40,7 @@ async def test_events_committed_while_not_listening_are_caught_up(live_server):
         assert await client.next_event() == after  # nothing twice
         await client.nothing_within(0.3)
     finally:
-        bus.min_backoff = backoff
+        bus.listener.min_backoff = backoff
         await client.close()
 
 

@@ -22,6 +22,7 @@ import orjson
 import pytest
 
 from app.auth import ProjectKeys
+from app.storage.listener import HEALTH_CHECK
 from tests.conftest import make_project
 from tests.live.conftest import ROOT, ServerProcess
 
@@ -126,12 +127,12 @@ def _tagged(url: str, tag: str) -> str:
 
 
 async def kill_key_listeners(services, tag: str) -> int:
-    """Terminate the LISTEN connections (keys and live) of the server tagged
-    `tag`: their last statement is their LISTEN or the health check."""
+    """Terminate the LISTEN connections (one per worker: keys and live) of the
+    server tagged `tag`: their last statement is a LISTEN or the health check."""
     return await services.pool.fetchval(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
         " WHERE datname = current_database() AND application_name = $1"
-        " AND (query ILIKE 'LISTEN%' OR query = 'SELECT 1')", tag)
+        " AND (query ILIKE 'LISTEN%' OR query = $2)", tag, HEALTH_CHECK)
 
 
 @pytest.fixture
