@@ -74,6 +74,7 @@ class LiveBus:
         self.queue_size = queue_size
         self.channel = channel
         self.identity_refresh = identity_refresh
+        self.catchup_margin = CATCHUP_MARGIN
         listener.listen(channel, self._on_notify, self._on_listening)
 
         self._subs: dict[uuid.UUID, set[Subscriber]] = {}
@@ -305,7 +306,7 @@ class LiveBus:
             try:
                 ids = await store.recent_event_ids(
                     self.pool, project_id, ts_since=alive - CATCHUP_TS_WINDOW,
-                    received_since=alive - CATCHUP_MARGIN, limit=limit,
+                    received_since=alive - self.catchup_margin, limit=limit,
                 )
                 recent = self._recent.get(project_id, {})
                 ids = [i for i in ids if i not in recent]

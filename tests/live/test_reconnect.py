@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,7 +21,7 @@ async def test_events_committed_while_not_listening_are_caught_up(live_server):
     bus, services = live_server.bus, live_server.services
     keys = await make_project(services, "catchup")
     client = await LiveClient.connect(live_server.url, keys.read_key)
-    backoff = bus.listener.min_backoff
+    backoff, margin = bus.listener.min_backoff, bus.catchup_margin
     try:
         await client.subscribe()
         await eventually(lambda: bus.subscriber_count(keys.id) == 1)
@@ -28,6 +29,9 @@ async def test_events_committed_while_not_listening_are_caught_up(live_server):
         assert await client.next_event() == before
 
         bus.listener.min_backoff = 1.0  # leave a window with nobody listening
+        # A catch-up margin far shorter than the window: the catch-up must start
+        # from when the lost connection was last alive, not from the reconnect.
+        bus.catchup_margin = timedelta(milliseconds=100)
         reconnects, caught_up = bus.stats["reconnects"], bus.stats["caught_up"]
         await services.pool.execute("SELECT pg_terminate_backend($1)", bus.listener.connection.get_server_pid())
         await eventually(lambda: not bus.listening)
@@ -41,6 +45,7 @@ async def test_events_committed_while_not_listening_are_caught_up(live_server):
         await client.nothing_within(0.3)
     finally:
         bus.listener.min_backoff = backoff
+        bus.catchup_margin = margin
         await client.close()
 
 
