@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import math
 import os
 import random
 import time
@@ -143,7 +142,6 @@ def generate(*, people: int | None = None, events: int | None = None, seed: int 
                 set_prop("Campaign Medium", MEDIUM[source], when)
             record(when, anon, "Visited Site", visit)
             t += rng.expovariate(1 / (4 * 86400))
-        identity = anon
         identified = False
         pricing_p = 0.46 if variant == "A" else 0.53
         if rng.random() < pricing_p:
@@ -156,7 +154,6 @@ def generate(*, people: int | None = None, events: int | None = None, seed: int 
                     when = at(ts_signup)
                     ds.identities.append((user, pid, when))   # identify(anon, user): NAMED
                     identified = True
-                    identity = user
                     record(when, user, "Signed Up", {"Plan": "Free", "Variant": variant})
                     set_prop("email", user, when)
                     set_prop("Plan", "Free", when)

@@ -15,13 +15,12 @@ import httpx
 import pytest
 import uvicorn
 
-from app.auth import AuthService, ProjectKeys
+from app.auth import ProjectKeys
 from app.config import Settings
 from app.database import prepare_database
 from app.server import create_app
 from app.services import Services
 from app.storage.pool import create_pool
-from app.storage.projects import ProjectRepository
 
 LOCAL_ADMIN_URL = os.environ.get("WHODID_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

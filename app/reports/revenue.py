@@ -39,7 +39,7 @@ from decimal import Decimal
 import orjson
 
 from ..errors import BadInput
-from .periods import MAX_SERIES_POINTS, Period, count_periods_overlapping, sql_period_start, to_utc
+from .periods import MAX_SERIES_POINTS, Period, count_periods_overlapping, to_utc
 
 MAX_KEY_LENGTH = 255
 _SQL_STEP = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days", Period.MONTH: "1 month"}
