@@ -21,6 +21,7 @@ import orjson
 
 from ..errors import Unavailable
 from ..storage import events as event_store
+from ..storage import identities as identity_store
 from ..storage import people as people_store
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.events import EventRow
@@ -201,7 +202,7 @@ class Writer:
                             | {it.identity for _, it in items if isinstance(it, PropertyWrite)})
         events = [ev for _, it in items if isinstance(it, EventWrite) for ev in it.events]
         # One round trip: identities resolved (and created), events inserted.
-        person_of, inserted = await event_store.resolve_and_insert(
+        person_of, created, inserted = await event_store.resolve_and_insert(
             conn, project_id, identities, [person_id_for(project_id, i) for i in identities],
             [e.id for e in events], [e.identity for e in events], [e.name for e in events],
             [e.properties_json for e in events], [e.revenue for e in events], [e.timestamp for e in events],
@@ -215,6 +216,13 @@ class Writer:
             rows = {e.id: stored_row(e, *inserted[e.id]) for e in events if e.id in inserted}
             missing_keys = [e.idempotency_key for e in events if e.id not in rows]
             existing = await event_store.by_idempotency_keys(conn, project_id, missing_keys) if missing_keys else {}
+            if missing_keys and created:
+                # Identities made for events that all turned out duplicates: not kept.
+                used = {e.identity for e in events if e.id in rows}
+                used.update(it.identity for _, it in items if isinstance(it, PropertyWrite))
+                unused = sorted(created - used)
+                if unused:
+                    await identity_store.forget_unused(conn, project_id, unused)
             for index, item in items:
                 if isinstance(item, EventWrite):
                     results[index] = [

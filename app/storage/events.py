@@ -67,7 +67,8 @@ created AS (
 born AS (
     INSERT INTO persons (project_id, id) SELECT $1, person_id FROM created ON CONFLICT DO NOTHING),
 resolved AS (
-    SELECT identity, person_id FROM known UNION ALL SELECT identity, person_id FROM created),
+    SELECT identity, person_id, false AS created FROM known
+    UNION ALL SELECT identity, person_id, true FROM created),
 inserted AS (
     INSERT INTO events (project_id, id, person_id, identity, name, properties, revenue, ts, received_at,
                         idempotency_key)
@@ -81,9 +82,9 @@ inserted AS (
     -- Only what the database assigns: the caller has the rest of each row
     -- (no jsonb sent back and decoded again).
     RETURNING id, seq, person_id)
-SELECT identity, person_id, NULL::uuid AS id, NULL::bigint AS seq FROM resolved
+SELECT identity, person_id, NULL::uuid AS id, NULL::bigint AS seq, created FROM resolved
 UNION ALL
-SELECT NULL, person_id, id, seq FROM inserted
+SELECT NULL, person_id, id, seq, NULL FROM inserted
 """
 
 
@@ -100,25 +101,28 @@ async def resolve_and_insert(
     timestamps: list[datetime],
     received: list[datetime],
     keys: list[str | None],
-) -> tuple[dict[str, uuid.UUID], dict[uuid.UUID, tuple[int, uuid.UUID]]]:
+) -> tuple[dict[str, uuid.UUID], set[str], dict[uuid.UUID, tuple[int, uuid.UUID]]]:
     """In one round trip: the person each of `identities` (distinct) resolves
     to, creating an unidentified person (id `new_person_ids[i]`) for each
-    unknown one, and the events inserted in the given order, as id -> (seq,
-    person id). Events whose idempotency key exists already (or repeats in the
-    batch) are skipped, and so are events of an identity missing from the
-    returned map (see above)."""
+    unknown one; the identities so created; and the events inserted in the
+    given order, as id -> (seq, person id). Events whose idempotency key exists
+    already (or repeats in the batch) are skipped, and so are events of an
+    identity missing from the returned map (see above)."""
     rows = await conn.fetch(
         _RECORD_SQL, project_id, identities, new_person_ids, ids, event_identities, names, properties_json,
         revenues, timestamps, received, keys,
     )
     person_of: dict[str, uuid.UUID] = {}
+    created: set[str] = set()
     inserted: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
-    for identity, person_id, event_id, seq in rows:
+    for identity, person_id, event_id, seq, new in rows:
         if event_id is None:
             person_of[identity] = person_id
+            if new:
+                created.add(identity)
         else:
             inserted[event_id] = (seq, person_id)
-    return person_of, inserted
+    return person_of, created, inserted
 
 
 async def by_idempotency_keys(conn, project_id: uuid.UUID, keys: list[str]) -> dict[str, EventRow]:

@@ -89,3 +89,16 @@ async def merge_people(conn: asyncpg.Connection, project_id: uuid.UUID, survivor
         " WHERE project_id = $1 AND (id = $3 OR merged_into = $3)",
         project_id, survivor, loser,
     )
+
+
+async def forget_unused(conn: asyncpg.Connection, project_id: uuid.UUID, identities: list[str]) -> None:
+    """Drop identities created in this transaction that nothing was written
+    for (their only events were duplicates of stored ones), and the persons
+    created with them: a refused or duplicate event leaves no empty person."""
+    await conn.execute(
+        "WITH gone AS (DELETE FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
+        " RETURNING person_id)"
+        " DELETE FROM persons WHERE project_id = $1 AND id IN (SELECT person_id FROM gone)",
+        project_id, identities,
+    )
+

@@ -200,3 +200,27 @@ async def test_set_properties_refusals(write_client):
     assert errors[0]["extensions"]["field"] == "input.properties"
     errors = await write_client.errors(SET, {"i": "p", "p": {}})
     assert errors[0]["extensions"]["field"] == "input.properties"
+
+
+async def test_a_duplicate_under_another_identity_leaves_no_person_behind(write_client, read_client, services,
+                                                                         project):
+    await record(write_client, "alice", "Paid", id="order-1")
+
+    async def people() -> tuple[int, int]:
+        return (await services.pool.fetchval("SELECT count(*) FROM persons WHERE project_id = $1", project.id),
+                await services.pool.fetchval("SELECT count(*) FROM identities WHERE project_id = $1", project.id))
+
+    before = await people()
+    # The write key may not see another identity's event: refused ...
+    (error,) = await write_client.errors(RECORD, {"input": {"identity": "mallory", "name": "Paid", "id": "order-1"}})
+    assert error["extensions"]["field"] == "input.id"
+    # ... the read key gets the stored event back as a duplicate.
+    again = await record(read_client, "trudy", "Paid", id="order-1")
+    assert again["duplicate"] is True and again["event"]["identity"] == "alice"
+    # Neither created a person (nor an identity) with no event.
+    assert await people() == before
+    # A new identity with a new event in the same batch as a duplicate stays.
+    batch = await write_client(RECORD_MANY, {"input": [
+        {"identity": "bob", "name": "Paid", "id": "order-1"}, {"identity": "bob", "name": "Seen"}]})
+    assert batch["recordEvents"] == {"accepted": 1, "duplicates": 1}
+    assert await people() == (before[0] + 1, before[1] + 1)
