@@ -88,7 +88,7 @@ class LiveBus:
         self._closed = False
         self.stats = {
             "published": 0, "notifications": 0, "ignored": 0, "dispatched": 0, "fetched": 0,
-            "connects": 0, "reconnects": 0, "catchups": 0, "caught_up": 0, "overflows": 0,
+            "reconnects": 0, "catchups": 0, "caught_up": 0, "overflows": 0,
         }
 
     # ---- lifecycle ----
@@ -205,8 +205,7 @@ class LiveBus:
         if not listening:
             self._alive_before_loss = self.listener.alive_at
             return
-        self.stats["connects"] += 1
-        if self.stats["connects"] > 1:
+        if self.listener.connects > 1:
             self.stats["reconnects"] += 1
             # Before anything that arrives on the new connection.
             self._inbox.appendleft(_CATCH_UP)

@@ -75,11 +75,6 @@ class Plan:
     records: list[Record] = field(default_factory=list)
     traits: list[SetTraits] = field(default_factory=list)
 
-    def extend(self, other: "Plan") -> None:
-        self.links += other.links
-        self.records += other.records
-        self.traits += other.traits
-
 
 # ------------------------------------------------------------------ parsing
 
