@@ -133,23 +133,18 @@ class Server:
 
 
 @contextmanager
-def whodid_server(url: str, workers: int = 2, env: dict | None = None, tree: Path | None = None,
-                  name: str = "whodid"):
-    """`whodid serve --workers N` on a free port. `tree`: serve the code of
-    another checkout (see exported_tree) instead of this one."""
+def _served(name: str, command: list[str], *, cwd: Path, env: dict | None, ready_path: str, workers: int):
+    """`command` (a server taking --port) on a free port, logging to a
+    temporary file, until it answers `ready_path` with every worker up;
+    stopped and its log removed afterwards."""
     port = free_port()
-    log = Path(tempfile.mkstemp(prefix="whodid-bench-", suffix=".log")[1])
-    environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
-    if tree is not None:
-        environment["PYTHONPATH"] = str(tree)
+    log = Path(tempfile.mkstemp(prefix=f"whodid-{name}-", suffix=".log")[1])
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=tree or ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        proc = subprocess.Popen([*command, "--port", str(port)], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(name, proc, port, log)
     try:
-        _wait_ready(port, "/readyz", proc)
+        _wait_ready(port, ready_path, proc)
         _wait_workers(server, workers)
         yield server
     finally:
@@ -158,24 +153,25 @@ def whodid_server(url: str, workers: int = 2, env: dict | None = None, tree: Pat
 
 
 @contextmanager
+def whodid_server(url: str, workers: int = 2, env: dict | None = None, tree: Path | None = None,
+                  name: str = "whodid"):
+    """`whodid serve --workers N` on a free port. `tree`: serve the code of
+    another checkout (see exported_tree) instead of this one."""
+    environment = {**os.environ, "DATABASE_URL": url, **(env or {})}
+    if tree is not None:
+        environment["PYTHONPATH"] = str(tree)
+    with _served(name, [sys.executable, "-m", "app", "serve", "--workers", str(workers)], cwd=tree or ROOT,
+                 env=environment, ready_path="/readyz", workers=workers) as server:
+        yield server
+
+
+@contextmanager
 def bare_server(workers: int = 2):
     """bench/bare_app.py under uvicorn, served the same way as whodid."""
-    port = free_port()
-    log = Path(tempfile.mkstemp(prefix="whodid-bare-", suffix=".log")[1])
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "uvicorn"), "bench.bare_app:app", "--port", str(port), "--workers", str(workers),
-             "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    server = Server("bare", proc, port, log)
-    try:
-        _wait_ready(port, "/healthz", proc)
-        _wait_workers(server, workers)
+    with _served("bare", [str(VENV_BIN / "uvicorn"), "bench.bare_app:app", "--workers", str(workers),
+                          "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
+                 cwd=ROOT, env=None, ready_path="/healthz", workers=workers) as server:
         yield server
-    finally:
-        server.stop()
-        log.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -37,10 +37,12 @@ from .ingest_single import stored
 BATCH = 1000
 IDENTITIES = 5000
 
-EVENTS_LUA = r"""
+# wrk builds each call's body: `item` is the Lua expression of one event
+# (n: its number), `body` wraps `parts`. The %(...)s fields are filled per run.
+_BATCH_LUA = r"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %(key)s"
+wrk.headers["Authorization"] = "{auth}"
 counter = 0
 request = function()
   counter = counter + 1
@@ -48,34 +50,33 @@ request = function()
   local parts = {}
   for j = 1, %(batch)d do
     local n = counter * %(batch)d + j
-    parts[j] = '{"identity":"%(run)s-u' .. tid .. '-' .. (n %% %(ids)d) .. '","name":"Viewed Page","id":"%(run)s-' ..
-      tid .. '-' .. n .. '","properties":{"URL":"https://example.com/p/' .. (n %% 50) ..
-      '","Campaign Source":"google","Variant":"B"}}'
+    parts[j] = {item}
   end
-  local body = '{"query":"mutation R($e: [RecordEventInput!]!) { recordEvents(input: $e) { accepted duplicates } }",' ..
-    '"variables":{"e":[' .. table.concat(parts, ",") .. ']}}'
-  return wrk.format(nil, "/graphql", nil, body)
+  return wrk.format(nil, "{path}", nil, {body})
 end
 """
 
-SEGMENT_LUA = r"""
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic %(basic)s"
-counter = 0
-request = function()
-  counter = counter + 1
-  sent_count = counter
-  local parts = {}
-  for j = 1, %(batch)d do
-    local n = counter * %(batch)d + j
-    parts[j] = '{"type":"track","userId":"%(run)s-u' .. tid .. '-' .. (n %% %(ids)d) .. '","event":"Viewed Page",' ..
+
+def batch_lua(auth: str, path: str, item: str, body: str) -> str:
+    return _BATCH_LUA.replace("{auth}", auth).replace("{path}", path).replace("{item}", item).replace("{body}", body)
+
+
+EVENTS_LUA = batch_lua(
+    "Bearer %(key)s", "/graphql",
+    item=r"""'{"identity":"%(run)s-u' .. tid .. '-' .. (n %% %(ids)d) .. '","name":"Viewed Page","id":"%(run)s-' ..
+      tid .. '-' .. n .. '","properties":{"URL":"https://example.com/p/' .. (n %% 50) ..
+      '","Campaign Source":"google","Variant":"B"}}'""",
+    body=r"""'{"query":"mutation R($e: [RecordEventInput!]!) { recordEvents(input: $e) { accepted duplicates } }",' ..
+    '"variables":{"e":[' .. table.concat(parts, ",") .. ']}}'""",
+)
+
+SEGMENT_LUA = batch_lua(
+    "Basic %(basic)s", "/v1/batch",
+    item=r"""'{"type":"track","userId":"%(run)s-u' .. tid .. '-' .. (n %% %(ids)d) .. '","event":"Viewed Page",' ..
       '"messageId":"%(run)s-' .. tid .. '-' .. n .. '","properties":{"URL":"https://example.com/p/' .. (n %% 50) ..
-      '","Campaign Source":"google","Variant":"B"}}'
-  end
-  return wrk.format(nil, "/v1/batch", nil, '{"batch":[' .. table.concat(parts, ",") .. ']}')
-end
-"""
+      '","Campaign Source":"google","Variant":"B"}}'""",
+    body=r"""'{"batch":[' .. table.concat(parts, ",") .. ']}'""",
+)
 
 
 async def raw_copy(url: str, seconds: float, connections: int = 2) -> tuple[float, int, float]:
