@@ -4,11 +4,13 @@ uvicorn serving the app on a loopback port."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
 import tempfile
 from pathlib import Path
+from typing import AsyncIterator
 
 import asyncpg
 import httpx
@@ -113,11 +115,11 @@ async def other_project(services: Services) -> ProjectKeys:
     return await make_project(services, "other")
 
 
-@pytest.fixture(scope="session")
-async def server(database_url: str, settings: Settings):
-    """The real app under a real uvicorn on a loopback port (in this event loop)."""
+@contextlib.asynccontextmanager
+async def serving(app) -> AsyncIterator[str]:
+    """`app` under a real uvicorn on a loopback port, in this event loop;
+    yields its base URL."""
     port = free_port()
-    app = create_app(settings, dsn=database_url)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     instance = uvicorn.Server(config)
     task = asyncio.create_task(instance.serve())
@@ -126,9 +128,18 @@ async def server(database_url: str, settings: Settings):
             break
         await asyncio.sleep(0.05)
     assert instance.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def server(database_url: str, settings: Settings):
+    """The real app under a real uvicorn on a loopback port (in this event loop)."""
+    async with serving(create_app(settings, dsn=database_url)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
 from app.config import Settings
 from app.server import create_app
-from tests.conftest import free_port
+from tests.conftest import free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 WHODID = [sys.executable, "-m", "app"]
@@ -312,16 +311,6 @@ class InProcessServer:
 
 @pytest.fixture(scope="session")
 async def live_server(database_url: str):
-    port = free_port()
     capture = _CaptureState(create_app(Settings(live_queue_size=1000), dsn=database_url))
-    config = uvicorn.Config(capture, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve())
-    for _ in range(200):
-        if instance.started:
-            break
-        await asyncio.sleep(0.05)
-    assert instance.started, "uvicorn did not start"
-    yield InProcessServer(f"http://127.0.0.1:{port}", capture)
-    instance.should_exit = True
-    await task
+    async with serving(capture) as url:
+        yield InProcessServer(url, capture)

@@ -117,7 +117,6 @@ async def load(services, project_id, scenario: dict) -> None:
 
 async def oracle(services, project_id, scenario: dict, spec: FunnelSpec) -> dict:
     seg = scenario["segment"]
-    seg_key = None if seg is None else seg.get("personProperty") or seg.get("firstStepProperty")
     async with services.pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT seq, person_id, name, properties, ts FROM events WHERE project_id = $1", project_id
