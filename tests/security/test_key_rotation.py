@@ -16,6 +16,7 @@ import asyncio
 import os
 import secrets
 import sys
+from contextlib import asynccontextmanager
 
 import httpx
 import orjson
@@ -27,6 +28,7 @@ from tests.conftest import make_project
 from tests.live.conftest import ROOT, ServerProcess
 
 REQUESTS = 40  # per check; new connection each, so both workers answer
+PINNED_REQUESTS = 5  # per check on a connection whose worker is known
 
 
 def _client(base_url: str) -> httpx.AsyncClient:
@@ -35,18 +37,29 @@ def _client(base_url: str) -> httpx.AsyncClient:
                              headers={"Connection": "close"})
 
 
+def _bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def _track_on(http: httpx.AsyncClient, key: str, n: int) -> list[int]:
+    return [(await http.get("/e", params={"_k": key, "_p": "rotation-check", "_n": "Checked"})).status_code
+            for _ in range(n)]
+
+
+async def _graphql_on(http: httpx.AsyncClient, key: str, n: int) -> list[int]:
+    return [(await http.post("/graphql", json={"query": "{ eventNames }"}, headers=_bearer(key))).status_code
+            for _ in range(n)]
+
+
 async def track(base_url: str, key: str) -> list[int]:
     """Statuses of /e with `key` (the Kissmetrics endpoint takes either key)."""
     async with _client(base_url) as http:
-        return [(await http.get("/e", params={"_k": key, "_p": "rotation-check", "_n": "Checked"})).status_code
-                for _ in range(REQUESTS)]
+        return await _track_on(http, key, REQUESTS)
 
 
 async def graphql(base_url: str, key: str) -> list[int]:
     async with _client(base_url) as http:
-        return [(await http.post("/graphql", json={"query": "{ eventNames }"},
-                                 headers={"Authorization": f"Bearer {key}"})).status_code
-                for _ in range(REQUESTS)]
+        return await _graphql_on(http, key, REQUESTS)
 
 
 async def live_stats(base_url: str, read_key: str, *, until_pids: int = 1, attempts: int = 400) -> tuple[set, set]:
@@ -55,13 +68,46 @@ async def live_stats(base_url: str, read_key: str, *, until_pids: int = 1, attem
     statuses, pids = set(), set()
     async with _client(base_url) as http:
         for i in range(attempts):
-            response = await http.get("/live/stats", headers={"Authorization": f"Bearer {read_key}"})
+            response = await http.get("/live/stats", headers=_bearer(read_key))
             statuses.add(response.status_code)
             if response.status_code == 200:
                 pids.add(response.json()["pid"])
             if i + 1 >= REQUESTS and (len(pids) >= until_pids or response.status_code != 200):
                 break
     return statuses, pids
+
+
+async def _pid_on(http: httpx.AsyncClient, read_key: str) -> int:
+    response = await http.get("/live/stats", headers=_bearer(read_key))
+    assert response.status_code == 200, response.text
+    return response.json()["pid"]
+
+
+@asynccontextmanager
+async def every_worker(base_url: str, read_key: str, workers: int, attempts: int = 400):
+    """One keep-alive connection per worker, each worker known by the pid
+    /live/stats answers with (`read_key` must be accepted). The kernel
+    spreads new connections over the workers unevenly, so requests on new
+    connections may all reach one worker; a request on one of these reaches
+    the worker named. Yields [(pid, client)]."""
+    clients: dict[int, httpx.AsyncClient] = {}
+    try:
+        for _ in range(attempts):
+            if len(clients) == workers:
+                break
+            http = httpx.AsyncClient(base_url=base_url, timeout=20, limits=httpx.Limits(max_connections=1))
+            pid = await _pid_on(http, read_key)
+            if pid in clients:
+                await http.aclose()
+            else:
+                clients[pid] = http
+        assert len(clients) == workers, f"only workers {sorted(clients)} answered in {attempts} connections"
+        yield list(clients.items())
+        for pid, http in clients.items():  # the requests did stay on their worker's connection
+            assert await _pid_on(http, read_key) == pid
+    finally:
+        for http in clients.values():
+            await http.aclose()
 
 
 async def rotate(database_url: str, name: str) -> ProjectKeys:
@@ -85,10 +131,11 @@ async def change_hashes_silently(services, project: ProjectKeys) -> None:
 
 
 async def warm(base_url: str, keys: ProjectKeys, workers: int) -> None:
-    assert set(await track(base_url, keys.write_key)) == {200}
-    assert set(await graphql(base_url, keys.read_key)) == {200}
-    statuses, pids = await live_stats(base_url, keys.read_key, until_pids=workers)
-    assert statuses == {200} and len(pids) == workers, (statuses, pids)
+    """Both keys used in every worker, so each worker's cache holds them."""
+    async with every_worker(base_url, keys.read_key, workers) as pinned:
+        for pid, http in pinned:
+            assert set(await _track_on(http, keys.write_key, PINNED_REQUESTS)) == {200}, pid
+            assert set(await _graphql_on(http, keys.read_key, PINNED_REQUESTS)) == {200}, pid
 
 
 async def assert_rotated(base_url: str, old: ProjectKeys, new: ProjectKeys, workers: int) -> None:
@@ -96,19 +143,28 @@ async def assert_rotated(base_url: str, old: ProjectKeys, new: ProjectKeys, work
     assert set(await graphql(base_url, old.read_key)) == {401}, "old read key still accepted"
     statuses, _ = await live_stats(base_url, old.read_key)
     assert statuses == {401}, "old read key still accepted by /live/stats"
+    async with every_worker(base_url, new.read_key, workers) as pinned:
+        for pid, http in pinned:
+            assert set(await _track_on(http, old.write_key, PINNED_REQUESTS)) == {401}, (
+                f"old write key still accepted by worker {pid}")
+            assert set(await _graphql_on(http, old.read_key, PINNED_REQUESTS)) == {401}, (
+                f"old read key still accepted by worker {pid}")
+            assert set(await _track_on(http, new.write_key, PINNED_REQUESTS)) == {200}, pid
+            assert set(await _graphql_on(http, new.read_key, PINNED_REQUESTS)) == {200}, pid
     assert set(await track(base_url, new.write_key)) == {200}
     assert set(await graphql(base_url, new.read_key)) == {200}
-    statuses, pids = await live_stats(base_url, new.read_key, until_pids=workers)
-    assert statuses == {200} and len(pids) == workers, (statuses, pids)
 
 
 async def assert_cache_serves(base_url: str, services, keys: ProjectKeys, workers: int) -> None:
+    """With the hashes changed behind the caches' back, every worker still
+    accepts both old keys: the rest of the test does exercise the caches."""
     await change_hashes_silently(services, keys)
-    statuses, pids = await live_stats(base_url, keys.read_key, until_pids=workers)
-    assert statuses == {200} and len(pids) == workers, (
-        "the old key was not served from every worker's key cache, so this test no longer shows that "
-        f"rotation beats the cache (statuses {statuses}, pids {pids})")
-    assert set(await track(base_url, keys.write_key)) == {200}
+    async with every_worker(base_url, keys.read_key, workers) as pinned:
+        for pid, http in pinned:
+            assert set(await _track_on(http, keys.write_key, PINNED_REQUESTS)) == {200}, (
+                f"worker {pid} did not serve the write key from its cache, so this test no longer shows "
+                "that rotation beats the cache")
+            assert set(await _graphql_on(http, keys.read_key, PINNED_REQUESTS)) == {200}, pid
 
 
 async def test_rotation_is_immediate_in_the_server_fixture(services, server, database_url):
