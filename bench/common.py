@@ -51,6 +51,12 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+def migrate(url: str) -> None:
+    """`whodid migrate` of this working tree on `url`."""
+    subprocess.run([str(VENV_BIN / "whodid"), "migrate"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
+                   check=True, stdout=subprocess.DEVNULL)
+
+
 @contextmanager
 def fresh_database(prefix: str = "whodid_bench", keep: bool = False):
     """A new, migrated database; dropped afterwards unless `keep`."""
@@ -58,8 +64,7 @@ def fresh_database(prefix: str = "whodid_bench", keep: bool = False):
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     url = db_url(name)
     try:
-        subprocess.run([str(VENV_BIN / "whodid"), "migrate"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
-                       check=True, stdout=subprocess.DEVNULL)
+        migrate(url)
         yield url
     finally:
         if not keep:

@@ -172,20 +172,9 @@ def differences(kind: str, ours, duck) -> list[str]:
 
 async def explain(url: str, project_id, start: datetime, end: datetime) -> dict[str, str]:
     """EXPLAIN (ANALYZE, BUFFERS) of each report's statement, as the server builds it."""
-    from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
-    from app.reports.periods import Period
+    from .statements import build
 
-    fspec = funnel_mod.FunnelSpec(
-        steps=tuple(funnel_mod.FunnelStepSpec(s) for s in FUNNEL_STEPS), from_=start, to=end,
-        window_seconds=WINDOW, segment_by=funnel_mod.SegmentSpec(first_step_property=SEGMENT, limit=10))
-    fsql, fparams = funnel_mod.build_query(project_id, fspec)
-    cspec = cohort_mod.CohortSpec("Signed Up", "Logged In", COHORT_FROM, COHORT_TO, Period.WEEK, Period.WEEK, 12)
-    rspec = revenue_mod.RevenueSpec(start, end, Period.MONTH, SEGMENT)
-    statements = {
-        "funnel": (fsql, fparams),
-        "cohort": (cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)),
-        "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, SEGMENT]),
-    }
+    statements = build(project_id, start, end)
     from app.storage.pool import connect
 
     conn = await connect(url)

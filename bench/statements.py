@@ -1,0 +1,394 @@
+"""Each report's statement alone, timed beside DuckDB (and the statement of an
+earlier commit): the SQL cost without HTTP, GraphQL or the Python assembly.
+
+- whodid: the statement exactly as the server builds it (funnel_mod.build_query
+  without people, cohort_sql/cohort_params, revenue_sql), run on one
+  connection inside a read-only REPEATABLE READ transaction with
+  app/reports/service.py's REPORT_SETTINGS applied, as the report service does;
+- ref (`--compare-ref REF`): the statement built by the code at git REF
+  (exported with `git archive`; a subprocess of that tree builds and pickles
+  the (sql, params)), run the same way on the same connection and database;
+- DuckDB: bench/duckdb_reports.py in-process over the same rows
+  (generate.write_csv), data loaded in memory beforehand.
+
+Each round times every report with each contender in turn (one warm-up run,
+then the median of `--runs` runs); the table gives the median over
+`--rounds` rounds and the ratios. The answers are compared outside the timing:
+whodid's (the report module's compute function, funnel with every person's
+chain for peopleList) against DuckDB's counts, and against REF's in full
+(every figure, every person's level, times and segment).
+
+`--keep NAME` keeps the loaded database `whodid_bench_stmt_NAME` and the CSV
+folder /tmp/whodid_bench_stmt_NAME for later runs (loading 1M events takes
+minutes); a later run with the same NAME reuses them (`whodid migrate` is run
+again), after checking they hold the same --events/--seed. Without it both are
+removed at the end. `--drop NAME` removes a kept one.
+
+    .venv/bin/python -m bench.statements [--reports funnel,cohort,revenue] [--rounds 3] [--runs 5]
+        [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--keep NAME] [--quick]"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+
+from . import common, duckdb_reports, generate, reports
+
+KINDS = ("funnel", "cohort", "revenue")
+LOAD_LOCK = "/tmp/whodid-bench-load.lock"
+# cohort cells are "complete" relative to computedAt: fixed, so answers compare
+COMPUTED_AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+# ------------------------------------------------------------------ statements
+# Importing only app/ and bench.reports' constants: this also runs in a tree
+# exported at an earlier commit (see ref_statements).
+
+
+def _specs(start: datetime, end: datetime, limit: int):
+    from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
+    from app.reports.periods import Period
+
+    fspec = funnel_mod.FunnelSpec(
+        steps=tuple(funnel_mod.FunnelStepSpec(s) for s in reports.FUNNEL_STEPS), from_=start, to=end,
+        window_seconds=reports.WINDOW,
+        segment_by=funnel_mod.SegmentSpec(first_step_property=reports.SEGMENT, limit=limit))
+    cspec = cohort_mod.CohortSpec("Signed Up", "Logged In", reports.COHORT_FROM, reports.COHORT_TO, Period.WEEK,
+                                  Period.WEEK, 12)
+    rspec = revenue_mod.RevenueSpec(start, end, Period.MONTH, reports.SEGMENT)
+    return fspec, cspec, rspec
+
+
+def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10) -> dict[str, tuple[str, list]]:
+    """{report: (sql, params)}: each statement as the server builds it."""
+    from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
+
+    fspec, cspec, rspec = _specs(start, end, limit)
+    return {
+        "funnel": funnel_mod.build_query(project_id, fspec),
+        "cohort": (cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)),
+        "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT]),
+    }
+
+
+def _plain(value):
+    """A result dataclass as plain data (picklable across trees, comparable)."""
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def _chains(people: dict | None) -> list | None:
+    """Every person's chain as (id, level, times, segment value), by id: equal
+    whatever order the statement gave the people in."""
+    if people is None:
+        return None
+    n, ids, values = people["steps"], people["ids"], people["values"]
+    return sorted((ids[16 * i:16 * i + 16].hex(), people["levels"][i], list(people["times"][i * n:(i + 1) * n]),
+                   values[people["segments"][i]]) for i in range(len(people["levels"])))
+
+
+async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetime, limit: int,
+                  kinds: tuple[str, ...]) -> dict:
+    """{report: plain answer} by the report modules' compute functions, run
+    as the service runs them; the funnel with every person's chain."""
+    from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
+    from app.reports.service import REPORT_SETTINGS
+    from app.storage.pool import connect
+
+    fspec, cspec, rspec = _specs(start, end, limit)
+    compute = {
+        "funnel": lambda c: funnel_mod.compute_funnel(c, project_id, fspec, with_people=True),
+        "cohort": lambda c: cohort_mod.compute_cohort(c, project_id, cspec, COMPUTED_AT),
+        "revenue": lambda c: revenue_mod.compute_revenue(c, project_id, rspec),
+    }
+    conn = await connect(url)
+    out = {}
+    try:
+        for kind in kinds:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                await conn.execute(REPORT_SETTINGS, "900000")
+                out[kind] = _plain(await compute[kind](conn))
+            if kind == "funnel":
+                out[kind].pop("computed_at", None)
+                out[kind]["people"] = _chains(out[kind].get("people"))
+    finally:
+        await conn.close()
+    return out
+
+
+def emit(args) -> None:
+    """Subprocess side of --compare-ref (run inside the exported tree): pickle
+    the statements and the answers of this tree to args.emit."""
+    project_id, start, end = uuid.UUID(args.project), generate.START, generate.END
+    kinds = tuple(args.reports.split(","))
+    out = {"statements": build(project_id, start, end, args.limit),
+           "answers": asyncio.run(answers(args.url, project_id, start, end, args.limit, kinds))}
+    Path(args.emit).write_bytes(pickle.dumps(out))
+
+
+def ref_statements(ref: str, url: str, project_id: uuid.UUID, limit: int, kinds: tuple[str, ...]) -> dict:
+    """{"statements": ..., "answers": ...} of the code at git `ref`: this file
+    copied into the exported tree and run there (its app/, its bench/)."""
+    with common.exported_tree(ref) as tree, tempfile.NamedTemporaryFile(suffix=".pickle") as out:
+        shutil.copy(Path(__file__), tree / "bench" / "statements.py")
+        subprocess.run([sys.executable, "-m", "bench.statements", "--emit", out.name, "--url", url,
+                        "--project", str(project_id), "--limit", str(limit), "--reports", ",".join(kinds)],
+                       cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
+        return pickle.loads(Path(out.name).read_bytes())
+
+
+# ------------------------------------------------------------------ comparing
+
+
+def duck_shape(kind: str, answer: dict):
+    """A plain whodid answer in duckdb_reports' shapes."""
+    if kind == "funnel":
+        return {"steps": [s["people"] for s in answer["steps"]],
+                "segments": {s["value"]: [x["people"] for x in s["steps"]] for s in answer["segments"]}}
+    if kind == "cohort":
+        return [(r["start"].astimezone(timezone.utc).replace(tzinfo=None), r["size"], [c["people"] for c in r["cells"]])
+                for r in answer["rows"]]
+    m = answer["money"]
+    return {
+        "total": Decimal(m["total"]), "gross": Decimal(m["gross"]), "refunds": Decimal(m["refunds"]),
+        "paying": m["paying_people"],
+        "series": [(p["start"].astimezone(timezone.utc).replace(tzinfo=None), Decimal(p["money"]["total"]),
+                    Decimal(p["money"]["gross"]), Decimal(p["money"]["refunds"]), p["money"]["paying_people"])
+                   for p in answer["series"]],
+        "sources": [(s["value"], Decimal(s["total"]), s["paying_people"]) for s in answer["by_source"]],
+    }
+
+
+def first_difference(a, b, path: str = "") -> str | None:
+    """Where two plain answers differ first (None: equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            d = first_difference(a.get(k), b.get(k), f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path}: {a!r} != {b!r}"[:300]
+
+
+# ------------------------------------------------------------------ data
+
+
+async def _database_comment(url: str) -> str | None:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                                   " WHERE datname = current_database()")
+    finally:
+        await conn.close()
+
+
+async def _exists(name: str) -> bool:
+    conn = await asyncpg.connect(common.ADMIN_URL)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+async def _load(url: str, ds: generate.Dataset, marker: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await generate.create_project(conn, ds, f"stmt-{ds.project_id.hex[:8]}")
+        await generate.load(conn, ds)
+        # the mark of a complete load (a half-loaded kept database is redone)
+        await conn.execute(f"COMMENT ON DATABASE \"{url.rsplit('/', 1)[1]}\" IS '{marker}'")
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def dataset(events: int, seed: int, keep: str | None):
+    """(database url, project id, CSV paths) of the generated data set,
+    loaded now or (keep) reused."""
+    marker = f"whodid bench.statements events={events} seed={seed}"
+    project_id = generate.generate(people=1, seed=seed).project_id  # the same id at any size
+    if keep is None:
+        with common.fresh_database("whodid_bench_stmt") as url, \
+                tempfile.TemporaryDirectory(prefix="whodid-stmt-") as folder:
+            ds = generate.generate(events=events, seed=seed)
+            paths = generate.write_csv(ds, Path(folder))
+            asyncio.run(_load(url, ds, marker))
+            del ds
+            yield url, project_id, paths
+        return
+    name = f"whodid_bench_stmt_{keep}"
+    url, folder = common.db_url(name), Path(f"/tmp/{name}")
+    paths = {n: folder / f"{n}.csv" for n in ("events", "persons", "property_changes")}
+    with open(LOAD_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / "done"
+        ready = (done.exists() and done.read_text() == marker and asyncio.run(_exists(name))
+                 and asyncio.run(_database_comment(url)) == marker)
+        if ready:
+            print(f"reusing {name} and {folder}", flush=True)
+            common.migrate(url)
+        else:
+            print(f"loading {events:,} events (seed {seed}) into {name} and {folder} …", flush=True)
+            asyncio.run(common._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(common._admin(f'CREATE DATABASE "{name}"'))
+            common.migrate(url)
+            shutil.rmtree(folder, ignore_errors=True)
+            ds = generate.generate(events=events, seed=seed)
+            generate.write_csv(ds, folder)
+            asyncio.run(_load(url, ds, marker))
+            del ds
+            (folder / "done").write_text(marker)
+    yield url, project_id, paths
+
+
+def drop(keep: str) -> None:
+    name = f"whodid_bench_stmt_{keep}"
+    with open(LOAD_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        asyncio.run(common._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+    print(f"dropped {name} and /tmp/{name}")
+
+
+# ------------------------------------------------------------------ timing
+
+
+async def _time_statement(conn, sql: str, params: list, runs: int) -> float:
+    """Median seconds of `runs` runs after one warm-up, each in its own
+    transaction with the report settings (as the service runs it)."""
+    from app.reports.service import REPORT_SETTINGS
+
+    times = []
+    for i in range(runs + 1):
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            await conn.execute(REPORT_SETTINGS, "900000")
+            started = time.perf_counter()
+            await conn.fetch(sql, *params)
+            elapsed = time.perf_counter() - started
+        if i:
+            times.append(elapsed)
+    return common.median(times)
+
+
+def _time_duck(run, runs: int) -> float:
+    times = []
+    for i in range(runs + 1):
+        started = time.perf_counter()
+        run()
+        if i:
+            times.append(time.perf_counter() - started)
+    return common.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reports", default=",".join(KINDS))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per contender per round (after a warm-up)")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--limit", type=int, default=10, help="the funnel's segment limit")
+    ap.add_argument("--compare-ref", default=None, metavar="REF")
+    ap.add_argument("--keep", default=None, metavar="NAME", help="keep/reuse whodid_bench_stmt_NAME")
+    ap.add_argument("--drop", default=None, metavar="NAME", help="drop a kept database and its CSV, and exit")
+    ap.add_argument("--quick", action="store_true", help="smoke run: ~20,000 events, 1 round of 1 run")
+    ap.add_argument("--emit", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap.add_argument("--project", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.emit:
+        return emit(args)
+    if args.drop:
+        return drop(args.drop)
+    if args.quick:
+        args.events, args.rounds, args.runs = 20_000, 1, 1
+    kinds = tuple(k for k in KINDS if k in args.reports.split(","))
+    start, end = generate.START, generate.END
+
+    with dataset(args.events, args.seed, args.keep) as (url, project_id, paths):
+        ref = ref_statements(args.compare_ref, url, project_id, args.limit, kinds) if args.compare_ref else None
+        ours = build(project_id, start, end, args.limit)
+        our_answers = asyncio.run(answers(url, project_id, start, end, args.limit, kinds))
+        started = time.perf_counter()
+        con = duckdb_reports.connect(paths)
+        print(f"DuckDB load {time.perf_counter() - started:.1f} s", flush=True)
+        duck = reports.duck_answers(con, start, end)
+        duck["funnel"] = lambda: duckdb_reports.funnel(con, reports.FUNNEL_STEPS, start, end, reports.WINDOW,
+                                                       reports.SEGMENT, args.limit)
+        same = {}
+        for kind in kinds:
+            notes = []
+            d = first_difference(duck_shape(kind, our_answers[kind]), duck[kind]())
+            if d:
+                notes.append(f"DuckDB{d}")
+            if ref is not None:
+                d = first_difference(our_answers[kind], ref["answers"][kind])
+                if d:
+                    notes.append(f"ref{d}")
+            same[kind] = "; ".join(notes) or ("yes (DuckDB, ref)" if ref else "yes (DuckDB)")
+
+        async def timed() -> dict:
+            from app.storage.pool import connect
+
+            conn = await connect(url)
+            out = {k: {"whodid": [], "ref": [], "duckdb": []} for k in kinds}
+            try:
+                for rnd in range(args.rounds):
+                    for kind in kinds:
+                        out[kind]["whodid"].append(await _time_statement(conn, *ours[kind], args.runs))
+                        if ref is not None:
+                            out[kind]["ref"].append(
+                                await _time_statement(conn, *ref["statements"][kind], args.runs))
+                        out[kind]["duckdb"].append(_time_duck(duck[kind], args.runs))
+                        r = out[kind]
+                        print(f"  round {rnd + 1} {kind}: whodid {r['whodid'][-1] * 1000:.0f} ms"
+                              + (f", ref {r['ref'][-1] * 1000:.0f} ms" if ref is not None else "")
+                              + f", DuckDB {r['duckdb'][-1] * 1000:.0f} ms", flush=True)
+            finally:
+                await conn.close()
+            return out
+
+        times = asyncio.run(timed())
+
+    rows = []
+    for kind in kinds:
+        w, d = common.median(times[kind]["whodid"]), common.median(times[kind]["duckdb"])
+        row = [kind, f"{w * 1000:.0f}"]
+        if ref is not None:
+            r = common.median(times[kind]["ref"])
+            row += [f"{r * 1000:.0f}", f"{d * 1000:.0f}", f"{w / d:.2f}", f"{r / d:.2f}", f"{w / r:.2f}"]
+        else:
+            row += [f"{d * 1000:.0f}", f"{w / d:.2f}"]
+        rows.append(row + [same[kind]])
+    headers = ["report", "whodid ms"] + (
+        [f"{args.compare_ref} ms", "DuckDB ms", "whodid / DuckDB", f"{args.compare_ref} / DuckDB",
+         f"whodid / {args.compare_ref}"] if ref is not None else ["DuckDB ms", "whodid / DuckDB"]) + ["same answer"]
+    print(f"\n{args.events:,} events requested (seed {args.seed}); the statement alone, median of {args.runs} runs"
+          f" per round, median of {args.rounds} interleaved rounds; funnel segment limit {args.limit}")
+    print(common.table(headers, rows))
+
+
+if __name__ == "__main__":
+    main()
