@@ -7,6 +7,18 @@ from __future__ import annotations
 import re
 import uuid
 
+from hypothesis import HealthCheck, settings
+
+# The fuzzers' budget: 60 examples a test, no deadline (each example is a real
+# request), fixtures shared across examples (their counts are taken around
+# each one), no example database (no state carried between runs).
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+
 # What must never appear in an answer, whatever the request: a trace, a
 # driver or database detail, a statement.
 _INTERNALS = [

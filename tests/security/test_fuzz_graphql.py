@@ -21,18 +21,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from app.ingest.validation import EventIn
-from tests.security.conftest import assert_no_trace, counts
+from tests.security.conftest import FUZZ, assert_no_trace, counts
 
-FUZZ = settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-    database=None,
-)
 UTC = timezone.utc
 
 # ------------------------------------------------------------------ strategies

@@ -22,19 +22,13 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import quote_from_bytes
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from app.tracking.body import parse_form
 from app.tracking.kissmetrics import RESERVED
-from tests.security.conftest import assert_no_trace, counts
+from tests.security.conftest import FUZZ, assert_no_trace, counts
 
-FUZZ = settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-    database=None,
-)
 
 NOW = int(time.time())
 
