@@ -35,16 +35,6 @@ RECORD_EVENT = (
 IDENTIFY = "mutation($a: String!, $u: String!) { identify(input: {anonymousId: $a, userId: $u}) { outcome person { id } } }"
 
 TRANSPORT_WS = "graphql-transport-ws"
-
-# Restarting PostgreSQL kills the connections of every pool in the session:
-# that test runs last, after everything else that shares them.
-RUNS_LAST = ("test_subscriptions_survive_a_postgresql_restart",)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    last = [item for item in items if item.name in RUNS_LAST]
-    if last:
-        items[:] = [item for item in items if item.name not in RUNS_LAST] + last
 LEGACY_WS = "graphql-ws"
 
 
