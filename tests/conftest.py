@@ -65,23 +65,35 @@ def admin_url() -> str:
     return _admin_url()
 
 
-@pytest.fixture(scope="session")
-def database_url(admin_url: str):
-    """A fresh database for this test session, dropped afterwards."""
-    name = f"whodid_test_{os.getpid()}_{secrets.token_hex(3)}"
-
-    async def run(sql: str) -> None:
+def admin_execute(admin_url: str, sql: str) -> None:
+    """One statement on the admin database (CREATE/DROP DATABASE), from sync code."""
+    async def run() -> None:
         conn = await asyncpg.connect(admin_url)
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = _with_database(admin_url, name)
-    asyncio.run(prepare_database(url, Settings()))
-    yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run())
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str):
+    """A new, empty database named `prefix_…`, dropped afterwards: its URL."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: str):
+    """A fresh, migrated database for this test session, dropped afterwards."""
+    with scratch_database(admin_url, "whodid_test") as url:
+        asyncio.run(prepare_database(url, Settings()))
+        yield url
 
 
 @pytest.fixture(scope="session")

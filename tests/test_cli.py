@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import _with_database, free_port
+from tests.conftest import free_port, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,18 +26,8 @@ def whodid(*args: str, env: dict | None = None, timeout: float = 60) -> subproce
 
 @pytest.fixture
 def fresh_database(admin_url):
-    name = f"whodid_cli_{secrets.token_hex(4)}"
-
-    async def run(sql):
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield _with_database(admin_url, name)
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(admin_url, "whodid_cli") as url:
+        yield url
 
 
 def test_project_create_json_and_rotate(fresh_database):

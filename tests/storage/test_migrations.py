@@ -4,27 +4,21 @@ no-transaction kind (CREATE INDEX CONCURRENTLY) among them, safe to run again.""
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import asyncpg
 import pytest
 
 from app.config import Settings
 from app.storage.migrations import NO_TRANSACTION, migrate, migration_files, statements
+from tests.conftest import scratch_database
 
 MIGRATIONS = Settings().migrations_dir
 
 
 @pytest.fixture
-async def scratch_url(admin_url):
-    name = f"whodid_migrations_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+def scratch_url(admin_url):
+    with scratch_database(admin_url, "whodid_migrations") as url:
+        yield url
 
 
 def test_statements_of_a_no_transaction_migration():
