@@ -564,6 +564,8 @@ chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv F
         sql = _chains_walked(spec, p, from_ph, to_ph, conds, key_ph)
 
     sql += _aggregates(spec, p, with_people)
+    if seg is not None and n > 1:  # _merged_statistics' search
+        sql = "WITH RECURSIVE" + sql.removeprefix("WITH")
     return sql, p.values
 
 
@@ -670,13 +672,35 @@ GROUP BY GROUPING SETS ((r.segrank), ())"""
     # next — computed in float8 exactly as Python computes them.
     h = "floor(0.9::float8 * (count(*) - 1)::float8)::int"
     ordered = "(array_agg(d.d ORDER BY d.d))"
+    if seg is not None and n > 1:
+        sql += _merged_statistics(pairs, buckets)
     sql += f"""
 {sizes}
        NULL::numeric AS total, NULL::numeric AS med_lo, NULL::numeric AS med_hi,
        NULL::numeric AS p90_lo, NULL::numeric AS p90_hi, NULL::bigint[] AS histogram, NULL::text AS value,
        NULL::bytea AS ids, NULL::bytea AS levels, NULL::bytea AS segments, NULL::bytea AS times
 {sizes_from}"""
-    if n > 1:
+    if seg is not None and n > 1:
+        hist = ", ".join(f"g.h{i}" for i in range(len(buckets)))
+        sql += f"""
+UNION ALL
+SELECT 1, 0, g.segrank, g.k, g.n, extract(epoch FROM g.total),
+       extract(epoch FROM g.sorted[(g.n::int - 1) / 2 + 1]),
+       extract(epoch FROM g.sorted[g.n::int / 2 + 1]),
+       extract(epoch FROM g.sorted[{h.replace("count(*)", "g.n")} + 1]),
+       extract(epoch FROM g.sorted[least({h.replace("count(*)", "g.n")} + 2, g.n::int)]),
+       ARRAY[{hist}], NULL, NULL, NULL, NULL, NULL
+FROM segstats g
+UNION ALL
+SELECT 1, 1, NULL, a.k, a.n, extract(epoch FROM a.total),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 1) * interval '1 microsecond'),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 2) * interval '1 microsecond'),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 3) * interval '1 microsecond'),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 4) * interval '1 microsecond'),
+       ARRAY[{hist.replace("g.", "a.")}], NULL, NULL, NULL, NULL, NULL
+FROM allstats a JOIN (SELECT s.k, s.i, s.hi AS us FROM search s WHERE s.hi - s.lo <= 1) f ON f.k = a.k
+GROUP BY a.k, a.n, a.total, {hist.replace("g.", "a.")}"""
+    elif n > 1:
         sql += f"""
 UNION ALL
 SELECT 1, {overall_d}, d.segrank, d.k, count(*),
@@ -701,6 +725,51 @@ SELECT 3, 0, 0, 0, count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        string_agg({times}, ''::bytea)
 FROM lab l"""
     return sql
+
+
+def _merged_statistics(pairs: str, buckets: list[str]) -> str:
+    """CTEs of the duration statistics of a segmented funnel, each duration
+    sorted once: `segstats` per (step, segment) — count, exact sum, histogram
+    counts, the durations sorted (array_agg ORDER BY) — and `allstats` per step
+    (everyone), whose sums add the segments' up; its order statistics are found
+    in the segments' sorted arrays, not by sorting every duration again (an
+    ordered aggregate sorts its input per group, so GROUPING SETS sorted each
+    duration twice). `search` (recursive): for each of the four positions p
+    (1-based) that median and p90 need, a binary search over whole
+    microseconds for the least v with #(durations ≤ v) ≥ p — that is the p-th
+    smallest duration, exactly, since durations are whole microseconds —
+    counting with width_bucket (a binary search in each sorted array: the
+    number of elements ≤ v). About 40 halvings of [min − 1 µs, max]."""
+    hist = ",\n           ".join(f"{b} AS h{i}" for i, b in enumerate(buckets))
+    sums = ", ".join(f"sum(g.h{i})::bigint AS h{i}" for i in range(len(buckets)))
+    h = "floor(0.9::float8 * (a.n - 1)::float8)::bigint"
+    return f""",
+segstats AS MATERIALIZED (
+    SELECT d.k, d.segrank, count(*) AS n, sum(d.d) AS total, array_agg(d.d ORDER BY d.d) AS sorted,
+           {hist}
+    FROM ({pairs}) d
+    GROUP BY d.k, d.segrank
+),
+allstats AS MATERIALIZED (
+    SELECT g.k, sum(g.n)::bigint AS n, sum(g.total) AS total, {sums},
+           min(g.sorted[1]) AS lo, max(g.sorted[g.n::int]) AS hi
+    FROM segstats g GROUP BY g.k
+),
+search (k, i, pos, lo, hi) AS (
+    SELECT a.k, r.i, r.pos, (extract(epoch FROM a.lo) * 1000000)::bigint - 1,
+           (extract(epoch FROM a.hi) * 1000000)::bigint
+    FROM allstats a CROSS JOIN LATERAL (VALUES (1, (a.n - 1) / 2 + 1), (2, a.n / 2 + 1), (3, {h} + 1),
+                                               (4, least({h} + 2, a.n))) r(i, pos)
+    UNION ALL
+    SELECT s.k, s.i, s.pos,
+           CASE WHEN c.le >= s.pos THEN s.lo ELSE (s.lo + s.hi) / 2 END,
+           CASE WHEN c.le >= s.pos THEN (s.lo + s.hi) / 2 ELSE s.hi END
+    FROM search s CROSS JOIN LATERAL (
+        SELECT sum(width_bucket(((s.lo + s.hi) / 2) * interval '1 microsecond', g.sorted)) AS le
+        FROM segstats g WHERE g.k = s.k
+    ) c
+    WHERE s.hi - s.lo > 1
+)"""
 
 
 # ======================================================================= assembly
