@@ -4,7 +4,8 @@ earlier commit): the SQL cost without HTTP, GraphQL or the Python assembly.
 - whodid: the statement exactly as the server builds it (funnel_mod.build_query
   without people, cohort_sql/cohort_params, revenue_sql), run on one
   connection inside a read-only REPEATABLE READ transaction with
-  app/reports/service.py's REPORT_SETTINGS applied, as the report service does;
+  app/reports/service.py's REPORT_SETTINGS applied, as the report service does,
+  and the report module's own STATEMENT_SETTINGS when it has some;
 - ref (`--compare-ref REF`): the statement built by the code at git REF
   (exported with `git archive`; a subprocess of that tree builds and pickles
   the (sql, params)), run the same way on the same connection and database;
@@ -86,6 +87,15 @@ def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10
     }
 
 
+def settings() -> dict[str, str | None]:
+    """{report: SQL of its own transaction-local settings, applied after
+    REPORT_SETTINGS (the module's STATEMENT_SETTINGS, if it has any)}."""
+    from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
+
+    return {kind: getattr(mod, "STATEMENT_SETTINGS", None)
+            for kind, mod in (("funnel", funnel_mod), ("cohort", cohort_mod), ("revenue", revenue_mod))}
+
+
 def _plain(value):
     """A result dataclass as plain data (picklable across trees, comparable)."""
     return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
@@ -135,7 +145,7 @@ def emit(args) -> None:
     the statements and the answers of this tree to args.emit."""
     project_id, start, end = uuid.UUID(args.project), generate.START, generate.END
     kinds = tuple(args.reports.split(","))
-    out = {"statements": build(project_id, start, end, args.limit),
+    out = {"statements": build(project_id, start, end, args.limit), "settings": settings(),
            "answers": asyncio.run(answers(args.url, project_id, start, end, args.limit, kinds))}
     Path(args.emit).write_bytes(pickle.dumps(out))
 
@@ -275,15 +285,18 @@ def drop(keep: str) -> None:
 # ------------------------------------------------------------------ timing
 
 
-async def _time_statement(conn, sql: str, params: list, runs: int) -> float:
+async def _time_statement(conn, sql: str, params: list, runs: int, extra: str | None = None) -> float:
     """Median seconds of `runs` runs after one warm-up, each in its own
-    transaction with the report settings (as the service runs it)."""
+    transaction with the report settings and the report's own (`extra`), as
+    the service runs it."""
     from app.reports.service import REPORT_SETTINGS
 
     times = []
     for i in range(runs + 1):
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             await conn.execute(REPORT_SETTINGS, "900000")
+            if extra:
+                await conn.execute(extra)
             started = time.perf_counter()
             await conn.fetch(sql, *params)
             elapsed = time.perf_counter() - started
@@ -329,7 +342,7 @@ def main() -> None:
 
     with dataset(args.events, args.seed, args.keep) as (url, project_id, paths):
         ref = ref_statements(args.compare_ref, url, project_id, args.limit, kinds) if args.compare_ref else None
-        ours = build(project_id, start, end, args.limit)
+        ours, our_settings = build(project_id, start, end, args.limit), settings()
         our_answers = asyncio.run(answers(url, project_id, start, end, args.limit, kinds))
         started = time.perf_counter()
         con = duckdb_reports.connect(paths)
@@ -357,10 +370,12 @@ def main() -> None:
             try:
                 for rnd in range(args.rounds):
                     for kind in kinds:
-                        out[kind]["whodid"].append(await _time_statement(conn, *ours[kind], args.runs))
+                        out[kind]["whodid"].append(
+                            await _time_statement(conn, *ours[kind], args.runs, our_settings[kind]))
                         if ref is not None:
                             out[kind]["ref"].append(
-                                await _time_statement(conn, *ref["statements"][kind], args.runs))
+                                await _time_statement(conn, *ref["statements"][kind], args.runs,
+                                                      ref.get("settings", {}).get(kind)))
                         out[kind]["duckdb"].append(_time_duck(duck[kind], args.runs))
                         r = out[kind]
                         print(f"  round {rnd + 1} {kind}: whodid {r['whodid'][-1] * 1000:.0f} ms"

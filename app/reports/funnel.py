@@ -902,6 +902,17 @@ def _empty(spec: FunnelSpec, computed_at: datetime, with_people: bool) -> Funnel
     return FunnelResult(steps=steps, segments=[], computed_at=computed_at, people=people)
 
 
+# Transaction-local planner settings of the funnel's statement, on top of the
+# report service's REPORT_SETTINGS (so only when it runs in the service's
+# transaction): parallel workers for its big index and heap scans — the starts'
+# merge with the step-1 times and the pass over the step-0 events that carry
+# the segment property — which the default costs (setup 1000, 0.1 a row)
+# price out. The size thresholds stay the defaults: a small project's funnel
+# stays serial. The answer does not depend on the plan.
+STATEMENT_SETTINGS = """SELECT set_config('parallel_setup_cost', '100', true),
+       set_config('parallel_tuple_cost', '0.01', true)"""
+
+
 async def compute_funnel(
     conn_or_pool: Any, project_id: uuid.UUID, spec: FunnelSpec, *, with_people: bool = True
 ) -> FunnelResult:
@@ -912,6 +923,9 @@ async def compute_funnel(
     if spec.from_ >= spec.to:  # an empty range: nobody enters
         return _empty(spec, computed_at, with_people)
     sql, params = build_query(project_id, spec, with_people)
+    in_transaction = getattr(conn_or_pool, "is_in_transaction", None)
+    if in_transaction is not None and in_transaction():
+        await conn_or_pool.execute(STATEMENT_SETTINGS)
     records = await conn_or_pool.fetch(sql, *params)
 
     sizes: dict[int, int] = {}
