@@ -4,7 +4,8 @@ One query, members first:
 
 - `members`: every person's first cohortEvent ever (min(ts) per person, an
   index-only scan of events_name_person_ts: db/migrations/0005_reports.sql),
-  kept when from ≤ t₀ < to, with the start of the cohortPeriod holding it;
+  kept when from ≤ t₀ < to, with the start of the cohortPeriod holding it
+  (in UTC wall time: a timestamp);
 - per member, their returnEvents with t₀ ≤ t < t₀ + buckets·B (one index range
   on the same index) folded as they are read into bit masks of the cells n
   with t₀ + n·B ≤ t < t₀ + (n+1)·B (width_bucket over the cell bounds n·B as
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 import orjson
 
 from ..errors import BadInput
-from .periods import Period, bucket_seconds, period_end, sql_period_start, to_utc
+from .periods import Period, bucket_seconds, period_end, to_utc
 
 MAX_BUCKETS = 120
 MAX_NAME_LENGTH = 255
@@ -89,13 +90,23 @@ class CohortResult:
 # (interval[]: B, 2B, ..., (buckets-1)B).
 
 
+def row_start_sql(column: str, cohort_period: Period) -> str:
+    """The start of the UTC period holding a timestamptz, as a timestamp of UTC
+    wall time: the same instant as sql_period_start's, but `AT TIME ZONE 'UTC'`
+    reads a fixed offset, where date_trunc(..., 'UTC') looks the zone up for
+    every value (~0.25 µs: a millisecond over 6k members)."""
+    # date_trunc's units are the periods' names: hour, day, week (ISO, from Monday), month
+    return f"date_trunc('{cohort_period.value.lower()}', {column} AT TIME ZONE 'UTC')"
+
+
 def members_cte(cohort_period: Period) -> str:
     """members(person_id, t0, row_start): t₀ is the first cohortEvent ever (events
     after `to` cannot be the first of a member, so they are not read); only
-    people with from ≤ t₀ < to."""
+    people with from ≤ t₀ < to. Not materialized: the members stream from
+    their grouped index scan into the lookups (no tuple store)."""
     return f"""
-    members AS MATERIALIZED (
-        SELECT e.person_id, min(e.ts) AS t0, {sql_period_start("min(e.ts)", cohort_period)} AS row_start
+    members AS (
+        SELECT e.person_id, min(e.ts) AS t0, {row_start_sql("min(e.ts)", cohort_period)} AS row_start
         FROM events e
         WHERE e.project_id = $1 AND e.name = $2 AND e.ts < $5
         GROUP BY e.person_id
