@@ -8,9 +8,9 @@ One query, members first:
   (in UTC wall time: a timestamp);
 - per member, their returnEvents with t₀ ≤ t < t₀ + buckets·B (one index range
   on the same index) folded as they are read into bit masks of the cells n
-  with t₀ + n·B ≤ t < t₀ + (n+1)·B (width_bucket over the cell bounds n·B as
-  intervals: exact µs), so a member counts once per cell without a DISTINCT
-  over (member, cell) rows;
+  with t₀ + n·B ≤ t < t₀ + (n+1)·B (width_bucket over the member's cell
+  bounds t₀ + n·B: exact µs), so a member counts once per cell without a
+  DISTINCT over (member, cell) rows;
 - per row, its size and per cell the members whose mask has the cell's bit.
 
 Python only adds the rates and complete flags (rows × buckets values, never one
@@ -86,8 +86,7 @@ class CohortResult:
 
 # ---------------------------------------------------------------- SQL pieces
 # Parameters: $1 project, $2 cohortEvent, $3 returnEvent, $4 from, $5 to,
-# $6 bucket length in seconds, $7 number of buckets, $8 the cell bounds
-# (interval[]: B, 2B, ..., (buckets-1)B).
+# $6 bucket length B in seconds, $7 number of buckets.
 
 
 def row_start_sql(column: str, cohort_period: Period) -> str:
@@ -99,14 +98,24 @@ def row_start_sql(column: str, cohort_period: Period) -> str:
     return f"date_trunc('{cohort_period.value.lower()}', {column} AT TIME ZONE 'UTC')"
 
 
-def members_cte(cohort_period: Period) -> str:
-    """members(person_id, t0, row_start): t₀ is the first cohortEvent ever (events
-    after `to` cannot be the first of a member, so they are not read); only
-    people with from ≤ t₀ < to. Not materialized: the members stream from
-    their grouped index scan into the lookups (no tuple store)."""
+def _seconds(n: int) -> str:
+    """n·B as an interval of µs only (no days: adding it to a timestamptz never
+    depends on the session's time zone)."""
+    return f"($6::bigint * {n}) * interval '1 second'"
+
+
+def members_cte(cohort_period: Period, buckets: int) -> str:
+    """members(person_id, t0, row_start, bounds): t₀ is the first cohortEvent
+    ever (events after `to` cannot be the first of a member, so they are not
+    read); only people with from ≤ t₀ < to. `bounds` are the member's cell
+    bounds t₀ + n·B, n = 1 … buckets − 1 (exact µs), so that each return event
+    finds its cell by comparing timestamps. Not materialized: the members
+    stream from their grouped index scan into the lookups (no tuple store)."""
+    bounds = ", ".join(f"min(e.ts) + {_seconds(n)}" for n in range(1, buckets))
     return f"""
     members AS (
-        SELECT e.person_id, min(e.ts) AS t0, {row_start_sql("min(e.ts)", cohort_period)} AS row_start
+        SELECT e.person_id, min(e.ts) AS t0, {row_start_sql("min(e.ts)", cohort_period)} AS row_start,
+               ARRAY[{bounds}]::timestamptz[] AS bounds
         FROM events e
         WHERE e.project_id = $1 AND e.name = $2 AND e.ts < $5
         GROUP BY e.person_id
@@ -114,9 +123,10 @@ def members_cte(cohort_period: Period) -> str:
     )"""
 
 
-# Cell n = the number of bounds n·B (n ≥ 1) that t − t₀ has reached. Intervals
-# from timestamptz subtraction are exact µs (days of 24 h), as are the bounds.
-CELL = "width_bucket(r.ts - m.t0, $8::interval[])"
+# Cell n = the number of the member's bounds t₀ + n·B (n ≥ 1) that t has
+# reached: timestamp comparisons, where t − t₀ made an interval per event (and
+# compared intervals): ~35 ns less per return event.
+CELL = "width_bucket(r.ts, m.bounds)"
 MASK_BITS = 64  # cells per bigint mask
 
 
@@ -157,13 +167,12 @@ def grid_select(buckets: int) -> str:
 
 
 def cohort_sql(spec: CohortSpec) -> str:
-    return "WITH" + members_cte(spec.cohort_period) + grid_select(spec.buckets)
+    return "WITH" + members_cte(spec.cohort_period, spec.buckets) + grid_select(spec.buckets)
 
 
 def cohort_params(project_id: uuid.UUID, spec: CohortSpec) -> list:
-    b = bucket_seconds(spec.bucket)
-    bounds = [timedelta(seconds=n * b) for n in range(1, spec.buckets)]
-    return [project_id, spec.cohort_event, spec.return_event, spec.from_, spec.to, b, spec.buckets, bounds]
+    return [project_id, spec.cohort_event, spec.return_event, spec.from_, spec.to, bucket_seconds(spec.bucket),
+            spec.buckets]
 
 
 def build_rows(records, spec: CohortSpec, computed_at: datetime) -> CohortResult:
