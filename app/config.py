@@ -31,6 +31,8 @@ class Settings:
     pool_max: int = 10
     cors_origins: tuple[str, ...] = ()
     log_format: str = "text"
+    # Which requests get an access log line: "all", "errors" (status >= 400) or "off".
+    access_log: str = "all"
     # Group-commit writer: how many items one transaction takes at most.
     writer_max_batch: int = 2000
     live_queue_size: int = 1000
@@ -53,5 +55,6 @@ class Settings:
             pool_max=_int("WHODID_POOL_MAX", 10),
             cors_origins=origins,
             log_format=os.environ.get("WHODID_LOG_FORMAT", "text"),
+            access_log=os.environ.get("WHODID_ACCESS_LOG", "all").strip().lower() or "all",
             live_queue_size=_int("WHODID_LIVE_QUEUE", 1000),
         )

@@ -52,13 +52,23 @@ if hasattr(os, "register_at_fork"):
 next_request_id = _request_ids.next
 
 
+# WHODID_ACCESS_LOG: the least status that gets a line (None: no lines).
+ACCESS_LOG_LEVELS = {"all": 0, "errors": 400, "off": None}
+
+
 class RequestLog:
     """Gives each request an id (X-Request-Id) and logs one line when it ends:
-    request id, project, method, route, status, duration."""
+    request id, project, method, route, status, duration. `access_log`
+    ("all", "errors", "off") says which requests get the line; the metrics
+    observer sees every request whatever it says."""
 
-    def __init__(self, app: ASGIApp, observer: Callable[[str, str, int, float], None] | None = None):
+    def __init__(self, app: ASGIApp, observer: Callable[[str, str, int, float], None] | None = None,
+                 access_log: str = "all"):
+        if access_log not in ACCESS_LOG_LEVELS:
+            raise ValueError(f"WHODID_ACCESS_LOG is one of {', '.join(ACCESS_LOG_LEVELS)} (got {access_log!r})")
         self.app = app
         self.observer = observer
+        self.least_logged_status = ACCESS_LOG_LEVELS[access_log]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -86,7 +96,8 @@ class RequestLog:
             principal = scope["state"].get("principal")
             project = principal.project_name if principal else "-"
             route = scope.get("path", "")
-            if log.isEnabledFor(logging.INFO):
+            least = self.least_logged_status
+            if least is not None and (status or 101) >= least and log.isEnabledFor(logging.INFO):
                 # log.info without its caller lookup (the line names no caller).
                 log.handle(log.makeRecord(log.name, logging.INFO, "", 0, "request", None, None, None, {
                     "request_id": request_id, "project": project, "method": scope.get("method", "WS"),

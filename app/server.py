@@ -76,4 +76,4 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
     ]
     app = TrackingRoutes(Starlette(routes=routes, lifespan=lifespan))
     set_known_routes({route.path for route in routes if hasattr(route, "path")} | app.paths)
-    return RequestLog(app, observer=observe_request)
+    return RequestLog(app, observer=observe_request, access_log=settings.access_log)

@@ -1,12 +1,14 @@
-"""Operations: health, readiness, metrics, request ids and CORS on /graphql."""
+"""Operations: health, readiness, metrics, request ids, the access log and CORS on /graphql."""
 from __future__ import annotations
 
+import logging
+
 import httpx
-import uvicorn
+import pytest
 
 from app.config import Settings
 from app.server import create_app
-from tests.conftest import free_port
+from tests.conftest import serving
 
 
 async def test_health_and_readiness(http):
@@ -35,21 +37,30 @@ async def test_metrics_count_requests_and_writes(http, write_client):
 
 async def test_graphql_cors_only_for_configured_origins(database_url):
     settings = Settings(cors_origins=("https://dash.example.com",))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, dsn=database_url), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    import asyncio
+    async with serving(create_app(settings, dsn=database_url)) as url, httpx.AsyncClient(base_url=url) as client:
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+        allowed = await client.options("/graphql", headers={"Origin": "https://dash.example.com", **preflight})
+        assert allowed.headers["access-control-allow-origin"] == "https://dash.example.com"
+        refused = await client.options("/graphql", headers={"Origin": "https://evil.example.com", **preflight})
+        assert "access-control-allow-origin" not in refused.headers
 
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
-            allowed = await client.options("/graphql", headers={"Origin": "https://dash.example.com", **preflight})
-            assert allowed.headers["access-control-allow-origin"] == "https://dash.example.com"
-            refused = await client.options("/graphql", headers={"Origin": "https://evil.example.com", **preflight})
-            assert "access-control-allow-origin" not in refused.headers
-    finally:
-        server.should_exit = True
-        await task
+
+@pytest.mark.parametrize("access_log, logged_statuses", [("all", [200, 404]), ("errors", [404]), ("off", [])])
+async def test_access_log_lines_by_setting(database_url, caplog, access_log, logged_statuses):
+    caplog.set_level(logging.INFO, logger="whodid.access")
+    app = create_app(Settings(access_log=access_log), dsn=database_url)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        ok = await client.get("/healthz")
+        missing = await client.get("/no/such/page")
+        metrics = (await client.get("/metrics")).text
+    ids = {ok.headers["x-request-id"]: 200, missing.headers["x-request-id"]: 404}
+    lines = [r for r in caplog.records if r.name == "whodid.access" and getattr(r, "request_id", None) in ids]
+    assert sorted(r.status for r in lines) == logged_statuses
+    assert all(ids[r.request_id] == r.status for r in lines)
+    # The metrics count every request, whatever is logged.
+    assert 'whodid_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+
+
+def test_an_unknown_access_log_setting_is_refused():
+    with pytest.raises(ValueError, match="WHODID_ACCESS_LOG is one of all, errors, off"):
+        create_app(Settings(access_log="some"))
