@@ -14,7 +14,10 @@ from .config import Settings
 
 
 def _settings() -> Settings:
-    return Settings.from_env()
+    try:
+        return Settings.from_env()
+    except ValueError as exc:  # a malformed WHODID_* variable: say which, without a traceback
+        raise click.ClickException(str(exc)) from None
 
 
 def _url(settings: Settings) -> str:

@@ -10,12 +10,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw else default
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number (got {raw!r})") from None
 
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
-    return float(raw) if raw else default
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number (got {raw!r})") from None
+
+
+ACCESS_LOG_CHOICES = ("all", "errors", "off")
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,10 @@ class Settings:
     # Group-commit writer: how many items one transaction takes at most.
     writer_max_batch: int = 2000
     live_queue_size: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.access_log not in ACCESS_LOG_CHOICES:
+            raise ValueError(f"WHODID_ACCESS_LOG is one of {', '.join(ACCESS_LOG_CHOICES)} (got {self.access_log!r})")
 
     @classmethod
     def from_env(cls) -> "Settings":

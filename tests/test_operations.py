@@ -63,4 +63,4 @@ async def test_access_log_lines_by_setting(database_url, caplog, access_log, log
 
 def test_an_unknown_access_log_setting_is_refused():
     with pytest.raises(ValueError, match="WHODID_ACCESS_LOG is one of all, errors, off"):
-        create_app(Settings(access_log="some"))
+        Settings(access_log="some")
