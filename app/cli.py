@@ -73,6 +73,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from .database import bootstrap_default_project, prepare_database
+    from .listening import serve_workers, spreads_connections
     from .logs import setup_logging
 
     settings = _settings()
@@ -91,10 +92,12 @@ def serve(host: str, port: int, workers: int) -> None:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="whodid-metrics-")
             )
-        uvicorn.run(
-            "app.server:create_app", factory=True, host=host, port=port, workers=workers,
-            log_config=None, access_log=False, timeout_graceful_shutdown=10,
-        )
+        options = dict(factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
+                       timeout_graceful_shutdown=10)
+        if workers > 1 and spreads_connections(port):
+            serve_workers(uvicorn.Config("app.server:create_app", **options))
+        else:
+            uvicorn.run("app.server:create_app", **options)
 
 
 @main.command()

@@ -267,6 +267,23 @@ class RssSampler:
         return [round(v / 2**20, 1) for _, v in sorted(self.peak.items())]
 
 
+def connections_by_worker(pids: list[int], port: int) -> list[int]:
+    """How many established TCP connections on `port` each process holds
+    (the workers of a server share one listening socket: the kernel and each
+    worker's accept loop decide which worker takes a new connection)."""
+    import psutil
+
+    counts = []
+    for pid in sorted(pids):
+        try:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            counts.append(0)
+            continue
+        counts.append(sum(1 for c in conns if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port))
+    return counts
+
+
 def database_backends(url: str) -> list[int]:
     """PIDs of the PostgreSQL backends connected to `url`'s database (the
     servers' pools, once warm)."""

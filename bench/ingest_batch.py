@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -152,7 +153,7 @@ def main() -> None:
                     run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durability, rss_peak)
 
     copy_rate = common.median(results[copy_case])
-    rows = [[copy_case, copy_rate, "1.00", "-", "-", "-", "-"]]
+    rows = [[copy_case, copy_rate, "1.00", "-", "-", "-", "-", "-"]]
     for name in results:
         if name == copy_case:
             continue
@@ -160,11 +161,11 @@ def main() -> None:
         res = [x for _, x in results[name]]
         rows.append([name, rate, f"{rate / copy_rate:.2f}", common.median([r.p50_ms for r in res]),
                      common.median([r.p99_ms for r in res]), sum(r.non2xx + r.socket_errors for r in res),
-                     " / ".join(f"{v:.0f}" for v in rss_peak[name])])
+                     " / ".join(f"{v:.0f}" for v in rss_peak[name]), ", ".join(r.extra["spread"] for r in res)])
     print(f"\n{BATCH} events per call, {args.connections} keep-alive connections (wrk -t2), {args.seconds:.0f} s per"
           f" run, median of {args.rounds} round(s); ratio = events/s / raw COPY events/s")
     print(common.table(["case", "events/s", "ratio to COPY", "p50 ms per call", "p99 ms per call", "errors",
-                        "peak RSS MB per worker"], rows))
+                        "peak RSS MB per worker", "connections per worker, each round"], rows))
     print("\ndurability (events counted in PostgreSQL afterwards):")
     for line in durability:
         print("  " + line)
@@ -191,16 +192,23 @@ def run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durabili
             "run": f"b{rnd}", "batch": BATCH, "ids": IDENTITIES}
     before = common.postmaster_started()
     workers = server.workers()
+    # Which worker holds which of wrk's connections, sampled once they are all open.
+    spread: list[int] = []
+    sampler = threading.Timer(min(2.0, args.seconds / 2),
+                              lambda: spread.extend(common.connections_by_worker(workers, server.port)))
+    sampler.start()
     with common.RssSampler(workers) as rss, \
             common.CpuMeter({"client or server": lambda: workers,
                              "postgres": lambda: common.database_backends(db)}) as cpu:
         res = common.run_wrk(server.base + ("/graphql" if "record" in name else "/v1/batch"), lua % fill,
                              connections=args.connections, seconds=args.seconds, timeout="60s")
+    sampler.join()
     if common.postmaster_started() != before:
         print("  (PostgreSQL restarted during this run: figures may be off)")
     time.sleep(1.0)
     count = stored(db, project["id"])
     rate = res.ok * BATCH / res.seconds
+    res.extra["spread"] = "/".join(map(str, spread)) or "?"
     results.setdefault(name, []).append((rate, res))
     cpu_per_event.setdefault(name, []).append(cpu.per_request_us(res.requests * BATCH))
     lost = max(0, res.ok * BATCH - count)
@@ -210,7 +218,8 @@ def run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durabili
         f" {res.extra.get('4xx', 0)}, 5xx {res.extra.get('5xx', 0)}"
         + ("" if lost == 0 else f"  ** {lost} ACKED EVENTS MISSING **"))
     rss_peak[name] = [max(a, b) for a, b in zip(rss_peak.get(name, [0, 0]), rss.peak_mb())]
-    print(f"  round {rnd + 1} {name}: {rate:,.0f} events/s, p50 {res.p50_ms:.0f} ms per call", flush=True)
+    print(f"  round {rnd + 1} {name}: {rate:,.0f} events/s, p50 {res.p50_ms:.0f} ms per call, connections per"
+          f" worker {res.extra['spread']}", flush=True)
 
 
 if __name__ == "__main__":
