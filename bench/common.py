@@ -267,18 +267,18 @@ class RssSampler:
         return [round(v / 2**20, 1) for _, v in sorted(self.peak.items())]
 
 
-def connections_by_worker(pids: list[int], port: int) -> list[int]:
+def connections_by_worker(pids: list[int], port: int) -> list[int | str]:
     """How many established TCP connections on `port` each process holds
-    (the workers of a server share one listening socket: the kernel and each
-    worker's accept loop decide which worker takes a new connection)."""
+    (which worker takes a new connection is the kernel's choice: app/listening.py);
+    "?" for a process that could not be read (gone)."""
     import psutil
 
-    counts = []
+    counts: list[int | str] = []
     for pid in sorted(pids):
         try:
             conns = psutil.Process(pid).net_connections(kind="tcp")
         except psutil.Error:
-            counts.append(0)
+            counts.append("?")
             continue
         counts.append(sum(1 for c in conns if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port))
     return counts
