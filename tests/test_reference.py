@@ -14,32 +14,18 @@ from typing import Any
 
 import pytest
 
-try:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from reference import (
-        Ev,
-        PropSet,
-        cohort,
-        current_properties,
-        funnel,
-        make_event,
-        matches_filter,
-        period_end,
-        period_start,
-        revenue,
-    )
-except ModuleNotFoundError:  # pragma: no cover - if tests/ becomes a package
-    from tests.reference import (  # type: ignore[no-redef]
-        Ev,
-        PropSet,
-        cohort,
-        current_properties,
-        funnel,
-        make_event,
-        matches_filter,
-        period_end,
-        period_start,
-        revenue,
-    )
+from tests.reference import (
+    Ev,
+    PropSet,
+    cohort,
+    current_properties,
+    funnel,
+    make_event,
+    matches_filter,
+    period_end,
+    period_start,
+    revenue,
+)
 
 UTC = timezone.utc
 
@@ -646,10 +632,7 @@ def test_revenue_source_first_touch_ties() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-try:
-    from reference import _person_chains  # the oracle's internals, for one DESIGN remark
-except ModuleNotFoundError:  # pragma: no cover
-    from tests.reference import _person_chains  # type: ignore[no-redef]
+from tests.reference import _person_chains  # noqa: E402  the oracle's internals, for one DESIGN remark
 
 _random_events = st.lists(
     st.tuples(st.sampled_from(["p1", "p2", "p3"]), st.sampled_from(["A", "B", "C"]), st.integers(0, 20)),

@@ -13,16 +13,10 @@ from app.ingest.validation import EventIn
 from app.reports.cohort import CohortSpec, compute_cohort
 from app.reports.periods import Period
 
-try:
-    from tests.reference import cohort as reference_cohort
-    from tests.reports.test_revenue_cohort_support import (
-        NAMES, PERIODS, T, fresh_project, oracle_inputs, ops_st, play, range_st,
-    )
-except ModuleNotFoundError:  # pragma: no cover
-    from reference import cohort as reference_cohort  # type: ignore[no-redef]
-    from test_revenue_cohort_support import (  # type: ignore[no-redef]
-        NAMES, PERIODS, T, fresh_project, oracle_inputs, ops_st, play, range_st,
-    )
+from tests.reference import cohort as reference_cohort
+from tests.reports.test_revenue_cohort_support import (
+    NAMES, PERIODS, T, fresh_project, oracle_inputs, ops_st, play, range_st,
+)
 
 EXAMPLES = {"run": 0, "with_returns": 0}
 

@@ -14,16 +14,10 @@ from app.ingest.validation import EventIn
 from app.reports.periods import Period
 from app.reports.revenue import RevenueSpec, TopPeopleSpec, compute_revenue
 
-try:
-    from tests.reference import revenue as reference_revenue
-    from tests.reports.test_revenue_cohort_support import (
-        PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
-    )
-except ModuleNotFoundError:  # pragma: no cover
-    from reference import revenue as reference_revenue  # type: ignore[no-redef]
-    from test_revenue_cohort_support import (  # type: ignore[no-redef]
-        PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
-    )
+from tests.reference import revenue as reference_revenue
+from tests.reports.test_revenue_cohort_support import (
+    PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
+)
 
 EXAMPLES = {"run": 0, "with_revenue": 0, "with_sources": 0}
 
