@@ -150,6 +150,23 @@ def refused(body) -> bool:
     return not isinstance(body, dict) or bool(body.get("errors"))
 
 
+async def mutate_counted(services, http, project, query: str, variables, *, refusal_has_no_data: bool = False):
+    """The mutation posted between two counts of the project: (body, before,
+    after) when accepted; None when refused, which must name its errors
+    (check_errors) and have written nothing."""
+    before = await counts(services, project.id)
+    _, body, _ = await post(http, project.read_key, query, variables)
+    after = await counts(services, project.id)
+    if refused(body):
+        if isinstance(body, dict):
+            check_errors(body["errors"])
+            if refusal_has_no_data:
+                assert body["data"] is None
+        assert after == before, (variables, body)
+        return None
+    return body, before, after
+
+
 # ------------------------------------------------------------------ mutations
 
 @FUZZ
@@ -163,15 +180,10 @@ def refused(body) -> bool:
 @example(variables={"identity": "a", "name": "n", "properties": {"x": 10**25, "Revenue": 10**400}})
 @example(variables={"identity": "a", "name": "n", "properties": {"x": deep(70)}})
 async def test_fuzz_record_event(services, http, project, variables):
-    before = await counts(services, project.id)
-    status, body, _ = await post(http, project.read_key, RECORD, variables)
-    after = await counts(services, project.id)
-    if refused(body):
-        if isinstance(body, dict):
-            check_errors(body["errors"])
-            assert body["data"] is None
-        assert after == before, (variables, body)
+    accepted = await mutate_counted(services, http, project, RECORD, variables, refusal_has_no_data=True)
+    if accepted is None:
         return
+    body, before, after = accepted
     event("accepted")
     answer = body["data"]["recordEvent"]
     acknowledged = answer["event"]
@@ -194,14 +206,10 @@ async def test_fuzz_record_event(services, http, project, variables):
 @given(batch=st.lists(events, max_size=5) | st.just([]) | wrong_types
        | st.just([{"identity": "a", "name": "n"}] * 1001))
 async def test_fuzz_record_events_all_or_nothing(services, http, project, batch):
-    before = await counts(services, project.id)
-    _, body, _ = await post(http, project.read_key, RECORD_MANY, batch)
-    after = await counts(services, project.id)
-    if refused(body):
-        if isinstance(body, dict):
-            check_errors(body["errors"])
-        assert after == before, (batch, body)
+    accepted = await mutate_counted(services, http, project, RECORD_MANY, batch)
+    if accepted is None:
         return
+    body, before, after = accepted
     event("accepted")
     result = body["data"]["recordEvents"]
     assert result["accepted"] + result["duplicates"] == len(batch)
@@ -220,14 +228,10 @@ async def test_fuzz_record_events_all_or_nothing(services, http, project, batch)
            st.fixed_dictionaries({"anonymousId": safe_text | text, "userId": safe_text | text}),
        ))
 async def test_fuzz_set_properties_and_identify(services, http, project, kind, variables):
-    before = await counts(services, project.id)
-    _, body, _ = await post(http, project.read_key, SET if kind == "set" else IDENTIFY, variables)
-    after = await counts(services, project.id)
-    if refused(body):
-        if isinstance(body, dict):
-            check_errors(body["errors"])
-        assert after == before, (variables, body)
+    accepted = await mutate_counted(services, http, project, SET if kind == "set" else IDENTIFY, variables)
+    if accepted is None:
         return
+    body, before, after = accepted
     event(f"accepted {kind}")
     assert after[0] == before[0], "no event is recorded"
     if kind == "set":

@@ -18,10 +18,13 @@ import json
 import time
 import uuid
 import zlib
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import quote_from_bytes
 
+import httpx
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -113,6 +116,32 @@ def km_expected_properties(params: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in params.items() if k and k not in RESERVED}
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """An accepted request: its response, the project's counts around it and
+    the last event seq before it."""
+
+    response: httpx.Response
+    before: tuple
+    after: tuple
+    seq: int
+
+
+async def send_counted(services, project, request: Awaitable[httpx.Response], context) -> Accepted | None:
+    """Await `request` between two counts of the project, its answer checked
+    (check_answer); None when it was refused, which must have written
+    nothing (`context` names the input in the failure)."""
+    before = await counts(services, project.id)
+    seq = await last_seq(services, project.id)
+    response = await request
+    check_answer(response)
+    after = await counts(services, project.id)
+    if response.status_code != 200:
+        assert after == before, (context, response.text)
+        return None
+    return Accepted(response, before, after, seq)
+
+
 # ------------------------------------------------------------------ /e /s /a
 
 async def send_km(http, path: str, key: str, params: dict[str, str], method: str):
@@ -125,16 +154,11 @@ async def send_km(http, path: str, key: str, params: dict[str, str], method: str
 @FUZZ
 @given(params=km_params, method=st.sampled_from(["GET", "POST"]))
 async def test_fuzz_kissmetrics_record(services, http, project, params, method):
-    before = await counts(services, project.id)
-    seq = await last_seq(services, project.id)
-    response = await send_km(http, "/e", project.write_key, params, method)
-    check_answer(response)
-    after = await counts(services, project.id)
-    if response.status_code != 200:
-        assert after == before, (params, response.text)
+    sent = await send_counted(services, project, send_km(http, "/e", project.write_key, params, method), params)
+    if sent is None:
         return
-    assert response.headers["content-type"] == "image/gif"
-    stored = await new_events(services, project.id, seq)
+    assert sent.response.headers["content-type"] == "image/gif"
+    stored = await new_events(services, project.id, sent.seq)
     if not stored:  # a Kissmetrics duplicate: (identity, name, _t) seen before, with _d=1
         assert params.get("_d", "").strip() == "1"
         return
@@ -149,16 +173,12 @@ async def test_fuzz_kissmetrics_record(services, http, project, params, method):
 @FUZZ
 @given(params=km_params, method=st.sampled_from(["GET", "POST"]))
 async def test_fuzz_kissmetrics_set(services, http, project, params, method):
-    before = await counts(services, project.id)
-    response = await send_km(http, "/s", project.write_key, params, method)
-    check_answer(response)
-    after = await counts(services, project.id)
-    if response.status_code != 200:
-        assert after == before, (params, response.text)
+    sent = await send_counted(services, project, send_km(http, "/s", project.write_key, params, method), params)
+    if sent is None:
         return
     expected = km_expected_properties(params)
-    assert after[0] == before[0], "/s records no event"
-    assert after[3] - before[3] == len(expected)
+    assert sent.after[0] == sent.before[0], "/s records no event"
+    assert sent.after[3] - sent.before[3] == len(expected)
     rows = await services.pool.fetch(
         "SELECT c.key, c.value FROM property_changes c JOIN identities i"
         " ON i.project_id = c.project_id AND i.person_id = c.person_id"
@@ -170,14 +190,10 @@ async def test_fuzz_kissmetrics_set(services, http, project, params, method):
 @FUZZ
 @given(params=km_params, method=st.sampled_from(["GET", "POST"]))
 async def test_fuzz_kissmetrics_alias(services, http, project, params, method):
-    before = await counts(services, project.id)
-    response = await send_km(http, "/a", project.write_key, params, method)
-    check_answer(response)
-    after = await counts(services, project.id)
-    if response.status_code != 200:
-        assert after == before, (params, response.text)
+    sent = await send_counted(services, project, send_km(http, "/a", project.write_key, params, method), params)
+    if sent is None:
         return
-    assert (after[0], after[3]) == (before[0], before[3]), "/a records no event and no property"
+    assert (sent.after[0], sent.after[3]) == (sent.before[0], sent.before[3]), "/a records no event and no property"
     known = await services.pool.fetch(
         "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])",
         project.id, [params["_p"], params["_n"]])
@@ -217,24 +233,20 @@ async def test_fuzz_kissmetrics_raw_bodies(services, http, project, path, raw, c
     headers = {"Content-Type": content_type} if content_type else {}
     if encoding:
         headers["Content-Encoding"] = encoding
-    before = await counts(services, project.id)
-    seq = await last_seq(services, project.id)
-    response = await http.post(f"{path}?_k={project.write_key}", content=body, headers=headers)
-    check_answer(response)
-    after = await counts(services, project.id)
-    if response.status_code != 200:
-        assert after == before, (raw[:100], response.text)
+    sent = await send_counted(services, project,
+                              http.post(f"{path}?_k={project.write_key}", content=body, headers=headers), raw[:100])
+    if sent is None:
         return
     # Accepted: it was a form the server could read; what it stored is that form.
     params = parse_form(raw, "body")
     if path == "/e":
-        stored = await new_events(services, project.id, seq)
+        stored = await new_events(services, project.id, sent.seq)
         assert len(stored) <= 1
         if stored:
             assert (stored[0]["identity"], stored[0]["name"]) == (params["_p"], params["_n"])
             assert stored[0]["properties"] == km_expected_properties(params)
     else:
-        assert after[0] == before[0]
+        assert sent.after[0] == sent.before[0]
 
 
 # ------------------------------------------------------------------ /v1/batch
@@ -346,18 +358,14 @@ async def test_fuzz_segment_batch(services, http, project, batch, gzipped):
             if isinstance(message, dict) and isinstance(message.get("messageId"), str):
                 message["messageId"] = prefix + message["messageId"]
     content = json.dumps(batch).encode()  # json: big ints and NaN/Infinity tokens are sent as such
-    before = await counts(services, project.id)
-    seq = await last_seq(services, project.id)
-    response = await post_batch(http, project.write_key, gzip.compress(content) if gzipped else content,
-                                "gzip" if gzipped else None)
-    check_answer(response)
-    after = await counts(services, project.id)
-    if response.status_code != 200:
-        assert after == before, (batch, response.text)
+    request = post_batch(http, project.write_key, gzip.compress(content) if gzipped else content,
+                         "gzip" if gzipped else None)
+    sent = await send_counted(services, project, request, batch)
+    if sent is None:
         return
-    assert response.json() == {"success": True}
+    assert sent.response.json() == {"success": True}
     pairs, new = planned_records(batch, prefix)
-    stored = await new_events(services, project.id, seq)
+    stored = await new_events(services, project.id, sent.seq)
     assert len(stored) == new, (batch, stored)
     assert {(r["identity"], r["name"]) for r in stored} == pairs
 
@@ -365,12 +373,9 @@ async def test_fuzz_segment_batch(services, http, project, batch, gzipped):
 @FUZZ
 @given(raw=raw_batches, encoding=encodings)
 async def test_fuzz_segment_batch_raw_bodies(services, http, project, raw, encoding):
-    before = await counts(services, project.id)
-    response = await post_batch(http, project.write_key, encode_body(raw, encoding), encoding)
-    check_answer(response)
-    after = await counts(services, project.id)
-    if response.status_code != 200:
-        assert after == before, (raw[:200], response.text)
+    request = post_batch(http, project.write_key, encode_body(raw, encoding), encoding)
+    sent = await send_counted(services, project, request, raw[:200])
+    if sent is None:
         return
     _, new = planned_records(json.loads(raw), "")
-    assert after[0] - before[0] == new
+    assert sent.after[0] - sent.before[0] == new
