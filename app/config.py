@@ -8,20 +8,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default, parse, what: str):
     raw = os.environ.get(name)
+    if not raw:
+        return default
     try:
-        return int(raw) if raw else default
+        return parse(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number (got {raw!r})") from None
+        raise ValueError(f"{name} must be {what} (got {raw!r})") from None
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default, int, "a whole number")
 
 
 def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number (got {raw!r})") from None
+    return _number(name, default, float, "a number")
 
 
 ACCESS_LOG_CHOICES = ("all", "errors", "off")
