@@ -54,7 +54,7 @@ def spreads_connections(port: int) -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT") and port != 0
 
 
-def _address_is_free(host: str, port: int) -> OSError | None:
+def _bind_problem(host: str, port: int) -> OSError | None:
     """Refuse a port someone listens on before joining it: SO_REUSEPORT would
     let a second whodid of the same user share it silently."""
     probe = socket.socket(_family(host), socket.SOCK_STREAM)
@@ -73,7 +73,7 @@ def serve_workers(config: uvicorn.Config) -> None:
     each worker on a socket of its own. The supervisor keeps a bound socket
     of the group, never listening, so the port stays reserved between
     worker restarts."""
-    problem = _address_is_free(config.host, config.port)
+    problem = _bind_problem(config.host, config.port)
     if problem is not None:
         print(f"whodid: cannot listen on {config.host}:{config.port}: {problem.strerror}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
