@@ -48,6 +48,7 @@ async def _running_services(url: str, settings: Settings, *, max_size: int = 4, 
         await services.start_areas()
         services.start()
         yield services
+        await services.settle()
     finally:
         await services.close()
         await pool.close()

@@ -16,6 +16,7 @@ from .storage.events import EventRepository
 from .storage.listener import Listener, pool_connector
 from .storage.people import PeopleRepository
 from .storage.projects import ProjectRepository
+from .storage.statistics import StatisticsKeeper
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Services:
     listener: Listener | None = None
     # Live events: the publisher in the writer and this process's LISTEN fan-out.
     live: LiveBus | None = None
+    # The planner's statistics kept up with what the writer adds.
+    statistics: StatisticsKeeper | None = None
     closers: list = field(default_factory=list)
 
     @classmethod
@@ -43,6 +46,8 @@ class Services:
         live = LiveBus(listener, pool, events, queue_size=settings.live_queue_size)
         # Inside each flush's transaction: one pg_notify statement per project.
         writer.publishers.append(live.publish)
+        statistics = StatisticsKeeper(pool)
+        writer.growth_observers.append(statistics.note_written)
         return cls(
             settings=settings,
             pool=pool,
@@ -51,9 +56,10 @@ class Services:
             auth=AuthService(ProjectRepository(pool)),
             people=PeopleRepository(pool),
             events=events,
-            reports=ReportService(settings, pool),
+            reports=ReportService(settings, pool, statistics=statistics),
             listener=listener,
             live=live,
+            statistics=statistics,
         )
 
     async def start_areas(self, *, key_cache: bool = False) -> None:
@@ -75,9 +81,21 @@ class Services:
 
     def start(self) -> None:
         self.writer.start()
+        if self.statistics is not None:
+            self.statistics.start()
+
+    async def settle(self) -> None:
+        """What a loading command (import, demo) does before it ends: every
+        write committed, and the planner's statistics caught up with them, so
+        that the first report after it plans on the data as it is."""
+        await self.writer.close()
+        if self.statistics is not None:
+            await self.statistics.flush()
 
     async def close(self) -> None:
         await self.writer.close()
+        if self.statistics is not None:
+            await self.statistics.close()
         for closer in reversed(self.closers):
             await closer()
         if self.reports is not None:

@@ -35,6 +35,9 @@ log = logging.getLogger("whodid.writer")
 Publisher = Callable[[asyncpg.Connection, uuid.UUID, list[EventRow]], Awaitable[None]]
 # Called after a commit with (number of items, seconds) for metrics.
 FlushObserver = Callable[[int, float], None]
+# Called after a commit with (project, rows the commit added to its tables), e.g.
+# to keep the planner's statistics up with the data (app/storage/statistics.py).
+GrowthObserver = Callable[[uuid.UUID, int], None]
 
 class IdentityRace(Exception):
     """An identity of the flush was created by another transaction meanwhile."""
@@ -96,6 +99,7 @@ class Writer:
         self.flusher_count = flushers
         self.publishers: list[Publisher] = []
         self.observers: list[FlushObserver] = []
+        self.growth_observers: list[GrowthObserver] = []
         self._tasks: list[asyncio.Task] = []
         self._closing = False
         self._stage = asyncio.Lock()
@@ -152,7 +156,7 @@ class Writer:
         started = time.perf_counter()
         for attempt in range(8):
             try:
-                results = await self._write(batch, stage)
+                results, grown = await self._write(batch, stage)
                 break
             except RETRYABLE:
                 await asyncio.sleep(0.002 * (attempt + 1))
@@ -183,21 +187,27 @@ class Writer:
         elapsed = time.perf_counter() - started
         for observe in self.observers:
             observe(sum(i.size for i in batch), elapsed)
+        for project_id, rows in grown.items():
+            for note in self.growth_observers:
+                note(project_id, rows)
 
-    async def _write(self, batch: list, stage: "_Stage | None" = None) -> list:
+    async def _write(self, batch: list, stage: "_Stage | None" = None) -> tuple[list, dict[uuid.UUID, int]]:
+        """Commit the batch: each item's result, and the rows added per project."""
         results: dict[int, object] = {}
+        grown: dict[uuid.UUID, int] = {}
         by_project: dict[uuid.UUID, list[tuple[int, object]]] = defaultdict(list)
         for index, item in enumerate(batch):
             by_project[item.project_id].append((index, item))
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 for project_id in sorted(by_project):
-                    await self._write_project(conn, project_id, by_project[project_id], results)
+                    grown[project_id] = await self._write_project(conn, project_id, by_project[project_id], results)
                 if stage is not None:
                     stage.release()  # the COMMIT follows: the next batch may start
-        return [results[i] for i in range(len(batch))]
+        return [results[i] for i in range(len(batch))], grown
 
-    async def _write_project(self, conn, project_id: uuid.UUID, items: list, results: dict) -> None:
+    async def _write_project(self, conn, project_id: uuid.UUID, items: list, results: dict) -> int:
+        """Write one project's items; the rows added (events, identities, property changes)."""
         identities = sorted({ev.identity for _, it in items if isinstance(it, EventWrite) for ev in it.events}
                             | {it.identity for _, it in items if isinstance(it, PropertyWrite)})
         events = [ev for _, it in items if isinstance(it, EventWrite) for ev in it.events]
@@ -212,6 +222,7 @@ class Writer:
             # Another transaction created one of them after this statement's
             # snapshot: roll back and flush again (RETRYABLE).
             raise IdentityRace()
+        added = len(created)
         if events:
             rows = {e.id: stored_row(e, *inserted[e.id]) for e in events if e.id in inserted}
             missing_keys = [e.idempotency_key for e in events if e.id not in rows]
@@ -230,6 +241,7 @@ class Writer:
                         for e in item.events
                     ]
             if rows:
+                added += len(rows)
                 for publish in self.publishers:
                     await publish(conn, project_id, list(rows.values()))
 
@@ -247,6 +259,8 @@ class Writer:
             if keys:
                 await people_store.insert_property_changes(conn, project_id, person_ids, keys, values, ats)
                 await people_store.refresh_properties(conn, project_id, person_ids)
+                added += len(keys)
+        return added
 
 
 def stored_row(event: NormalEvent, seq: int, person_id: uuid.UUID) -> EventRow:

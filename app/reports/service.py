@@ -25,6 +25,7 @@ import asyncpg
 
 from ..config import Settings
 from ..errors import ReportTimeout
+from ..storage.statistics import StatisticsKeeper
 from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
 from .cohort import CohortResult, CohortSpec, compute_cohort
 from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
@@ -42,11 +43,18 @@ Computation = Callable[[asyncpg.Connection, datetime], Awaitable[Any]]
 #   queries (docs/reports.md, "Cost");
 # - custom plans always: a report statement is planned with its parameters
 #   (1-3 ms), never with a generic plan that cannot see their values (e.g. that
-#   a step's name is rare, or that the range is a week).
+#   a step's name is rare, or that the range is a week);
+# - no nested loops where another join will do: with statistics behind the
+#   data the planner expects one row from each side and rescans a subquery
+#   per row (a funnel over 300,000 fresh events: > 120 s, 0.59 s without;
+#   docs/benchmarks.md, "Statistics"). Lookups that only a nested loop can do
+#   (LATERAL, correlated subqueries) still run as one; at rest the reports
+#   measured the same or faster (bench/statements).
 REPORT_SETTINGS = """SELECT set_config('statement_timeout', $1, true),
        set_config('work_mem', '64MB', true),
        set_config('jit', 'off', true),
-       set_config('plan_cache_mode', 'force_custom_plan', true)"""
+       set_config('plan_cache_mode', 'force_custom_plan', true),
+       set_config('enable_nestloop', 'off', true)"""
 
 
 def now_utc() -> datetime:
@@ -81,9 +89,12 @@ class ReportService:
         cache: ReportCache | None = None,
         namespace: str = DEFAULT_NAMESPACE,
         clock: Callable[[], datetime] = now_utc,
+        statistics: StatisticsKeeper | None = None,
     ):
         self.settings = settings
         self.pool = pool
+        # Before planning: the planner's statistics caught up with the data.
+        self.statistics = statistics
         self.read_pool: asyncpg.Pool | None = None
         self.timeout = settings.report_timeout
         self.cache = cache or ReportCache(
@@ -127,7 +138,7 @@ class ReportService:
             computed_at = self.clock()
             self.computations += 1
             self.computations_by_kind[kind] += 1
-            value = await self._query(kind, lambda conn: compute(conn, computed_at))
+            value = await self._query(kind, project_id, lambda conn: compute(conn, computed_at))
             return value, computed_at
 
         try:
@@ -145,12 +156,16 @@ class ReportService:
             except Exception:  # metrics never fail a report
                 log.exception("report observer failed")
 
-    async def _query(self, kind: str, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    async def _query(
+        self, kind: str, project_id: uuid.UUID, work: Callable[[asyncpg.Connection], Awaitable[Any]]
+    ) -> Any:
         pool = self.read_pool or self.pool
         try:
             # The server's statement_timeout cancels cleanly; this is the backstop
             # for the whole computation (several statements, a lost cancel).
             async with asyncio.timeout(self.timeout + min(1.0, self.timeout)):
+                if self.statistics is not None:
+                    await self.statistics.ensure_fresh(project_id)
                 async with pool.acquire() as conn:
                     async with conn.transaction(isolation="repeatable_read", readonly=True):
                         await conn.execute(REPORT_SETTINGS, str(max(1, int(self.timeout * 1000))))

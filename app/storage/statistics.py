@@ -1,0 +1,232 @@
+"""Planner statistics that keep up with the data.
+
+PostgreSQL plans a report from the statistics ANALYZE last gathered. Straight
+after a bulk load (an import, a burst of batches, `whodid demo`, a new project
+in a table that already holds others) those statistics describe a far smaller
+table, or none: the planner then expects one row where there are 600,000 and
+picks nested loops that rescan a subquery per row, and a report that takes a
+second at rest runs for minutes (issue 16; docs/benchmarks.md, "Statistics").
+Autovacuum analyzes eventually, but only once a minute at best and one table
+per worker.
+
+The keeper closes the gap from two sides:
+
+- **the writer** tells it how many rows each commit added per project
+  (`note_written`); a background task, at most every `interval` seconds while
+  writes arrive, runs ANALYZE on each whodid table whose rows changed by more
+  than `growth` of what the statistics know (plus `min_rows`), and when one
+  project grew past `growth` of the planner's estimate of its rows (a new
+  project in a big table is invisible to the table-wide count);
+- **the reports** ask `ensure_fresh(project)` before planning (checked at most
+  every `interval` seconds per project): if the statistics are stale by the
+  same rule (data loaded by another process, or by another tool), ANALYZE runs
+  first, once, under an advisory lock that every process shares, and the
+  report waits for it.
+
+ANALYZE samples a bounded number of rows (300 × default_statistics_target),
+so its cost does not grow with the table (about 0.1-0.4 s here). It takes a
+SHARE UPDATE EXCLUSIVE lock: inserts and reports go on meanwhile.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+import asyncpg
+import orjson
+
+from .pool import CONNECTION_ERRORS
+
+log = logging.getLogger("whodid.statistics")
+
+# The tables reports plan over; ANALYZE keeps each one's statistics.
+TABLES = ("events", "persons", "identities", "property_changes")
+# pg_advisory_lock key of "an ANALYZE of whodid's tables is running" (any process).
+ANALYZE_LOCK = 0x77686F64_69640002  # "whod" "id" 2
+
+_TABLE_STATE = """
+SELECT c.relname::text AS name, c.reltuples::float8 AS known, coalesce(s.n_mod_since_analyze, 0) AS changed
+FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE c.oid = ANY(ARRAY[to_regclass('events'), to_regclass('persons'),
+                        to_regclass('identities'), to_regclass('property_changes')])"""
+
+# The planner's estimate of a project's events (what a report's plan starts from).
+_PROJECT_ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT 1 FROM events WHERE project_id = $1"
+# A project's events, counted only up to $2 (an index-only scan of at most $2 entries).
+_PROJECT_COUNT_UPTO = "SELECT count(*) FROM (SELECT 1 FROM events WHERE project_id = $1 LIMIT $2) e"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Statistics are stale when the rows changed since they were gathered
+    exceed `growth` × the rows they know plus `min_rows`."""
+
+    growth: float = 0.2
+    min_rows: int = 1000
+    # Projects the planner thinks smaller than this are counted (cheaply, up to
+    # a bound) at report time; larger ones are followed by the writer's counts.
+    probe_below: int = 20_000
+
+    def stale(self, known: float, changed: float) -> bool:
+        return changed > self.growth * max(known, 0.0) + self.min_rows
+
+
+def stale_tables(rows: list[tuple[str, float, float]], thresholds: Thresholds) -> list[str]:
+    """The tables (of (name, rows the statistics know, rows changed since)) to analyze.
+    reltuples is -1 for a table never analyzed: it knows nothing."""
+    return sorted(name for name, known, changed in rows if thresholds.stale(known, changed))
+
+
+class StatisticsKeeper:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        thresholds: Thresholds = Thresholds(),
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.pool = pool
+        self.thresholds = thresholds
+        self.interval = interval
+        self.clock = clock
+        # Rows this process wrote per project since its last ANALYZE.
+        self.written: Counter[uuid.UUID] = Counter()
+        self.analyzed = 0  # ANALYZE runs by this process (metrics, tests)
+        self._checked: dict[uuid.UUID, float] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ the writer's side
+
+    def note_written(self, project_id: uuid.UUID, rows: int) -> None:
+        """Called after a commit: `rows` rows were added to the project's tables."""
+        if rows > 0:
+            self.written[project_id] += rows
+            self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="statistics-keeper")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.keep_up()
+            except CONNECTION_ERRORS:
+                pass  # the database is away: the next write wakes us again
+            except Exception:  # never let the keeper die
+                log.exception("keeping statistics failed")
+            await asyncio.sleep(self.interval)
+
+    async def keep_up(self) -> list[str]:
+        """ANALYZE the tables that grew too much since their statistics were
+        gathered, or that a project this process wrote to outgrew; the tables
+        analyzed (none when another process is analyzing)."""
+        async with self.pool.acquire() as conn:
+            tables = await self._stale(conn)
+            for project_id, rows in list(self.written.items()):
+                if "events" in tables:
+                    break
+                if rows > self.thresholds.min_rows and self.thresholds.stale(
+                    await self._project_estimate(conn, project_id), rows
+                ):
+                    tables = _with_events(tables)
+            if not tables:
+                return []
+            # A transaction-level lock: released however the transaction ends.
+            async with conn.transaction():
+                if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ANALYZE_LOCK):
+                    return []  # another process is analyzing
+                await self._analyze(conn, tables)
+            return tables
+
+    async def flush(self) -> list[str]:
+        """keep_up now (the end of an import or a demo load: its first report
+        then plans on current statistics)."""
+        return await self.keep_up()
+
+    # ------------------------------------------------------------ the reports' side
+
+    async def ensure_fresh(self, project_id: uuid.UUID) -> None:
+        """Before a report of this project is planned: statistics close enough
+        to the data (ANALYZE first, waiting for one that runs elsewhere)."""
+        now = self.clock()
+        last = self._checked.get(project_id)
+        if last is not None and now - last < self.interval:
+            return
+        self._checked[project_id] = now
+        try:
+            async with self._lock, self.pool.acquire() as conn:
+                if not await self._stale_for(conn, project_id):
+                    return
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", ANALYZE_LOCK)
+                    # Another process may have analyzed while we waited for the lock.
+                    tables = await self._stale_for(conn, project_id)
+                    if tables:
+                        await self._analyze(conn, tables)
+        except CONNECTION_ERRORS:
+            raise
+        except asyncpg.PostgresError:
+            # e.g. a role that may not ANALYZE: the report still runs.
+            log.warning("could not check the planner statistics", exc_info=True)
+
+    # ------------------------------------------------------------ the parts
+
+    async def _stale(self, conn: asyncpg.Connection) -> list[str]:
+        rows = await conn.fetch(_TABLE_STATE)
+        return stale_tables([(r["name"], r["known"], r["changed"]) for r in rows], self.thresholds)
+
+    async def _stale_for(self, conn: asyncpg.Connection, project_id: uuid.UUID) -> list[str]:
+        """The tables to analyze before a report of this project."""
+        tables = await self._stale(conn)
+        if "events" not in tables and await self._project_outgrew_estimate(conn, project_id):
+            tables = _with_events(tables)
+        return tables
+
+    @staticmethod
+    async def _project_estimate(conn: asyncpg.Connection, project_id: uuid.UUID) -> float:
+        plan = await conn.fetchval(_PROJECT_ESTIMATE, project_id)
+        if isinstance(plan, str):  # a connection without the pool's json codec
+            plan = orjson.loads(plan)
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    async def _project_outgrew_estimate(self, conn: asyncpg.Connection, project_id: uuid.UUID) -> bool:
+        """True when the planner thinks the project small and it is not: its
+        events counted up to the first number that makes the estimate stale."""
+        estimate = await self._project_estimate(conn, project_id)
+        if estimate >= self.thresholds.probe_below:
+            return False
+        bound = int(estimate + self.thresholds.growth * estimate + self.thresholds.min_rows) + 1
+        return await conn.fetchval(_PROJECT_COUNT_UPTO, project_id, bound) >= bound
+
+    async def _analyze(self, conn: asyncpg.Connection, tables: list[str]) -> None:
+        """ANALYZE `tables` (the caller holds ANALYZE_LOCK)."""
+        started = time.perf_counter()
+        await conn.execute("ANALYZE " + ", ".join(tables))
+        self.analyzed += 1
+        self.written.clear()
+        log.info("analyzed %s in %.2f s: their statistics were behind the data", ", ".join(tables),
+                 time.perf_counter() - started)
+
+
+def _with_events(tables: list[str]) -> list[str]:
+    """A project outgrew its estimate: the tables its growth touches."""
+    return sorted(set(tables) | {"events", "persons", "identities"})
