@@ -60,6 +60,7 @@ def send_all(port: int, key: str, bodies: list[bytes]) -> float:
     queue = list(reversed(bodies))
     lock = threading.Lock()
     errors: list[str] = []
+    retried = [0]
 
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -69,11 +70,19 @@ def send_all(port: int, key: str, bodies: list[bytes]) -> float:
                 if not queue or errors:
                     return
                 body = queue.pop()
-            conn.request("POST", "/graphql", body, headers)
-            response = conn.getresponse()
-            raw = response.read()
-            if response.status != 200 or b'"errors"' in raw:
-                errors.append(raw[:300].decode(errors="replace"))
+            for attempt in range(10):
+                conn.request("POST", "/graphql", body, headers)
+                response = conn.getresponse()
+                raw = response.read()
+                # UNAVAILABLE (e.g. "write conflicted too often"): a client retries, as documented.
+                if b'"UNAVAILABLE"' in raw and attempt < 9:
+                    with lock:
+                        retried[0] += 1
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                if response.status != 200 or b'"errors"' in raw:
+                    errors.append(raw[:300].decode(errors="replace"))
+                break
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
@@ -83,6 +92,8 @@ def send_all(port: int, key: str, bodies: list[bytes]) -> float:
         t.join()
     if errors:
         raise RuntimeError(f"a batch failed: {errors[0]}")
+    if retried[0]:
+        print(f"  ({retried[0]} batches answered UNAVAILABLE and were sent again)", flush=True)
     return time.perf_counter() - started
 
 
