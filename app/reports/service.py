@@ -28,6 +28,7 @@ from ..errors import ReportTimeout
 from ..storage.statistics import StatisticsKeeper
 from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
 from .cohort import CohortResult, CohortSpec, compute_cohort
+from .contract import R, ReportKind, S
 from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
 
 log = logging.getLogger("whodid.reports")
@@ -179,6 +180,19 @@ class ReportService:
             ) from None
 
     # ------------------------------------------------------------ the reports
+
+    async def report(self, kind: ReportKind[S, R], project_id: uuid.UUID, spec: S) -> Report[R]:
+        """A report of the contract (app/reports/contract.py): its statement
+        built from the spec, run under the report settings, its rows assembled."""
+
+        async def compute(conn: asyncpg.Connection, computed_at: datetime) -> R:
+            if kind.settings:
+                await conn.execute(kind.settings)
+            sql, params = kind.build(project_id, spec)
+            rows = await conn.fetch(sql, *params)
+            return kind.assemble(rows, spec, computed_at)
+
+        return await self.run(kind.name, project_id, spec, compute)
 
     async def cohort(self, project_id: uuid.UUID, spec: CohortSpec) -> Report[CohortResult]:
         return await self.run(

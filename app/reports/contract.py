@@ -1,0 +1,46 @@
+"""The report contract: every report is the same three roles, run by
+ReportService (app/reports/service.py), which owns the connection, the
+transaction and its settings, the clock (computedAt), the cache and the
+timeout.
+
+- **spec**: a frozen dataclass of the normalised, validated input. Its
+  constructor refuses bad input with BadInput naming the field
+  (`input.series[1].property`); `cache_key()` is the normalised input as a
+  stable string (equal for equal reports).
+- **statement**: `build(project_id, spec) -> (sql, params)`, composed of named
+  parts (app/reports/sql.py, `Statement`), each part made by a small function
+  that can be tested alone. $1 is always the project id.
+- **assembly**: `assemble(rows, spec, computed_at) -> result`, plain Python
+  over the statement's rows (asyncpg Records): the rates, the ordering, the
+  empty periods; no database.
+
+A report is declared once as a `ReportKind` and run with
+`ReportService.report(KIND, project_id, spec)`. A report with a people
+drill-down declares a second kind for it (its spec names the report's spec
+and the point, bucket or node, and the page), run the same way.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
+
+S = TypeVar("S", bound="ReportSpec")
+R = TypeVar("R")
+
+
+class ReportSpec(Protocol):
+    def cache_key(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ReportKind(Generic[S, R]):
+    """One report: its name (the cache's and the metrics' kind), how its
+    statement is built and how its rows become the answer."""
+
+    name: str
+    build: Callable[[uuid.UUID, S], tuple[str, list[Any]]]
+    assemble: Callable[[Sequence[Any], S, datetime], R]
+    # Extra transaction-local settings (SQL run after REPORT_SETTINGS), if any.
+    settings: str | None = None
