@@ -34,14 +34,20 @@ __all__ = [
     "cohort",
     "current_properties",
     "funnel",
+    "lifecycle",
     "make_event",
     "matches_filter",
     "numeric_value",
+    "paths",
+    "people_filter",
     "period_end",
     "period_start",
+    "periods_overlapping",
     "revenue",
     "segment_text",
+    "stickiness",
     "text_form",
+    "trends",
 ]
 
 
@@ -150,6 +156,19 @@ def period_end(t: datetime, period: str) -> datetime:
     return start.replace(month=start.month + 1)
 
 
+def periods_overlapping(from_: datetime, to: datetime, period: str) -> list[tuple[datetime, datetime]]:
+    """[(start, end)] of every `period` period that overlaps [from, to), in time order,
+    empty ones too. An empty range (from ≥ to) overlaps no period."""
+    out = []
+    if from_ < to:
+        start = period_start(from_, period)
+        while start < to:
+            end = period_end(start, period)
+            out.append((start, end))
+            start = end
+    return out
+
+
 # ======================================================================= JSON values
 
 _MISSING = object()
@@ -232,6 +251,58 @@ def matches_filter(properties: Mapping[str, Any], flt: Mapping[str, Any]) -> boo
             return False
         return text_form(prop) in {text_form(v) for v in value}
     raise ValueError(f"unknown filter op {op!r}")
+
+
+# ======================================================================= population filter
+
+
+def people_filter(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    people: Mapping[str, Any] | None,
+) -> set[str] | None:
+    """The persons a PeopleFilter lets in (§5 "Population filter"), or None for everyone.
+
+    people: None or {"properties": [filters] | None, "didEvent": str | None,
+    "from": datetime | None, "to": datetime | None}. Every property filter must pass
+    on the person's current properties (a person without any has {}); with didEvent
+    the person needs an event of that exact name with from ≤ t < to, each bound only
+    when given.
+
+    Decisions: an empty filter (no properties, or [], and no didEvent) is "everyone"
+    (None). from/to without didEvent are ignored. didEvent looks at all of the
+    person's events, not only those in the report's range (the filter has its own
+    bounds). The universe is every person id in person_props or in events.
+    """
+    if people is None:
+        return None
+    filters = list(people.get("properties") or ())
+    did = people.get("didEvent")
+    if not filters and did is None:
+        return None
+    evs = list(events)
+    universe = set(person_props) | {e.person_id for e in evs}
+    out = {pid for pid in universe if all(matches_filter(person_props.get(pid, {}), f) for f in filters)}
+    if did is not None:
+        lo, hi = people.get("from"), people.get("to")
+        doers = {
+            e.person_id
+            for e in evs
+            if e.name == did and (lo is None or lo <= e.timestamp) and (hi is None or e.timestamp < hi)
+        }
+        out &= doers
+    return out
+
+
+def _population(
+    events: Iterable[Ev], person_props: Mapping[str, Mapping[str, Any]] | None, people: Mapping[str, Any] | None
+) -> list[Ev]:
+    """The events of the persons the filter lets in ("filter the persons first")."""
+    evs = list(events)
+    allowed = people_filter(evs, person_props or {}, people)
+    if allowed is None:
+        return evs
+    return [e for e in evs if e.person_id in allowed]
 
 
 # ======================================================================= small math
@@ -386,8 +457,13 @@ def _person_chains(
     from_: datetime,
     to: datetime,
     window_seconds: int | None,
+    hold_constant: str | None = None,
 ) -> list[_Chain]:
-    """Every person who entered the funnel (a step-0 event in range) with their chain."""
+    """Every person who entered the funnel (a step-0 event in range) with their chain.
+
+    With hold_constant, a start needs that event property present (Decision: a JSON
+    null value is present, its text is "null"), and steps k ≥ 1 only match events
+    whose value has the start's text (segment_text; missing never matches)."""
     window = timedelta(seconds=window_seconds) if window_seconds is not None else None
     by_person: dict[str, list[Ev]] = defaultdict(list)
     for e in events:
@@ -402,7 +478,17 @@ def _person_chains(
         for start in matching[0]:
             if not from_ <= start.timestamp < to:
                 continue
-            chain = _follow(start, matching, to, window)
+            if hold_constant is None:
+                chain = _follow(start, matching, to, window)
+            else:
+                if hold_constant not in start.properties:
+                    continue
+                held = segment_text(start.properties[hold_constant])
+                same = [matching[0]] + [
+                    [e for e in m if segment_text(e.properties.get(hold_constant, _MISSING)) == held]
+                    for m in matching[1:]
+                ]
+                chain = _follow(start, same, to, window)
             if best is None or len(chain) > len(best):
                 best = chain
         if best is not None:
@@ -535,6 +621,11 @@ def funnel(
     to: datetime,
     window_seconds: int | None = None,
     segment_by: Mapping[str, Any] | None = None,
+    *,
+    exclusions: Sequence[Mapping[str, Any]] | None = None,
+    hold_constant: str | None = None,
+    people: Mapping[str, Any] | None = None,
+    trend_interval: str | None = None,
 ) -> dict[str, Any]:
     """The funnel report of §5.
 
@@ -544,14 +635,79 @@ def funnel(
     Returns {"steps": [...], "segments": [...]}; each step carries `reached` and
     `dropped`, the ordered person ids of peopleList(REACHED) and peopleList(DROPPED).
     The overall steps ignore segmentation.
+
+    exclusions: [{"event", "where", "afterStep", "beforeStep"}]; hold_constant: an
+    event property key; people: the population filter (persons filtered first);
+    trend_interval: when given, the result also has "trend": [{"start", "entered",
+    "converted", "rate"}], one point per period overlapping [from, to).
     """
+    evs = _population(events, person_props, people)
     if not steps:
-        return {"steps": [], "segments": []}
-    chains = _person_chains(events, steps, from_, to, window_seconds)
-    return {
+        out: dict[str, Any] = {"steps": [], "segments": []}
+        if trend_interval is not None:
+            # Decision: no steps, nobody entered: the trend is all zeros.
+            out["trend"] = [
+                {"start": a, "entered": 0, "converted": 0, "rate": 0.0}
+                for a, _ in periods_overlapping(from_, to, trend_interval)
+            ]
+        return out
+    chains = _person_chains(evs, steps, from_, to, window_seconds, hold_constant)
+    if exclusions:
+        chains = [c for c in chains if not _excluded(c, evs, exclusions, to, window_seconds)]
+    out = {
         "steps": _steps_report(chains, steps),
         "segments": _segments(chains, steps, person_props, segment_by) if segment_by else [],
     }
+    if trend_interval is not None:
+        trend = []
+        for a, b in periods_overlapping(from_, to, trend_interval):
+            entered = [c for c in chains if a <= c.time(0) < b]
+            converted = sum(1 for c in entered if c.level == len(steps))
+            trend.append(
+                {
+                    "start": a,
+                    "entered": len(entered),
+                    "converted": converted,
+                    "rate": converted / len(entered) if entered else 0.0,
+                }
+            )
+        out["trend"] = trend
+    return out
+
+
+def _excluded(
+    chain: _Chain,
+    events: Sequence[Ev],
+    exclusions: Sequence[Mapping[str, Any]],
+    to: datetime,
+    window_seconds: int | None,
+) -> bool:
+    """Whether an exclusion takes the person out of the whole report: the chain (found
+    ignoring exclusions) reached afterStep, and an event that matches the exclusion and
+    is not part of the chain has t_after < t < t_end and t < to; t_end = the chain's
+    time at beforeStep when reached, else t_0 + window, else `to`.
+
+    Decisions: hold_constant does not restrict exclusion events (the text ties it to
+    steps only); both bounds are strict, so an exclusion event at the very second of
+    afterStep or beforeStep does not exclude; the exclusion event is not bound by
+    `from` explicitly (t > t_after ≥ t_0 ≥ from already)."""
+    in_chain = {e.seq for e in chain.events}
+    mine = [e for e in events if e.person_id == chain.person_id and e.seq not in in_chain]
+    for x in exclusions:
+        after, before = int(x["afterStep"]), int(x["beforeStep"])
+        if chain.level <= after:
+            continue  # afterStep not reached
+        t_after = chain.time(after)
+        if chain.level > before:
+            t_end = chain.time(before)
+        elif window_seconds is not None:
+            t_end = chain.time(0) + timedelta(seconds=window_seconds)
+        else:
+            t_end = to
+        step = {"event": x["event"], "where": x.get("where")}
+        if any(_step_matches(e, step) and t_after < e.timestamp < t_end and e.timestamp < to for e in mine):
+            return True
+    return False
 
 
 # ======================================================================= cohort
