@@ -723,6 +723,11 @@ def cohort(
     bucket: str,
     buckets: int,
     computed_at: datetime,
+    *,
+    mode: str = "FIRST_TIME",
+    cumulative: bool = False,
+    people: Mapping[str, Any] | None = None,
+    person_props: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Cohort rows of §5: [{"start", "size", "cells": [{"index", "people", "rate",
     "complete"}]}], ascending by start, empty rows left out.
@@ -730,21 +735,40 @@ def cohort(
     Note: membership is by t₀ in [from, to) (DESIGN.md), so a row whose period
     begins before `from` (from not on a period boundary) still appears, with its
     period's start.
+
+    mode RECURRING: a person joins the row of every cohortPeriod period in which
+    they did cohortEvent within [from, to), with t₀ = their first cohortEvent inside
+    both that period and the range. cumulative: cell n counts returns at t ≥ t₀ + n·B.
+    people/person_props: the population filter (persons filtered first; person_props
+    None means nobody has properties).
     """
-    evs = list(events)
-    first: dict[str, datetime] = {}
-    for e in evs:
-        if e.name == cohort_event and (e.person_id not in first or e.timestamp < first[e.person_id]):
-            first[e.person_id] = e.timestamp  # the first time ever, not just in range
+    evs = _population(events, person_props, people)
     returns: dict[str, list[datetime]] = defaultdict(list)
     for e in evs:
         if e.name == return_event:
             returns[e.person_id].append(e.timestamp)
 
-    rows: dict[datetime, list[str]] = defaultdict(list)
-    for pid, t0 in first.items():
-        if from_ <= t0 < to:
-            rows[period_start(t0, cohort_period)].append(pid)
+    # rows: period start -> [(person id, t₀)]
+    rows: dict[datetime, list[tuple[str, datetime]]] = defaultdict(list)
+    if mode == "FIRST_TIME":
+        first: dict[str, datetime] = {}
+        for e in evs:
+            if e.name == cohort_event and (e.person_id not in first or e.timestamp < first[e.person_id]):
+                first[e.person_id] = e.timestamp  # the first time ever, not just in range
+        for pid, t0 in first.items():
+            if from_ <= t0 < to:
+                rows[period_start(t0, cohort_period)].append((pid, t0))
+    elif mode == "RECURRING":
+        firsts: dict[tuple[str, datetime], datetime] = {}
+        for e in evs:
+            if e.name == cohort_event and from_ <= e.timestamp < to:
+                k = (e.person_id, period_start(e.timestamp, cohort_period))
+                if k not in firsts or e.timestamp < firsts[k]:
+                    firsts[k] = e.timestamp
+        for (pid, start), t0 in firsts.items():
+            rows[start].append((pid, t0))
+    else:
+        raise ValueError(f"unknown cohort mode {mode!r}")
 
     b = timedelta(seconds=BUCKET_SECONDS[bucket])
     out = []
@@ -755,10 +779,14 @@ def cohort(
         for n in range(max(0, buckets)):
             # [t₀ + nB, t₀ + (n+1)B): when returnEvent is cohortEvent, t₀ itself
             # is an occurrence and so falls in cell 0.
+            # Decision (cumulative): no upper bound at all, "bucket n or later" includes
+            # returns after the last shown bucket.
             people = sum(
                 1
-                for pid in members
-                if any(first[pid] + n * b <= t < first[pid] + (n + 1) * b for t in returns[pid])
+                for pid, t0 in members
+                if any(
+                    t0 + n * b <= t and (cumulative or t < t0 + (n + 1) * b) for t in returns[pid]
+                )
             )
             cells.append(
                 {
@@ -820,6 +848,8 @@ def revenue(
     to: datetime,
     interval: str = "MONTH",
     source_property: str = "Campaign Source",
+    *,
+    people: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The revenue report of §5: total, gross, refunds, payingPeople,
     averageRevenuePerPayingPerson, series, bySource and topPeople (a list of
@@ -830,7 +860,13 @@ def revenue(
     Sums are exact Decimals and keep their natural exponent (an empty sum is
     Decimal(0)); averages are rounded to cents ("0.00" when nobody paid).
     """
+    propsets = list(propsets)
     all_events = list(events)
+    allowed = people_filter(all_events, current_properties(propsets), people)
+    if allowed is not None:
+        # people: the population from the current properties of propsets and the events.
+        all_events = [e for e in all_events if e.person_id in allowed]
+        propsets = [ps for ps in propsets if ps.person_id in allowed]
     in_range = [e for e in all_events if e.revenue is not None and from_ <= e.timestamp < to]
     report = _money_summary(in_range)
 
