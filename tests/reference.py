@@ -913,3 +913,333 @@ def revenue(
     top.sort(key=lambda pr: pr[1], reverse=True)  # stable: id ascending among ties
     report["topPeople"] = top
     return report
+
+
+# ======================================================================= new reports
+# Decision (project-wide): every person-id list of the new reports (trend points with
+# PEOPLE math, stickiness buckets, lifecycle points, path nodes: the peopleList
+# drill-downs) is sorted by person id, str ascending.
+
+
+def _matching(
+    events: Iterable[Ev], event: str, where: Sequence[Mapping[str, Any]] | None
+) -> list[Ev]:
+    step = {"event": event, "where": where}
+    return [e for e in events if _step_matches(e, step)]
+
+
+def _exact_float(q: Decimal | Fraction) -> float:
+    return float(Fraction(q))
+
+
+_MATHS = ("TOTAL", "PEOPLE", "EVENTS_PER_PERSON", "SUM", "AVERAGE", "MIN", "MAX", "MEDIAN")
+
+
+def _math_value(evs: Sequence[Ev], math_: str, prop: str | None) -> float | None:
+    """One trends math over a set of events (already matched and in range)."""
+    if math_ == "TOTAL":
+        return float(len(evs))
+    if math_ == "PEOPLE":
+        return float(len({e.person_id for e in evs}))
+    if math_ == "EVENTS_PER_PERSON":
+        n = len({e.person_id for e in evs})
+        return len(evs) / n if n else 0.0
+    # Decision: with no `property` (None) no event has a numeric value: SUM 0, the rest
+    # null. A property whose value is a boolean, null, object, array or a non-numeric
+    # string is not numeric (numeric_value).
+    nums: list[Decimal] = []
+    if prop is not None:
+        for e in evs:
+            if prop in e.properties:
+                v = numeric_value(e.properties[prop])
+                if v is not None:
+                    nums.append(v)
+    if math_ == "SUM":
+        return _exact_float(_sum_exact(nums)) if nums else 0.0
+    if not nums:
+        return None
+    if math_ == "AVERAGE":
+        return _exact_float(Fraction(_sum_exact(nums)) / len(nums))
+    if math_ == "MIN":
+        return _exact_float(min(nums))
+    if math_ == "MAX":
+        return _exact_float(max(nums))
+    if math_ == "MEDIAN":
+        s = sorted(nums)
+        n = len(s)
+        if n % 2:
+            return _exact_float(s[n // 2])
+        return _exact_float((Fraction(s[n // 2 - 1]) + Fraction(s[n // 2])) / 2)
+    raise ValueError(f"unknown math {math_!r}")
+
+
+def trends(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    series: Sequence[Mapping[str, Any]],
+    from_: datetime,
+    to: datetime,
+    interval: str = "DAY",
+    breakdown: Mapping[str, Any] | None = None,
+    people: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The trends report of §5.
+
+    series: [{"event", "where", "math", "property"}]; breakdown: None or
+    {"eventProperty" | "personProperty": key, "limit": int (default 10)}.
+    Returns [{"index", "event", "math", "breakdownValue", "total", "points": [{"start",
+    "value", "people"}]}] in input series order, then rank (null series last, only
+    when it has events). "people" of a point: the sorted person ids counted, for PEOPLE
+    math only (else []).
+
+    Decisions: math missing/None is TOTAL. Values are floats; exact sums and averages
+    are computed as Decimal/Fraction and converted once. With a breakdown, each
+    output series' points and total count only the events of its value (PEOPLE: the
+    distinct persons among them; with eventProperty one person can count in several
+    series). Breakdown values are ranked per input series, over that series' own
+    matching events in range. limit ≤ 0 keeps no value: everything joins null.
+    """
+    evs = _population(events, person_props, people)
+    periods = periods_overlapping(from_, to, interval)
+
+    event_key = person_key = None
+    limit = 10
+    if breakdown is not None:
+        event_key, person_key = breakdown.get("eventProperty"), breakdown.get("personProperty")
+        if (event_key is None) == (person_key is None):
+            raise ValueError("breakdown needs exactly one of eventProperty, personProperty")
+        lim = breakdown.get("limit")
+        limit = 10 if lim is None else max(0, int(lim))
+
+    def value_of(e: Ev) -> str | None:
+        if event_key is not None:
+            return segment_text(e.properties.get(event_key, _MISSING))
+        return segment_text(person_props.get(e.person_id, {}).get(person_key, _MISSING))
+
+    out: list[dict[str, Any]] = []
+    for i, s in enumerate(series):
+        math_ = s.get("math") or "TOTAL"
+        if math_ not in _MATHS:
+            raise ValueError(f"unknown math {math_!r}")
+        prop = s.get("property")
+        matched = [e for e in _matching(evs, s["event"], s.get("where")) if from_ <= e.timestamp < to]
+
+        groups: list[tuple[str | None, list[Ev]]]
+        if breakdown is None:
+            groups = [(None, matched)]
+        else:
+            counts: dict[str, int] = defaultdict(int)
+            for e in matched:
+                v = value_of(e)
+                if v is not None:
+                    counts[v] += 1
+            ranked = sorted(counts, key=lambda v: (-counts[v], v))[:limit]
+            kept = set(ranked)
+            by_value: dict[str | None, list[Ev]] = defaultdict(list)
+            for e in matched:
+                v = value_of(e)
+                by_value[v if v in kept else None].append(e)
+            groups = [(v, by_value[v]) for v in ranked]
+            if by_value.get(None):
+                groups.append((None, by_value[None]))
+
+        for value, group in groups:
+            points = []
+            for a, b in periods:
+                inside = [e for e in group if a <= e.timestamp < b]
+                points.append(
+                    {
+                        "start": a,
+                        "value": _math_value(inside, math_, prop),
+                        "people": sorted({e.person_id for e in inside}) if math_ == "PEOPLE" else [],
+                    }
+                )
+            out.append(
+                {
+                    "index": i,
+                    "event": s["event"],
+                    "math": math_,
+                    "breakdownValue": value,
+                    "total": _math_value(group, math_, prop),
+                    "points": points,
+                }
+            )
+    return out
+
+
+def stickiness(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    event: str,
+    where: Sequence[Mapping[str, Any]] | None,
+    from_: datetime,
+    to: datetime,
+    interval: str = "DAY",
+    people: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The stickiness report of §5: {"intervals": K, "buckets": [{"periods": n,
+    "people": count, "peopleIds": sorted ids}] for n = 1..K (zeros too)}.
+
+    Decision: an empty range has K = 0 and no buckets."""
+    evs = _population(events, person_props, people)
+    periods = periods_overlapping(from_, to, interval)
+    k = len(periods)
+    held: dict[str, set[datetime]] = defaultdict(set)
+    for e in _matching(evs, event, where):
+        if from_ <= e.timestamp < to:
+            held[e.person_id].add(period_start(e.timestamp, interval))
+    buckets = []
+    for n in range(1, k + 1):
+        ids = sorted(pid for pid, ps in held.items() if len(ps) == n)
+        buckets.append({"periods": n, "people": len(ids), "peopleIds": ids})
+    return {"intervals": k, "buckets": buckets}
+
+
+def lifecycle(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    event: str,
+    where: Sequence[Mapping[str, Any]] | None,
+    from_: datetime,
+    to: datetime,
+    interval: str = "DAY",
+    people: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The lifecycle report of §5: one point per period P overlapping [from, to):
+    {"start", "new", "returning", "resurrecting", "dormant", "people": {"NEW": ids,
+    "RETURNING": ids, "RESURRECTING": ids, "DORMANT": ids}} (ids sorted).
+
+    History is every matching event before `to`, also before `from`. Active in P: a
+    matching event in P before `to`. Decision: that includes, for the first period
+    when `from` is not on a period boundary, its events between the period's start and
+    `from` (the text says "in P, before to", not "in range"). new: P holds the
+    person's first matching event ever; returning: otherwise, when active in P−1;
+    resurrecting: otherwise. dormant: active in P−1 and not in P, a positive count.
+    """
+    evs = _population(events, person_props, people)
+    history: dict[str, list[datetime]] = defaultdict(list)
+    for e in _matching(evs, event, where):
+        if e.timestamp < to:
+            history[e.person_id].append(e.timestamp)
+    first = {pid: min(ts) for pid, ts in history.items()}
+
+    def active(pid: str, a: datetime, b: datetime) -> bool:
+        return any(a <= t < b and t < to for t in history[pid])
+
+    out = []
+    for a, b in periods_overlapping(from_, to, interval):
+        prev_a = period_start(a - timedelta(microseconds=1), interval)
+        groups: dict[str, list[str]] = {"NEW": [], "RETURNING": [], "RESURRECTING": [], "DORMANT": []}
+        for pid in sorted(history):
+            now, before = active(pid, a, b), active(pid, prev_a, a)
+            if now:
+                if a <= first[pid] < b:
+                    groups["NEW"].append(pid)
+                elif before:
+                    groups["RETURNING"].append(pid)
+                else:
+                    groups["RESURRECTING"].append(pid)
+            elif before:
+                groups["DORMANT"].append(pid)
+        out.append(
+            {
+                "start": a,
+                "new": len(groups["NEW"]),
+                "returning": len(groups["RETURNING"]),
+                "resurrecting": len(groups["RESURRECTING"]),
+                "dormant": len(groups["DORMANT"]),
+                "people": groups,
+            }
+        )
+    return out
+
+
+def _null_last(value: str | None) -> tuple[bool, str]:
+    return (value is None, value or "")
+
+
+def paths(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    from_: datetime,
+    to: datetime,
+    start_event: str | None = None,
+    end_event: str | None = None,
+    depth: int = 4,
+    limit: int = 10,
+    people: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The paths report of §5: {"nodes": [{"step", "event", "people", "peopleIds"}],
+    "links": [{"fromStep", "source", "target", "people"}]}.
+
+    Each person's events in [from, to), by (timestamp, event name), consecutive equal
+    names collapsed. Start mode: steps 0..depth from their first startEvent; end mode:
+    steps 0, −1, …, −depth back from their first endEvent. At each step the `limit`
+    names with most people (ties: name ascending) keep a node, the rest fold into the
+    null node. Nodes by step ascending (time order), people descending, event
+    ascending, null after names; links by fromStep, people descending, source, target
+    (ascending, null after names); a link goes from step s to s + 1 in time order.
+
+    Decisions: the anchor is the first anchor-named event of the collapsed sequence
+    (the same as the first in range). A person is at a step only when their path is
+    long enough to have it. Exactly one of start_event / end_event, depth 1..10 and
+    limit 1..50, else ValueError (the API answers BAD_USER_INPUT).
+    """
+    if (start_event is None) == (end_event is None):
+        raise ValueError("paths needs exactly one of startEvent, endEvent")
+    if not 1 <= depth <= 10 or not 1 <= limit <= 50:
+        raise ValueError("depth must be 1..10 and limit 1..50")
+    evs = _population(events, person_props, people)
+    by_person: dict[str, list[Ev]] = defaultdict(list)
+    for e in evs:
+        if from_ <= e.timestamp < to:
+            by_person[e.person_id].append(e)
+
+    # person -> {step: name}
+    at: dict[str, dict[int, str]] = {}
+    for pid, mine in by_person.items():
+        mine.sort(key=lambda e: (e.timestamp, e.name))
+        seq: list[str] = []
+        for e in mine:
+            if not seq or seq[-1] != e.name:
+                seq.append(e.name)
+        if start_event is not None:
+            if start_event not in seq:
+                continue
+            i = seq.index(start_event)
+            at[pid] = {k: seq[i + k] for k in range(0, depth + 1) if i + k < len(seq)}
+        else:
+            if end_event not in seq:
+                continue
+            j = seq.index(end_event)
+            at[pid] = {-k: seq[j - k] for k in range(0, depth + 1) if j - k >= 0}
+
+    steps = sorted({s for m in at.values() for s in m})
+    node_of: dict[tuple[str, int], str | None] = {}
+    nodes = []
+    for s in steps:
+        counts: dict[str, int] = defaultdict(int)
+        for m in at.values():
+            if s in m:
+                counts[m[s]] += 1
+        kept = set(sorted(counts, key=lambda n: (-counts[n], n))[:limit])
+        members: dict[str | None, list[str]] = defaultdict(list)
+        for pid, m in at.items():
+            if s in m:
+                node = m[s] if m[s] in kept else None
+                node_of[(pid, s)] = node
+                members[node].append(pid)
+        for node, ids in members.items():
+            nodes.append({"step": s, "event": node, "people": len(ids), "peopleIds": sorted(ids)})
+    nodes.sort(key=lambda n: (n["step"], -n["people"], _null_last(n["event"])))
+
+    link_counts: dict[tuple[int, str | None, str | None], int] = defaultdict(int)
+    for pid, m in at.items():
+        for s in m:
+            if s + 1 in m:
+                link_counts[(s, node_of[(pid, s)], node_of[(pid, s + 1)])] += 1
+    links = [
+        {"fromStep": s, "source": a, "target": b, "people": n} for (s, a, b), n in link_counts.items()
+    ]
+    links.sort(key=lambda l: (l["fromStep"], -l["people"], _null_last(l["source"]), _null_last(l["target"])))
+    return {"nodes": nodes, "links": links}
