@@ -621,7 +621,6 @@ def funnel(
     to: datetime,
     window_seconds: int | None = None,
     segment_by: Mapping[str, Any] | None = None,
-    *,
     exclusions: Sequence[Mapping[str, Any]] | None = None,
     hold_constant: str | None = None,
     people: Mapping[str, Any] | None = None,
@@ -723,7 +722,6 @@ def cohort(
     bucket: str,
     buckets: int,
     computed_at: datetime,
-    *,
     mode: str = "FIRST_TIME",
     cumulative: bool = False,
     people: Mapping[str, Any] | None = None,
@@ -848,7 +846,6 @@ def revenue(
     to: datetime,
     interval: str = "MONTH",
     source_property: str = "Campaign Source",
-    *,
     people: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The revenue report of §5: total, gross, refunds, payingPeople,
@@ -997,7 +994,10 @@ def trends(
     output series' points and total count only the events of its value (PEOPLE: the
     distinct persons among them; with eventProperty one person can count in several
     series). Breakdown values are ranked per input series, over that series' own
-    matching events in range. limit ≤ 0 keeps no value: everything joins null.
+    matching events in range. limit ≤ 0 keeps no value: everything joins null. With a
+    breakdown, an input series without any matching event in range has no output
+    series at all (no value has events, and the null series only appears with events);
+    without a breakdown every input series has its output series, zeros included.
     """
     evs = _population(events, person_props, people)
     periods = periods_overlapping(from_, to, interval)

@@ -1249,3 +1249,31 @@ def test_paths_ties_name_ascending_null_after_names() -> None:
     assert rep == {"nodes": [{"step": 0, "event": "X", "people": 1, "peopleIds": ["c"]}], "links": []}
     with pytest.raises(ValueError):
         paths(log.events, {}, T(1), T(2))
+
+
+def test_new_reports_first_period_starts_before_from() -> None:
+    log = Log()
+    log.ev("x", "Use", T(3, 6))  # in the Jan 3 period, before `from` (Jan 3 12:00)
+    log.ev("x", "Use", T(4, 1))
+    log.ev("y", "Use", T(3, 13))
+    # trends: the first point starts at the period's start but counts only events in range.
+    out = trends(log.events, {}, [{"event": "Use", "math": "TOTAL"}], T(3, 12), T(5))
+    assert [(p["start"], p["value"]) for p in out[0]["points"]] == [(T(3), 1.0), (T(4), 1.0)]
+    # stickiness: periods of events in range only: x has Jan 4 only.
+    rep = stickiness(log.events, {}, "Use", None, T(3, 12), T(5))
+    assert [b["peopleIds"] for b in rep["buckets"]] == [["x", "y"], []]
+    # lifecycle: active in P means a matching event in P before `to` (Decision), so x's
+    # Jan 3 06:00 makes x new on Jan 3 and returning on Jan 4.
+    pts = lifecycle(log.events, {}, "Use", None, T(3, 12), T(5))
+    assert [p["people"]["NEW"] for p in pts] == [["x", "y"], []]
+    assert [p["people"]["RETURNING"] for p in pts] == [[], ["x"]]
+    assert [p["people"]["DORMANT"] for p in pts] == [[], ["y"]]
+
+
+def test_trends_breakdown_without_events_has_no_series() -> None:
+    log = Log()
+    log.ev("a", "Other", T(1), plan="x")
+    s = [{"event": "Buy", "math": "TOTAL"}]
+    assert trends(log.events, {}, s, T(1), T(2), breakdown={"eventProperty": "plan"}) == []
+    out = trends(log.events, {}, s, T(1), T(2))
+    assert [(o["breakdownValue"], o["total"], _values(o)) for o in out] == [(None, 0.0, [0.0])]
