@@ -1277,3 +1277,59 @@ def test_trends_breakdown_without_events_has_no_series() -> None:
     assert trends(log.events, {}, s, T(1), T(2), breakdown={"eventProperty": "plan"}) == []
     out = trends(log.events, {}, s, T(1), T(2))
     assert [(o["breakdownValue"], o["total"], _values(o)) for o in out] == [(None, 0.0, [0.0])]
+
+
+# ======================================================================= invariants of the new reports
+
+
+@settings(max_examples=100)
+@given(_random_events, st.sampled_from(["A", "B", "C"]))
+def test_new_report_invariants(rows: list[tuple[str, str, int]], name: str) -> None:
+    events = _events_from(rows)
+    frm, to = T(1, 11), T(1, 13, 30)  # hours 11, 12, 13 (the last one partly)
+    in_range = {e.person_id for e in events if e.name == name and frm <= e.timestamp < to}
+
+    tr = trends(events, {}, [{"event": name, "math": "PEOPLE"}, {"event": name, "math": "TOTAL"}], frm, to, "HOUR")
+    people_s, total_s = tr
+    assert people_s["total"] == len(in_range) == len(set().union(*[p["people"] for p in people_s["points"]]))
+    assert total_s["total"] == sum(p["value"] for p in total_s["points"])
+    bd = trends(events, {}, [{"event": name, "math": "TOTAL"}], frm, to, "HOUR", breakdown={"personProperty": "x"})
+    assert sum(s["total"] for s in bd) == total_s["total"]
+
+    sk = stickiness(events, {}, name, None, frm, to, "HOUR")
+    assert sk["intervals"] == 3
+    assert sum(b["people"] for b in sk["buckets"]) == len(in_range)
+    assert sum(b["periods"] * b["people"] for b in sk["buckets"]) == sum(p["value"] for p in people_s["points"])
+
+    lc = lifecycle(events, {}, name, None, frm, to, "HOUR")
+    for k, p in enumerate(lc):
+        assert p["new"] + p["returning"] + p["resurrecting"] == people_s["points"][k]["value"]
+        prev = {e.person_id for e in events if e.name == name and p["start"] - timedelta(hours=1) <= e.timestamp < p["start"]}
+        assert p["returning"] + p["dormant"] == len(prev)
+
+    for kw in ({"start_event": name}, {"end_event": name}):
+        pa = paths(events, {}, frm, to, depth=3, limit=1, **kw)
+        zero = [n for n in pa["nodes"] if n["step"] == 0]
+        assert [(n["event"], set(n["peopleIds"])) for n in zero] == ([(name, in_range)] if in_range else [])
+        for n in pa["nodes"]:
+            assert n["people"] == len(n["peopleIds"])
+        for s in {n["step"] for n in pa["nodes"]}:
+            at_s = sum(n["people"] for n in pa["nodes"] if n["step"] == s)
+            assert sum(l["people"] for l in pa["links"] if l["fromStep"] == s) <= at_s
+
+    steps = [{"event": "A"}, {"event": "B"}, {"event": "C"}]
+    plain = funnel(events, {}, steps, frm, to, trend_interval="HOUR")
+    assert sum(p["entered"] for p in plain["trend"]) == plain["steps"][0]["people"]
+    assert sum(p["converted"] for p in plain["trend"]) == plain["steps"][-1]["people"]
+    excl = funnel(events, {}, steps, frm, to, exclusions=[{"event": name, "afterStep": 0, "beforeStep": 2}])
+    assert all(a["people"] <= b["people"] for a, b in zip(excl["steps"], plain["steps"]))
+    held = funnel(events, {}, steps, frm, to, hold_constant="missing")
+    assert [s["people"] for s in held["steps"]] == [0, 0, 0]
+
+    args = (events, "A", name, frm, to, "HOUR", "HOUR", 3, T(2))
+    for mode in ("FIRST_TIME", "RECURRING"):
+        one, cum = cohort(*args, mode=mode), cohort(*args, mode=mode, cumulative=True)
+        assert [r["size"] for r in one] == [r["size"] for r in cum]
+        for r1, rc in zip(one, cum):
+            assert all(a["people"] <= b["people"] for a, b in zip(r1["cells"], rc["cells"]))
+            assert [c["people"] for c in rc["cells"]] == sorted((c["people"] for c in rc["cells"]), reverse=True)
