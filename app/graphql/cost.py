@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from threading import Lock
 from typing import Union
 
@@ -77,6 +78,14 @@ class Node:
     weight: int
     size: Size  # how many times the children are resolved per resolution of this field
     children: tuple["Node", ...]
+    # The cost of one resolution of the children when no variable sizes it
+    # (folded at compile time: evaluating a plan then only walks the variable parts).
+    fixed: int | None = None
+
+
+def _node(weight: int, size: Size, children: tuple[Node, ...]) -> Node:
+    variable = any(isinstance(c.size, VariableSize) or (c.children and c.fixed is None) for c in children)
+    return Node(weight, size, children, None if variable else evaluate(children, None))
 
 
 # ---------------------------------------------------------------- compiling
@@ -97,6 +106,17 @@ def _named(gql_type):
     while isinstance(gql_type, (GraphQLList, GraphQLNonNull)):
         gql_type = gql_type.of_type
     return gql_type
+
+
+@lru_cache(maxsize=4096)
+def _field_facts(owner, name: str):
+    """(definition, named type, is a list) of a field of an object type, or None."""
+    if not isinstance(owner, GraphQLObjectType):
+        return None
+    definition = owner.fields.get(name)
+    if definition is None:
+        return None
+    return definition, _named(definition.type), _is_list(definition.type)
 
 
 def _clamp(value: object, fallback: int) -> int:
@@ -157,20 +177,20 @@ class _Compiler:
             field, owner = group[0]
             name = field.name.value
             if name.startswith("__"):
-                nodes.append(Node(0 if name == "__typename" else 1, 0, ()))
+                nodes.append(_node(0 if name == "__typename" else 1, 0, ()))
                 continue
-            definition = getattr(owner, "fields", {}).get(name) if isinstance(owner, GraphQLObjectType) else None
-            if definition is None:  # an abstract owner: not in this schema; count the field itself
-                nodes.append(Node(1, 0, ()))
+            facts = _field_facts(owner, name)
+            if facts is None:  # an abstract owner: not in this schema; count the field itself
+                nodes.append(_node(1, 0, ()))
                 continue
-            named = _named(definition.type)
+            definition, named, is_list = facts
             weight = 1
             if root is OperationType.QUERY and named.name.endswith("Report"):
                 weight = REPORT_WEIGHT
             elif root is OperationType.MUTATION:
                 weight = MUTATION_WEIGHT
             first = self._first(field, definition)
-            if _is_list(definition.type):
+            if is_list:
                 size: Size = first if first is not None else (
                     connection_size if connection_size is not None else UNPAGED_LIST_SIZE)
                 below = None
@@ -181,7 +201,7 @@ class _Compiler:
             subsets = [f.selection_set for f, _ in group if f.selection_set is not None]
             if subsets and isinstance(named, GraphQLObjectType):
                 children = self._selection(named, subsets, below)
-            nodes.append(Node(weight, size, children))
+            nodes.append(_node(weight, size, children))
         return tuple(nodes)
 
     def _first(self, field: FieldNode, definition) -> Size | None:
@@ -224,7 +244,7 @@ def evaluate(nodes: tuple[Node, ...], variables: dict | None) -> int:
             size = _clamp(variables.get(size.name, size.fallback), size.fallback)
         total += node.weight
         if node.children and size:
-            total += size * evaluate(node.children, variables)
+            total += size * (node.fixed if node.fixed is not None else evaluate(node.children, variables))
     return total
 
 
