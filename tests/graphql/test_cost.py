@@ -178,3 +178,13 @@ async def test_the_plan_is_compiled_once_per_document_text(read_client):
         response = await read_client.raw(query, {"n": n})
         assert response.json()["extensions"]["cost"]["requestedQueryCost"] == 3 + n  # priced with the variables
     assert PLANS.misses == misses
+
+
+async def test_a_subscription_is_priced_and_refused_when_it_starts():
+    context = SimpleNamespace(services=SimpleNamespace(settings=Settings(max_query_cost=2)),
+                              principal=None, request_id="t", cost=None, validated=False)
+    stream = await schema.subscribe("subscription { liveEvents { id name timestamp } }", context_value=context)
+    first = await anext(aiter(stream))
+    assert [e.extensions["code"] for e in first.errors] == ["QUERY_TOO_COSTLY"]
+    assert first.errors[0].extensions["cost"] == {"requestedQueryCost": 4, "maxCost": 2}
+    assert not first.extensions  # events never repeat the cost
