@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 
+import httpx
 import pytest
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
@@ -218,3 +219,29 @@ async def test_a_redis_that_fails_is_bypassed():
     assert await store.get(sha(query)) == query
     assert await store.get(sha("{ other }")) is None and store.errors >= 2
     await store.close()
+
+
+async def test_two_workers_sharing_redis_share_the_documents(database_url, project):
+    """Two apps (two workers) with the same REDIS_URL: a query registered
+    through one is run by hash through the other."""
+    from app.config import Settings
+    from app.server import create_app
+    from tests.conftest import serving
+
+    settings = Settings(redis_url=REDIS_URL, report_ttl=60)
+    query = unique("query Shared { eventNames }")
+    async with serving(create_app(settings, dsn=database_url)) as one, \
+            serving(create_app(settings, dsn=database_url)) as two:
+        async with httpx.AsyncClient(timeout=30) as client:
+            unknown = await client.get(f"{two}/graphql", headers=auth(project),
+                                       params={"extensions": json.dumps(persisted(sha(query)))})
+            assert unknown.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+            registered = await client.post(f"{one}/graphql", headers=auth(project), json={
+                "query": query, "extensions": persisted(sha(query))})
+            assert registered.json()["data"] == {"eventNames": []}
+            shared = await client.get(f"{two}/graphql", headers=auth(project),
+                                      params={"extensions": json.dumps(persisted(sha(query)))})
+            assert shared.status_code == 200 and shared.json()["data"] == {"eventNames": []}
+    cleaner = PersistedQueryStore(redis_url=REDIS_URL)
+    await cleaner.shared.delete(sha(query))  # leave nothing behind in the shared Redis
+    await cleaner.close()
