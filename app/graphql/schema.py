@@ -20,8 +20,8 @@ from strawberry.tools import merge_types
 
 from .cost import QueryCost
 from .errors import WhodidErrors
-from .persisted import MarkValidated
 from .mutation import Mutation
+from .persisted import MarkValidated
 from .query import PeopleQuery
 from .reports import ReportsQuery
 from .subscription import LiveExecutionContext, LiveExtensions, Subscription

@@ -38,7 +38,8 @@ def attack_query() -> str:
 
 # The dashboard's queries: every report, and a page of 50 people with their first 50 events.
 PEOPLE_PAGE = f"""query People($first: Int!) {{ people(first: $first) {{ totalCount pageInfo {{ hasNextPage endCursor }}
-  nodes {{ {PERSON_FIELDS} events(first: 50) {{ nodes {{ {EVENT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }} }}"""
+  nodes {{ {PERSON_FIELDS}
+          events(first: 50) {{ nodes {{ {EVENT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }} }} }}"""
 FUNNEL = """query Funnel($from: DateTime!, $to: DateTime!) {
   funnel(input: {steps: [{event: "Signed Up"}, {event: "Paid"}], from: $from, to: $to,
                  segmentBy: {personProperty: "Plan"}}) {

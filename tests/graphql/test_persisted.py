@@ -49,7 +49,8 @@ async def register(http, project, query: str, variables: dict | None = None):
 
 async def test_unknown_hash_is_persisted_query_not_found_as_apollo_server_answers(http, project):
     for response in (
-        await http.post("/graphql", headers=auth(project), json={"extensions": persisted(sha(unique("{ eventNames }")))}),
+        await http.post("/graphql", headers=auth(project),
+                        json={"extensions": persisted(sha(unique("{ eventNames }")))}),
         await get(http, project, sha(unique("{ eventNames }"))),
     ):
         assert response.status_code == 200
@@ -134,7 +135,8 @@ async def test_a_too_costly_document_is_not_registered(http, project):
 async def test_a_persisted_mutation_is_refused_over_get_and_not_run(http, project, services):
     mutation = unique('mutation { recordEvent(input: {identity: "apq-get", name: "Over GET"}) { duplicate } }')
     write = {"Authorization": f"Bearer {project.write_key}", "Accept": APOLLO_ACCEPT}
-    registered = await http.post("/graphql", headers=write, json={"query": mutation, "extensions": persisted(sha(mutation))})
+    registered = await http.post("/graphql", headers=write,
+                                 json={"query": mutation, "extensions": persisted(sha(mutation))})
     assert registered.json()["data"] == {"recordEvent": {"duplicate": False}}
     over_get = await http.get("/graphql", params={"extensions": json.dumps(persisted(sha(mutation)))}, headers=write)
     assert over_get.status_code == 400
