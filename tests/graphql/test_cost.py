@@ -189,3 +189,17 @@ async def test_a_subscription_is_priced_and_refused_when_it_starts():
     assert [e.extensions["code"] for e in first.errors] == ["QUERY_TOO_COSTLY"]
     assert first.errors[0].extensions["cost"] == {"requestedQueryCost": 4, "maxCost": 2}
     assert not first.extensions  # events never repeat the cost
+
+
+async def test_graphiql_introspection_stays_cheap(read_client):
+    from graphql import get_introspection_query
+
+    response = await read_client.raw(get_introspection_query(descriptions=True))
+    body = response.json()
+    assert not body.get("errors") and body["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1
+
+
+def test_skip_and_include_count_as_if_included():
+    assert cost("query($no: Boolean!) { eventNames people(first: 2) @skip(if: $no) { nodes { id } } }",
+                {"no": True}) == 1 + 1 + 1 + 2
