@@ -18,8 +18,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.tools import merge_types
 
+from .cost import QueryCost
 from .errors import WhodidErrors
 from .mutation import Mutation
+from .persisted import MarkValidated
 from .query import PeopleQuery
 from .reports import ReportsQuery
 from .subscription import LiveExecutionContext, LiveExtensions, Subscription
@@ -83,6 +85,8 @@ def build_schema() -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
+            QueryCost,  # after ValidationCache: it prices a validated document before execution
+            MarkValidated,  # after QueryCost: a persisted query is stored once valid and not too costly
             WhodidErrors,
             LiveExtensions,  # liveEvents reports drops in the next result's extensions
         ],

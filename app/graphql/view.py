@@ -23,6 +23,7 @@ from ..errors import Unauthenticated, Unavailable
 from ..storage.pool import CONNECTION_ERRORS
 from .context import Context
 from .errors import with_codes
+from .persisted import carries_operation, run_persisted
 from .schema import MAX_TOKENS
 
 _PROTOCOL_KEY = "whodid.ws_protocol"
@@ -114,7 +115,19 @@ class WhodidGraphQL(GraphQL):
         close 4400 over WebSocket."""
         return strict_json.loads(data)
 
+    def should_render_graphql_ide(self, request) -> bool:
+        # GraphiQL only for a browser asking for HTML; a GET that carries an
+        # operation (`query` or `extensions`, Apollo sends Accept: */*) is answered with JSON.
+        return (request.method == "GET" and not carries_operation(request.query_params)
+                and "text/html" in request.headers.get("accept", ""))
+
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        # Automatic persisted queries and GET caching headers (app/graphql/persisted.py).
+        return await run_persisted(request_adapter.method, sub_response, context, request_data,
+                                   lambda data: self._execute_single(request, request_adapter, sub_response,
+                                                                     context, root_value, data))
+
+    async def _execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         # Strawberry runs a subscription sent over HTTP as if it were a query:
         # the stream cannot be returned and it ends as an unexpected error.
         # Subscriptions are served over WebSocket only; say so.
