@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -64,6 +65,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/dashboard", dashboard_page, methods=["GET"]),
         Route("/dashboard/", dashboard_page, methods=["GET"]),
-        Mount("/dashboard/vendor", app=_Static(directory=STATIC / "vendor", cache_control=IMMUTABLE)),
-        Mount("/dashboard/static", app=_Static(directory=STATIC / "app", cache_control="no-cache")),
+        # ECharts is 1 MB as is, ~340 KB compressed.
+        Mount("/dashboard/vendor", app=GZipMiddleware(_Static(directory=STATIC / "vendor", cache_control=IMMUTABLE))),
+        Mount("/dashboard/static", app=GZipMiddleware(_Static(directory=STATIC / "app", cache_control="no-cache"))),
     ]
