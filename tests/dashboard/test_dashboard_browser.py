@@ -363,6 +363,10 @@ async def test_pages_being_built_elsewhere_light_up_from_the_schema(tab, demo):
             data["data"]["trends"] = {"name": "TrendsReport"}
             data["data"]["paths"] = {"name": "PathsReport"}
             await route.fulfill(response=response, json=data)
+        elif "OverviewTrends" in query:
+            variables = body["variables"]["input"]
+            await route.fulfill(json={"data": {"trends": {"series": [
+                {"event": s["event"], "points": [{"start": variables["from"], "value": 7}]} for s in variables["series"]]}}})
         elif "trends(input: $input)" in query:
             points = [{"start": f"2026-11-{d:02d}T00:00:00Z", "value": v} for d, v in [(1, 3), (2, 5), (3, 4)]]
             await route.fulfill(json={"data": {"trends": {"series": [
@@ -381,6 +385,9 @@ async def test_pages_being_built_elsewhere_light_up_from_the_schema(tab, demo):
     await tab.sign_in(demo.read_key)
     await page.wait_for_selector("#nav a[data-page=trends]")
     assert "Paths" in await texts(page, "#nav a")
+    # The overview counts its events with one trends report instead of paging through them.
+    await page.wait_for_selector("#overview-table")
+    assert set(await texts(page, "#overview-table tbody td.num")) == {"7"}
     await tab.open("#/trends?chart=bar", "#trends-table")
     assert await page.eval_on_selector_all("#trends-table tbody tr", "rs => rs.map(r => r.cells[1].textContent)") == ["12", "1.2k"]
     assert await page.locator("#trends-chart svg").count() == 1
