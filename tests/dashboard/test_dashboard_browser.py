@@ -240,7 +240,8 @@ async def test_people_search_and_a_persons_page(tab, demo, server):
     assert await texts(page, "#person-identities li") == p["identities"]
     assert await page.inner_text("#person-revenue .stat-value") == money(p["lifetimeRevenue"])
     props = await page.eval_on_selector_all("#person-properties tbody tr", "rs => rs.map(r => [r.cells[0].textContent, r.cells[1].textContent])")
-    assert dict(props) == {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in p["properties"].items()}
+    assert dict(props) == {k: ("(empty)" if v == "" else v) if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+                           for k, v in p["properties"].items()}
     await page.click("#person-properties button[aria-label='History of Plan']")
     await page.wait_for_selector("#person-properties .history li")
     assert [t.split(" · ")[0] for t in await texts(page, "#person-properties .history li")] == [h["value"] for h in p["propertyHistory"]]

@@ -60,6 +60,7 @@ export function dateTime(iso) {
 
 export function value(v) {
   if (v === null || v === undefined) return "(none)";
+  if (v === "") return "(empty)";
   if (typeof v === "string") return v;
   return JSON.stringify(v);
 }

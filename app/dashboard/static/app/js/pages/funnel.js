@@ -109,14 +109,15 @@ function renderReport(out, report, input, params, ctx, extensions) {
     { label: "Median time", class: "num", cell: (s) => s.timeFromPrevious ? fmt.duration(s.timeFromPrevious.medianSeconds) : "–" },
   ], steps, { id: "funnel-steps-table" });
   out.replaceChildren(summary, card("Steps", bars, stepTable, h("p", { class: "muted" }, "Click a bar or a number to list the people who reached or dropped.")), peopleBox);
+  const narrow = bars.clientWidth < 520;
   const c = chart(bars, {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
     legend: { top: 0 },
-    grid: { left: 48, right: 16, top: 36, bottom: 48 },
-    xAxis: { type: "category", data: steps.map((s) => `${s.index + 1}. ${s.event}`), axisLabel: { interval: 0, overflow: "truncate", width: 110 } },
+    grid: { left: 48, right: 16, top: 36, bottom: narrow ? 72 : 48 },
+    xAxis: { type: "category", data: steps.map((s) => `${s.index + 1}. ${s.event}`), axisLabel: { interval: 0, overflow: "truncate", width: narrow ? 80 : 110, rotate: narrow ? 30 : 0 } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { name: "Reached", type: "bar", stack: "f", data: steps.map((s) => s.people), label: { show: true, position: "inside", formatter: (p) => fmt.percent(steps[p.dataIndex].conversionFromStart) } },
+      { name: "Reached", type: "bar", stack: "f", data: steps.map((s) => s.people), label: { show: true, position: "inside", fontSize: narrow ? 9 : 12, formatter: (p) => fmt.percent(steps[p.dataIndex].conversionFromStart) } },
       { name: "Dropped", type: "bar", stack: "f", data: steps.map((s) => s.droppedOff), itemStyle: { color: "#f3c5bd" } },
     ],
   });
@@ -159,7 +160,7 @@ function histogramCard(steps, params) {
     box.replaceChildren(summary, area);
     chart(area, {
       tooltip: { trigger: "axis" }, grid: { left: 48, right: 16, top: 32, bottom: 40 },
-      xAxis: { type: "category", data: labels, axisLabel: { interval: 0, rotate: labels.length > 8 ? 30 : 0 } },
+      xAxis: { type: "category", data: labels, axisLabel: { interval: 0, rotate: labels.length > 8 || box.clientWidth < 520 ? 40 : 0 } },
       yAxis: { type: "value", minInterval: 1, name: "people" },
       series: [{ type: "bar", name: "People", data: t.histogram.map((b) => b.people) }],
     }, { height: 260 });

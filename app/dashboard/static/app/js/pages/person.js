@@ -31,8 +31,8 @@ export default {
     out.replaceChildren(
       h("div", { class: "stats" },
         stat("Lifetime revenue", fmt.money(p.lifetimeRevenue), { id: "person-revenue", dataset: { value: p.lifetimeRevenue } }),
-        stat("First seen", fmt.dateTime(p.firstSeen)), stat("Last seen", fmt.dateTime(p.lastSeen)),
-        stat("Status", p.identified ? "identified" : "anonymous")),
+        stat("First seen", fmt.dateTime(p.firstSeen), { class: "stat text" }), stat("Last seen", fmt.dateTime(p.lastSeen), { class: "stat text" }),
+        stat("Status", p.identified ? "identified" : "anonymous", { class: "stat text" })),
       h("div", { class: "grid2" },
         card("Identities", h("ul", { id: "person-identities", class: "plain" }, p.identities.map((i) => h("li", {}, h("code", {}, i)))),
           h("p", { class: "muted" }, "Person id ", h("code", {}, p.id))),
