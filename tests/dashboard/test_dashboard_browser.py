@@ -7,6 +7,7 @@ server error each show their state; nothing is requested from another host
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -349,36 +350,75 @@ async def test_a_server_error_shows_its_state_and_retry_recovers(tab, demo):
     tab.errors.clear()  # the browser logs the failed responses
 
 
+CONTRACT = Path(__file__).resolve().parents[1] / "contract.graphql"
+
+
+def contract_errors(query: str) -> list[str]:
+    """The query checked against the shared contract's schema (graphql-core)."""
+    from graphql import build_schema, parse, validate
+
+    return [e.message for e in validate(build_schema(CONTRACT.read_text()), parse(query))]
+
+
 async def test_pages_being_built_elsewhere_light_up_from_the_schema(tab, demo):
-    """Trends and Paths are modules built against the contract's shapes: they
-    join the navigation when introspection finds their report types. Here the
-    introspection and the reports are answered in the contract's shapes."""
+    """Trends, Paths, funnel exclusions and conversion over time, and the
+    retention modes are modules built against the contract's shapes: they join
+    the navigation and the forms when introspection finds them. Here the
+    introspection says they exist; their queries are checked against the
+    contract; the reports this branch lacks are answered in the contract's
+    shapes, and the funnel and cohort are asked of the real server without the
+    options it does not know yet."""
     page = tab.page
+    sent: dict[str, str] = {}
 
     async def contract_server(route):
         body = json.loads(route.request.post_data or "{}")
         query = body.get("query", "")
+        variables = body.get("variables") or {}
         if "DashboardCapabilities" in query:
             response = await route.fetch()
             data = await response.json()
             data["data"]["trends"] = {"name": "TrendsReport"}
             data["data"]["paths"] = {"name": "PathsReport"}
+            data["data"]["funnelInput"]["inputFields"] += [{"name": "exclusions"}, {"name": "people"}]
+            data["data"]["funnelReport"]["fields"] += [{"name": "trend"}]
+            data["data"]["cohortInput"]["inputFields"] += [{"name": "mode"}, {"name": "cumulative"}]
             await route.fulfill(response=response, json=data)
         elif "OverviewTrends" in query:
-            variables = body["variables"]["input"]
+            sent["overview"] = query
+            v = variables["input"]
             await route.fulfill(json={"data": {"trends": {"series": [
-                {"event": s["event"], "points": [{"start": variables["from"], "value": 7}]} for s in variables["series"]]}}})
+                {"event": s["event"], "points": [{"start": v["from"], "value": 7}]} for s in v["series"]]}}})
         elif "trends(input: $input)" in query:
+            sent["trends"] = query
             points = [{"start": f"2026-11-{d:02d}T00:00:00Z", "value": v} for d, v in [(1, 3), (2, 5), (3, 4)]]
             await route.fulfill(json={"data": {"trends": {"series": [
                 {"index": 0, "event": "Visited Site", "math": "TOTAL", "breakdownValue": None, "total": 12, "points": points},
                 {"index": 1, "event": "Signed Up", "math": "PEOPLE", "breakdownValue": None, "total": 1234, "points": points}]}}})
         elif "paths(input: $input)" in query:
+            sent["paths"] = query
             await route.fulfill(json={"data": {"paths": {
                 "nodes": [{"step": 0, "event": "Visited Site", "people": 10}, {"step": 1, "event": "Signed Up", "people": 4},
                           {"step": 1, "event": None, "people": 6}],
                 "links": [{"fromStep": 0, "source": "Visited Site", "target": "Signed Up", "people": 4},
                           {"fromStep": 0, "source": "Visited Site", "target": None, "people": 6}]}}})
+        elif "query Funnel(" in query and "trend(interval" in query:
+            sent["funnel"] = query
+            sent["funnel-input"] = json.dumps(variables["input"])
+            variables["input"].pop("exclusions", None)
+            stripped = query.replace("trend(interval: MONTH) { start entered converted rate }", "")
+            response = await route.fetch(post_data=json.dumps({"query": stripped, "variables": variables}))
+            data = await response.json()
+            data["data"]["funnel"]["trend"] = [
+                {"start": "2026-10-01T00:00:00Z", "entered": 10, "converted": 2, "rate": 0.2},
+                {"start": "2026-11-01T00:00:00Z", "entered": 10, "converted": 3, "rate": 0.3}]
+            await route.fulfill(response=response, json=data)
+        elif "query Retention(" in query:
+            sent["retention"] = query
+            sent["retention-input"] = json.dumps(variables["input"])
+            for option in ("mode", "cumulative"):
+                variables["input"].pop(option, None)
+            await route.fallback(post_data=json.dumps({"query": query, "variables": variables}))
         else:
             await route.fallback()
 
@@ -389,6 +429,7 @@ async def test_pages_being_built_elsewhere_light_up_from_the_schema(tab, demo):
     # The overview counts its events with one trends report instead of paging through them.
     await page.wait_for_selector("#overview-table")
     assert set(await texts(page, "#overview-table tbody td.num")) == {"7"}
+
     await tab.open("#/trends?chart=bar", "#trends-table")
     assert await page.eval_on_selector_all("#trends-table tbody tr", "rs => rs.map(r => r.cells[1].textContent)") == ["12", "1.2k"]
     assert await page.locator("#trends-chart svg").count() == 1
@@ -396,4 +437,44 @@ async def test_pages_being_built_elsewhere_light_up_from_the_schema(tab, demo):
     assert await page.eval_on_selector_all("#paths-table tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.textContent))") == [
         ["1. Visited Site", "2. Signed Up", "4"], ["1. Visited Site", "2. other", "6"]]
     assert await page.locator("#paths-chart svg").count() == 1
+
+    await tab.open("#/funnel?exclude=Cancelled%20Subscription%20%3A%202%20%3A%204&trendInterval=MONTH", "#funnel-trend svg")
+    assert await page.input_value("textarea[name=exclude]") == "Cancelled Subscription : 2 : 4"
+    assert json.loads(sent["funnel-input"])["exclusions"] == [{"event": "Cancelled Subscription", "afterStep": 1, "beforeStep": 3}]
+    await tab.open("#/retention?mode=RECURRING&cumulative=1", "#retention-table")
+    assert await page.input_value("select[name=mode]") == "RECURRING"
+    assert {k: v for k, v in json.loads(sent["retention-input"]).items() if k in ("mode", "cumulative")} == {
+        "mode": "RECURRING", "cumulative": True}
+
+    for name in ("overview", "trends", "paths", "funnel", "retention"):
+        assert contract_errors(sent[name]) == [], name
     assert tab.errors == []
+
+
+async def test_number_formats(tab, demo):
+    page = tab.page
+    await tab.sign_in(demo.read_key)
+    await page.wait_for_selector("#stat-people")
+    formatted = await page.evaluate("""async () => {
+        const f = await import('/dashboard/static/js/format.js');
+        return [f.count(0), f.count(999), f.count(1234), f.count(34567), f.count(1250000), f.count(null),
+                f.percent(0.345), f.percent(0), f.percent(1), f.signedPercent(0.12), f.money("1234.5"), f.money("-470.4"),
+                f.money("0"), f.pValue(0.0004), f.pValue(0.0123), f.duration(42), f.duration(300), f.duration(121000)];
+    }""")
+    assert formatted == ["0", "999", "1.2k", "34.6k", "1.3M", "–", "34.5 %", "0.0 %", "100.0 %", "+12.0 %",
+                         "1,234.50", "-470.40", "0.00", "< 0.001", "0.012", "42 s", "5 min", "1.4 d"]
+
+
+async def test_keyboard_reaches_the_navigation_and_opens_a_page(tab, demo):
+    page = tab.page
+    await tab.sign_in(demo.read_key)
+    await page.wait_for_selector("#stat-people")
+    await page.evaluate("document.activeElement.blur()")
+    order = []
+    for _ in range(4):
+        await page.keyboard.press("Tab")
+        order.append(await page.evaluate("document.activeElement.textContent.trim()"))
+    assert order == ["Skip to content", "whodid", "Overview", "Funnel"]
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#funnel-steps-table")
+    assert await page.get_attribute("#nav a[data-page=funnel]", "aria-current") == "page"
