@@ -405,7 +405,8 @@ async def test_pages_being_built_elsewhere_light_up_from_the_schema(tab, demo):
         elif "query Funnel(" in query and "trend(interval" in query:
             sent["funnel"] = query
             sent["funnel-input"] = json.dumps(variables["input"])
-            variables["input"].pop("exclusions", None)
+            for option in ("exclusions", "people"):
+                variables["input"].pop(option, None)
             stripped = query.replace("trend(interval: MONTH) { start entered converted rate }", "")
             response = await route.fetch(post_data=json.dumps({"query": stripped, "variables": variables}))
             data = await response.json()
@@ -438,9 +439,13 @@ async def test_pages_being_built_elsewhere_light_up_from_the_schema(tab, demo):
         ["1. Visited Site", "2. Signed Up", "4"], ["1. Visited Site", "2. other", "6"]]
     assert await page.locator("#paths-chart svg").count() == 1
 
-    await tab.open("#/funnel?exclude=Cancelled%20Subscription%20%3A%202%20%3A%204&trendInterval=MONTH", "#funnel-trend svg")
+    await tab.open("#/funnel?exclude=Cancelled%20Subscription%20%3A%202%20%3A%204&trendInterval=MONTH&pkey=Plan&pop=NEQ&pvalue=Pro",
+                   "#funnel-trend svg")
     assert await page.input_value("textarea[name=exclude]") == "Cancelled Subscription : 2 : 4"
-    assert json.loads(sent["funnel-input"])["exclusions"] == [{"event": "Cancelled Subscription", "afterStep": 1, "beforeStep": 3}]
+    assert await page.input_value("input[name=pkey]") == "Plan"
+    funnel_input = json.loads(sent["funnel-input"])
+    assert funnel_input["exclusions"] == [{"event": "Cancelled Subscription", "afterStep": 1, "beforeStep": 3}]
+    assert funnel_input["people"] == {"properties": [{"key": "Plan", "op": "NEQ", "value": "Pro"}]}
     await tab.open("#/retention?mode=RECURRING&cumulative=1", "#retention-table")
     assert await page.input_value("select[name=mode]") == "RECURRING"
     assert {k: v for k, v in json.loads(sent["retention-input"]).items() if k in ("mode", "cumulative")} == {

@@ -102,3 +102,17 @@ export function subscribe(query, variables, { onNext, onState }) {
     if (ws) { try { ws.close(1000); } catch (e) { /* already closed */ } }
   };
 }
+
+// Person property keys seen on the most recent people: suggestions for the forms
+// (the API has no list of keys). Kept for the tab's session, per key.
+let keysCache = null;
+export async function propertyKeys() {
+  const key = getKey();
+  if (keysCache && keysCache.key === key) return keysCache.keys;
+  const data = await gql("query PropertyKeys { people(first: 200) { nodes { properties } } }");
+  const counts = new Map();
+  for (const p of data.people.nodes) for (const k of Object.keys(p.properties || {})) counts.set(k, (counts.get(k) || 0) + 1);
+  const keys = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
+  keysCache = { key, keys };
+  return keys;
+}

@@ -25,6 +25,7 @@ const CAPABILITIES = `query DashboardCapabilities {
   funnelInput: __type(name: "FunnelInput") { inputFields { name } }
   funnelReport: __type(name: "FunnelReport") { fields { name } }
   cohortInput: __type(name: "CohortInput") { inputFields { name } }
+  revenueInput: __type(name: "RevenueReportInput") { inputFields { name } }
 }`;
 
 const $ = (id) => document.getElementById(id);
@@ -42,7 +43,9 @@ function capabilities(data) {
     funnelExclusions: fi.has("exclusions"),
     funnelTrend: fr.has("trend"),
     retentionModes: ci.has("mode") && ci.has("cumulative"),
-    peopleFilter: fi.has("people"),
+    // The report inputs that take the people filter.
+    population: new Set([["FunnelInput", fi], ["CohortInput", ci], ["RevenueReportInput", names(data.revenueInput, "inputFields")]]
+      .filter(([, fields]) => fields.has("people")).map(([type]) => type)),
   };
 }
 

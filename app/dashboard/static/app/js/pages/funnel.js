@@ -2,14 +2,15 @@
 // significance against the baseline, the time-to-convert histogram, and the people
 // behind every bar. Options that the server may not have yet (exclusions, the
 // conversion trend) are extension modules, shown only when the schema has them.
-import { gql } from "../api.js";
+import { gql, propertyKeys } from "../api.js";
 import { chart } from "../charts.js";
 import * as fmt from "../format.js";
 import { RANGES, card, datalist, dayRange, empty, failure, field, h, input, loading, personLink, select, stateForm, table } from "../ui.js";
 import exclusions from "./funnel-exclusions.js";
 import trend from "./funnel-trend.js";
+import { population } from "./population.js";
 
-const EXTENSIONS = [exclusions, trend];
+const EXTENSIONS = [exclusions, trend, population("FunnelInput")];
 const DEFAULT_STEPS = ["Visited Site", "Viewed Pricing Page", "Signed Up", "Billed"];
 const WINDOWS = [["", "No window"], ["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"], ["1209600", "14 days"], ["2592000", "30 days"]];
 const STEP_FIELDS = `index event people droppedOff conversionFromPrevious conversionFromStart
@@ -49,7 +50,7 @@ export default {
   nav: true,
   async render(root, ctx) {
     const { params, caps } = ctx;
-    const names = (await gql("query Names { eventNames(first: 200) }")).eventNames;
+    const [names, keys] = await Promise.all([gql("query Names { eventNames(first: 200) }").then((d) => d.eventNames), propertyKeys()]);
     if (!ctx.current()) return;
     const state = funnelState(params, names);
     const extensions = EXTENSIONS.filter((e) => e.requires(caps));
@@ -63,7 +64,7 @@ export default {
       field("Baseline segment", input("baseline", params.baseline, { placeholder: "largest segment" })),
       ...extensions.map((e) => e.fields(params, names)),
     ], { submit: "Run funnel" });
-    form.append(datalist("funnel-props", ["Pricing Page Experiment", "Campaign Source", "Plan", "Churned"]));
+    form.append(datalist("funnel-props", keys), datalist("population-props", keys));
     const out = h("div", { id: "funnel-result" });
     root.append(h("h2", {}, "Funnel"), form, out);
     if (state.steps.length < 2) { empty(out, "Choose at least two steps."); return; }

@@ -1,24 +1,16 @@
 // People: search by property and by "did event"; each person links to their page.
-import { gql } from "../api.js";
+import { gql, propertyKeys } from "../api.js";
 import * as fmt from "../format.js";
+import { OPS, propertyFilter } from "./population.js";
 import { RANGES, datalist, dayRange, empty, failure, field, h, input, loading, personLink, select, stateForm, table } from "../ui.js";
 
-const OPS = ["EQ", "NEQ", "CONTAINS", "STARTS_WITH", "GT", "GTE", "LT", "LTE", "EXISTS", "NOT_EXISTS"];
 const QUERY = `query People($where: PeopleFilter, $after: String) { people(where: $where, first: 50, after: $after) {
   totalCount pageInfo { hasNextPage endCursor }
   nodes { id identities identified firstSeen lastSeen lifetimeRevenue } } }`;
 
 export function peopleWhere(params) {
   const where = {};
-  if (params.key) {
-    const op = OPS.includes(params.op) ? params.op : "EQ";
-    const filter = { key: params.key, op };
-    if (!["EXISTS", "NOT_EXISTS"].includes(op)) {
-      const raw = params.value ?? "";
-      filter.value = ["GT", "GTE", "LT", "LTE"].includes(op) && raw !== "" && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
-    }
-    where.properties = [filter];
-  }
+  if (params.key) where.properties = [propertyFilter(params.key, params.op, params.value ?? "")];
   if (params.didEvent) {
     where.didEvent = params.didEvent;
     if (params.days) Object.assign(where, dayRange(params.days));
@@ -32,7 +24,7 @@ export default {
   nav: true,
   async render(root, ctx) {
     const { params } = ctx;
-    const names = (await gql("query Names { eventNames(first: 200) }")).eventNames;
+    const [names, keys] = await Promise.all([gql("query Names { eventNames(first: 200) }").then((d) => d.eventNames), propertyKeys()]);
     if (!ctx.current()) return;
     const form = stateForm(ctx, [
       datalist("people-names", names),
@@ -42,7 +34,7 @@ export default {
       field("Did event", input("didEvent", params.didEvent, { list: "people-names", placeholder: "any" })),
       field("When", select("days", [["", "Ever"], ...RANGES], params.days || "")),
     ], { submit: "Search" });
-    form.append(datalist("people-props", ["Plan", "Campaign Source", "Pricing Page Experiment", "Churned", "Email"]));
+    form.append(datalist("people-props", keys));
     const out = h("div", { id: "people-result" });
     root.append(h("h2", {}, "People"), form, out);
     const where = peopleWhere(params);

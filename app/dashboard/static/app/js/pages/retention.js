@@ -1,13 +1,14 @@
 // Retention: the cohort triangle as a heatmap and a table; incomplete cells (their
 // period has not ended) are drawn hatched and labelled. Modes (first-time /
 // recurring, cumulative) come from retention-modes.js when the server has them.
-import { gql } from "../api.js";
+import { gql, propertyKeys } from "../api.js";
 import { chart } from "../charts.js";
 import * as fmt from "../format.js";
 import { PERIODS, card, datalist, empty, failure, field, h, input, loading, select, stateForm } from "../ui.js";
+import { population } from "./population.js";
 import modes from "./retention-modes.js";
 
-const EXTENSIONS = [modes];
+const EXTENSIONS = [modes, population("CohortInput")];
 const DAYS = { HOUR: 1 / 24, DAY: 1, WEEK: 7, MONTH: 30.44 };
 
 export function cohortInput(params, names, caps) {
@@ -46,6 +47,7 @@ export default {
       field("Buckets", input("buckets", String(vars.buckets), { type: "number", min: 1, max: 52 })),
       ...extensions.map((e) => e.fields(params)),
     ], { submit: "Show retention" });
+    if (extensions.length) form.append(datalist("population-props", await propertyKeys()));
     const out = h("div", { id: "retention-result" });
     root.append(h("h2", {}, "Retention"), form, out);
     loading(out, "Computing cohorts…");

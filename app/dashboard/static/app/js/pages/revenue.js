@@ -1,13 +1,18 @@
 // Revenue: totals, the series chart, revenue by first-touch source, top people.
-import { gql } from "../api.js";
+import { gql, propertyKeys } from "../api.js";
 import { chart } from "../charts.js";
 import * as fmt from "../format.js";
-import { PERIODS, RANGES, card, dayRange, empty, failure, field, h, input, loading, personLink, select, stat, stateForm, table } from "../ui.js";
+import { population } from "./population.js";
+import { PERIODS, RANGES, card, datalist, dayRange, empty, failure, field, h, input, loading, personLink, select, stat, stateForm, table } from "../ui.js";
 
-export function revenueInput(params) {
+const EXTENSIONS = [population("RevenueReportInput")];
+
+export function revenueInput(params, caps) {
   const days = RANGES.some(([d]) => d === params.days) ? params.days : "182";
   const interval = PERIODS.some(([p]) => p === params.interval) ? params.interval : "MONTH";
-  return { ...dayRange(days), interval, sourceProperty: params.sourceProperty || "Campaign Source" };
+  const input = { ...dayRange(days), interval, sourceProperty: params.sourceProperty || "Campaign Source" };
+  for (const ext of EXTENSIONS) if (ext.requires(caps)) Object.assign(input, ext.input(params));
+  return input;
 }
 
 export default {
@@ -15,12 +20,15 @@ export default {
   title: "Revenue",
   nav: true,
   async render(root, ctx) {
-    const vars = revenueInput(ctx.params);
+    const vars = revenueInput(ctx.params, ctx.caps);
+    const extensions = EXTENSIONS.filter((e) => e.requires(ctx.caps));
     const form = stateForm(ctx, [
       field("Time range", select("days", RANGES, ctx.params.days || "182")),
       field("Interval", select("interval", PERIODS, vars.interval)),
       field("Source property (first touch)", input("sourceProperty", vars.sourceProperty)),
+      ...extensions.map((e) => e.fields(ctx.params)),
     ], { submit: "Show revenue" });
+    if (extensions.length) form.append(datalist("population-props", await propertyKeys()));
     const out = h("div", { id: "revenue-result" });
     root.append(h("h2", {}, "Revenue"), form, out);
     loading(out, "Computing revenue…");
