@@ -268,6 +268,12 @@ async def test_a_view_is_a_bookmark_without_the_key(browser, demo, server):
     assert await second.page.input_value("textarea[name=steps]") == "Visited Site\nSigned Up"
     assert await second.page.input_value("select[name=window]") == "86400"
     assert (await second.variables("#funnel-result"))["input"]["conversionWindowSeconds"] == 86400
+
+    # The form writes the fragment: no window at all is a state of its own too.
+    await second.page.select_option("select[name=window]", "none")
+    await second.page.click("#page form button[type=submit]")
+    await second.page.wait_for_selector("#funnel-result[data-variables*='\"conversionWindowSeconds\":null']")
+    assert "window=none" in second.page.url and "steps=Visited+Site%0ASigned+Up" in second.page.url
     await second.page.context.close()
     assert first.outside == second.outside == []
 

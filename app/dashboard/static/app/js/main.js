@@ -119,6 +119,10 @@ async function route() {
   const section = h("div", { class: "page", dataset: { page: page.id } });
   root.replaceChildren(section);
   const ctx = { page: page.id, params, caps, go, current: () => token === renderToken };
+  // Focus follows navigation (screen readers hear the new page; the old focus is gone).
+  if (document.activeElement === document.body || !document.contains(document.activeElement) || $("nav").contains(document.activeElement)) {
+    $("view").focus({ preventScroll: true });
+  }
   try {
     await page.render(section, ctx);
   } catch (error) {

@@ -12,7 +12,7 @@ import { population } from "./population.js";
 
 const EXTENSIONS = [exclusions, trend, population("FunnelInput")];
 const DEFAULT_STEPS = ["Visited Site", "Viewed Pricing Page", "Signed Up", "Billed"];
-const WINDOWS = [["", "No window"], ["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"], ["1209600", "14 days"], ["2592000", "30 days"]];
+const WINDOWS = [["none", "No window"], ["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"], ["1209600", "14 days"], ["2592000", "30 days"]];
 const STEP_FIELDS = `index event people droppedOff conversionFromPrevious conversionFromStart
   timeFromPrevious { count medianSeconds meanSeconds p90Seconds histogram { upToSeconds people } }`;
 const PEOPLE = `query FunnelPeople($input: FunnelInput!, $status: StepStatus!, $after: String) {
@@ -37,7 +37,7 @@ export function funnelInput(state, params, caps) {
   const input = {
     steps: state.steps.map((event) => ({ event })),
     from: range.from, to: range.to,
-    conversionWindowSeconds: state.window ? Number(state.window) : null,
+    conversionWindowSeconds: state.window && state.window !== "none" ? Number(state.window) : null,
     segmentBy: state.segmentBy,
   };
   for (const ext of EXTENSIONS) if (ext.requires(caps)) Object.assign(input, ext.input(params));
@@ -142,8 +142,19 @@ function segmentsCard(segments) {
     { label: "Significant", cell: (s) => s.comparison ? (s.comparison.significant ? h("span", { class: "pill live" }, "yes") : h("span", { class: "pill" }, "no")) : "–" },
   ], rows, { id: "funnel-segments" });
   t.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.segment = rows[i].value ?? ""; });
-  return card("Segments against the baseline", t,
-    h("p", { class: "muted" }, "Lift: relative change of the conversion against the baseline. p-value: two-sided two-proportion z-test. P(beat baseline): Bayesian, Beta(1,1) priors."));
+  const bars = h("div", { id: "funnel-segments-chart" });
+  queueMicrotask(() => chart(bars, {
+    tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => fmt.percent(v) },
+    grid: { left: 120, right: 24, top: 8, bottom: 24 },
+    xAxis: { type: "value", axisLabel: { formatter: (v) => fmt.percent(v) } },
+    yAxis: { type: "category", inverse: true, data: rows.map((s) => `${s.value ?? "(other / none)"}${s.comparison ? "" : " ★"}`) },
+    series: [{ type: "bar", name: "Conversion", data: rows.map((s) => ({
+      value: s.conversionRate,
+      itemStyle: { color: !s.comparison ? "#5c6b8a" : s.comparison.significant ? (s.comparison.lift >= 0 ? "#1e8e3e" : "#c0392b") : "#9db7f5" },
+    })), label: { show: true, position: "right", formatter: (p) => fmt.percent(p.value) } }],
+  }, { height: Math.max(120, 36 * rows.length + 40) }));
+  return card("Segments against the baseline", bars, t,
+    h("p", { class: "muted" }, "★ baseline; green or red: significantly better or worse. Lift: relative change of the conversion against the baseline. p-value: two-sided two-proportion z-test. P(beat baseline): Bayesian, Beta(1,1) priors."));
 }
 
 function histogramCard(steps, params) {
