@@ -118,7 +118,7 @@ function renderReport(out, report, input, params, ctx, extensions) {
     xAxis: { type: "category", data: steps.map((s) => `${s.index + 1}. ${s.event}`), axisLabel: { interval: 0, overflow: "truncate", width: narrow ? 80 : 110, rotate: narrow ? 30 : 0 } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { name: "Reached", type: "bar", stack: "f", data: steps.map((s) => s.people), label: { show: true, position: "inside", fontSize: narrow ? 9 : 12, formatter: (p) => fmt.percent(steps[p.dataIndex].conversionFromStart) } },
+      { name: "Reached", type: "bar", stack: "f", data: steps.map((s) => s.people), label: { show: true, position: "inside", fontSize: narrow ? 9 : 12, formatter: (p) => (p.value >= steps[0].people * 0.08 ? fmt.percent(steps[p.dataIndex].conversionFromStart) : "") } },
       { name: "Dropped", type: "bar", stack: "f", data: steps.map((s) => s.droppedOff), itemStyle: { color: "#f3c5bd" } },
     ],
   });
@@ -145,7 +145,7 @@ function segmentsCard(segments) {
   const bars = h("div", { id: "funnel-segments-chart" });
   queueMicrotask(() => chart(bars, {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: (v) => fmt.percent(v) },
-    grid: { left: 120, right: 24, top: 8, bottom: 24 },
+    grid: { left: 120, right: 64, top: 8, bottom: 24 },
     xAxis: { type: "value", axisLabel: { formatter: (v) => fmt.percent(v) } },
     yAxis: { type: "category", inverse: true, data: rows.map((s) => `${s.value ?? "(other / none)"}${s.comparison ? "" : " ★"}`) },
     series: [{ type: "bar", name: "Conversion", data: rows.map((s) => ({
