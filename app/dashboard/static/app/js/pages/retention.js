@@ -84,20 +84,24 @@ function renderTriangle(out, rows, vars) {
       })))));
   out.replaceChildren(card("Cohort triangle", heat, h("p", { class: "muted legend" },
     h("span", { class: "swatch incomplete" }), " hatched: incomplete, the period has not ended yet"), h("div", { class: "table-wrap" }, tbl)));
+  const width = heat.clientWidth || 800;
+  const labelled = (width - 96) / n >= 42; // room for "12.3 %" in a cell
+  const axisLabel = width < 560 && vars.cohortPeriod !== "MONTH" && vars.cohortPeriod !== "HOUR"
+    ? (r) => new Date(r.start).toLocaleDateString("en-US", { timeZone: "UTC", month: "short", day: "numeric" }) : label;
   const complete = [], partial = [];
   rows.forEach((r, y) => r.cells.forEach((c) => (c.complete ? complete : partial).push([c.index, y, c.rate, c.people])));
   chart(heat, {
     tooltip: { formatter: (p) => `${label(rows[p.value[1]])}, ${vars.bucket.toLowerCase()} ${p.value[0]}: ${fmt.percent(p.value[2])} (${fmt.count(p.value[3])} people)${p.seriesName === "Incomplete" ? ", incomplete" : ""}` },
-    grid: { left: 96, right: 16, top: 8, bottom: 56 },
+    grid: { left: width < 560 ? 56 : 96, right: 16, top: 8, bottom: 56 },
     xAxis: { type: "category", data: Array.from({ length: n }, (_, i) => `${vars.bucket[0]}${i}`), splitArea: { show: true } },
-    yAxis: { type: "category", data: rows.map(label), inverse: true },
-    visualMap: { min: 0, max: 1, calculable: false, orient: "horizontal", left: "center", bottom: 0, seriesIndex: 0, itemHeight: 120,
+    yAxis: { type: "category", data: rows.map(axisLabel), inverse: true },
+    visualMap: { min: 0, max: 1, dimension: 2, calculable: false, orient: "horizontal", left: "center", bottom: 0, seriesIndex: 0, itemHeight: 120,
       inRange: { color: ["#eef3fd", "#2f6fed"] }, formatter: (v) => fmt.percent(v) },
     series: [
-      { name: "Complete", type: "heatmap", data: complete, label: { show: n <= 14, formatter: (p) => fmt.percent(p.value[2]), fontSize: 10 } },
+      { name: "Complete", type: "heatmap", data: complete, label: { show: labelled, formatter: (p) => fmt.percent(p.value[2]), fontSize: 10 } },
       { name: "Incomplete", type: "heatmap", data: partial,
         itemStyle: { color: "#f1f2f5", borderColor: "#c9ced8", borderType: "dashed", borderWidth: 1, decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, 4], rotation: -Math.PI / 4, color: "rgba(0,0,0,0.08)" } },
-        label: { show: n <= 14, formatter: (p) => `${fmt.percent(p.value[2])}…`, fontSize: 10, color: "#6b7385" } },
+        label: { show: labelled, formatter: (p) => `${fmt.percent(p.value[2])}…`, fontSize: 10, color: "#6b7385" } },
     ],
   }, { height: Math.max(240, 28 * rows.length + 80) });
 }
