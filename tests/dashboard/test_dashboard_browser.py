@@ -489,3 +489,19 @@ async def test_keyboard_reaches_the_navigation_and_opens_a_page(tab, demo):
     await page.keyboard.press("Enter")
     await page.wait_for_selector("#funnel-steps-table")
     assert await page.get_attribute("#nav a[data-page=funnel]", "aria-current") == "page"
+
+
+async def test_names_from_the_data_are_shown_as_text(tab, services, server):
+    keys = await make_project(services, "dashboard-text")
+    name = '<img src="x" id="injected"> Signed <b>Up</b>'
+    await record(server, keys.write_key, "eve@example.com", name, {"Plan": "<i>pro</i>"})
+    page = tab.page
+    await tab.sign_in(keys.read_key)
+    await page.wait_for_selector("#overview-table")
+    assert await texts(page, "#overview-table tbody td:first-child") == [name]
+    person = (await api(server, keys.read_key, '{ person(identity: "eve@example.com") { id } }'))["person"]
+    await tab.open(f"#/person?id={person['id']}", "#person-timeline li[data-id]")
+    assert name in await page.inner_text("#person-timeline")
+    assert "Plan: <i>pro</i>" in await page.inner_text("#person-timeline")
+    assert await page.locator("#injected, #page b, #page i").count() == 0
+    assert tab.errors == []
