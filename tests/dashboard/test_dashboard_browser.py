@@ -505,3 +505,21 @@ async def test_names_from_the_data_are_shown_as_text(tab, services, server):
     assert "Plan: <i>pro</i>" in await page.inner_text("#person-timeline")
     assert await page.locator("#injected, #page b, #page i").count() == 0
     assert tab.errors == []
+
+
+async def test_a_slow_report_shows_its_loading_state(tab, demo):
+    page = tab.page
+    import asyncio
+
+    async def slow_funnel(route):
+        if "query Funnel(" in (route.request.post_data or ""):
+            await asyncio.sleep(1.5)
+        await route.fallback()
+
+    await page.route("**/graphql", slow_funnel)
+    await tab.sign_in(demo.read_key, "#/funnel")
+    await page.wait_for_selector("#funnel-result .state.loading")
+    assert "Computing the funnel" in await page.inner_text("#funnel-result")
+    await page.wait_for_selector("#funnel-steps-table")
+    assert await page.locator("#funnel-result .state.loading").count() == 0
+    assert tab.errors == []
