@@ -38,7 +38,7 @@ export default {
     const r = data.revenueReport;
     totals.dataset.variables = JSON.stringify(range);
     totals.replaceChildren(
-      stat("People", fmt.count(data.people.totalCount), { id: "stat-people", dataset: { value: data.people.totalCount } }),
+      stat("People", fmt.count(data.people.totalCount), { id: "stat-people", title: `${data.people.totalCount.toLocaleString("en-US")} people`, dataset: { value: data.people.totalCount } }),
       stat("Revenue, 30 days", fmt.money(r.total), { id: "stat-revenue", dataset: { value: r.total } }),
       stat("Refunds, 30 days", fmt.money(r.refunds), { id: "stat-refunds", dataset: { value: r.refunds } }),
       stat("Paying people, 30 days", fmt.count(r.payingPeople), { id: "stat-paying", dataset: { value: r.payingPeople } }),
