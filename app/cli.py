@@ -85,6 +85,7 @@ def serve(host: str, port: int, workers: int) -> None:
     if keys:
         _announce_new_keys(keys)
     click.echo(f"whodid on http://{host}:{port}/graphql")
+    click.echo(f"dashboard on http://{host}:{port}/dashboard")
     with contextlib.ExitStack() as stack:
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Every worker writes its metrics here; /metrics aggregates them.

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from .config import Settings
+from .dashboard.routes import routes as dashboard_routes
 from .database import database_url, prepare_database
 from .graphql.schema import schema
 from .graphql.view import WhodidGraphQL
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
         WebSocketRoute("/graphql", graphql),
         *live_routes(),
+        *dashboard_routes(),
     ]
     app = TrackingRoutes(Starlette(routes=routes, lifespan=lifespan))
     set_known_routes({route.path for route in routes if hasattr(route, "path")} | app.paths)
