@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import click
@@ -298,7 +299,10 @@ def import_command(file: Path, project_name: str) -> None:
 @click.option("--project", "project_name", default="demo", show_default=True,
               help="the project to load into (created when missing)")
 @click.option("--seed", default=42, show_default=True, type=int, help="random seed (same seed, same data)")
-def demo(people: int, project_name: str, seed: int) -> None:
+@click.option("--anchor", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="the data covers the 182 days before this day (YYYY-MM-DD, UTC; default: today);"
+                   " the same anchor, seed and --people give the same data on any day")
+def demo(people: int, project_name: str, seed: int, anchor) -> None:
     """Load a realistic SaaS demo data set (visits, campaigns, an A/B test,
     signups, billing with refunds and churn, logins) through the ingest path."""
     from tqdm import tqdm
@@ -321,7 +325,8 @@ def demo(people: int, project_name: str, seed: int) -> None:
                            f" created; `whodid project rotate-keys {project_name}` makes new ones).")
                 project_id = found.id
             with tqdm(total=people, unit="people", desc="demo") as bar:
-                return await load_demo(services, project_id, people, seed=seed, progress=bar.update)
+                return await load_demo(services, project_id, people, seed=seed, progress=bar.update,
+                                       anchor=anchor.replace(tzinfo=timezone.utc) if anchor else None)
 
     stats = _run(run())
     click.echo(
