@@ -177,3 +177,22 @@ def test_busy_port_fails_before_anything_starts(tmp_path):
     assert done.stdout == ""  # no banner, no keys
     assert done.stderr.strip() == f"whodid: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert not (tmp_path / "data").exists()  # no PostgreSQL was started for it
+
+
+def test_sigterm_to_a_long_command_stops_what_it_started(data):
+    environment = env_for(data)
+    environment.pop("XDG_RUNTIME_DIR")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "demo", "--people", "200000", "--project", "long"],
+                            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "keys are shown only this once" not in proc.stdout.readline():  # loading has begun
+            assert time.monotonic() < deadline and proc.poll() is None
+        postmaster = postmaster_pid(data)
+        assert postmaster is not None
+        time.sleep(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert wait_gone(postmaster), "the postmaster outlived an interrupted demo"
