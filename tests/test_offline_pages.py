@@ -87,12 +87,16 @@ async def open_offline(browser, server: str, path: str, headers: dict | None = N
 @pytest.mark.parametrize("page_spec", PAGES, ids=[p.path for p in PAGES])
 async def test_page_loads_nothing_from_another_host(browser, server, page_spec):
     page, context, left, problems = await open_offline(browser, server, page_spec.path)
+    rendered = None
     try:
-        await page.wait_for_selector(page_spec.rendered, state="attached")
+        await page.wait_for_selector(page_spec.rendered, state="attached", timeout=15_000)
         await page.wait_for_load_state("networkidle")
+    except Exception as exc:  # said after what leaves the server, the likelier cause
+        rendered = exc
     finally:
         await context.close()
     assert left == [], f"{page_spec.path} asked another host for {left}"
+    assert rendered is None, f"{page_spec.path} did not render without the internet: {rendered}"
     assert [p for p in problems if "page error" in p] == []
 
 
