@@ -153,3 +153,19 @@ async def test_no_page_names_another_host():
         text = html.read_text(encoding="utf-8")
         for attribute in ("src=\"http", "href=\"http", "src='http", "href='http"):
             assert attribute not in text, f"{html}: {attribute}"
+
+
+def test_vendored_md_records_every_served_file_and_its_licence():
+    """VENDORED.md's sha256 list is the folder's .js and .css files, byte for
+    byte, and every package folder carries its LICENSE."""
+    import hashlib
+    import re
+
+    vendor = Path(__file__).resolve().parent.parent / "app" / "static" / "vendor"
+    record = dict((path, digest) for digest, path in
+                  re.findall(r"^([0-9a-f]{64})  (\S+)$", (vendor / "VENDORED.md").read_text(), re.M))
+    files = {str(p.relative_to(vendor)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in vendor.rglob("*") if p.suffix in (".js", ".css")}
+    assert record == files
+    for package in (p for p in vendor.iterdir() if p.is_dir()):
+        assert "@" in package.name and (package / "LICENSE").read_text().startswith("MIT License"), package
