@@ -24,6 +24,7 @@ from .metrics import metrics_endpoint, observe_flush, observe_request, set_known
 from .services import Services
 from .storage.pool import CONNECTION_ERRORS, create_pool
 from .tracking.routes import TrackingRoutes
+from .vendor import routes as vendor_routes
 
 log = logging.getLogger("whodid.server")
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
         WebSocketRoute("/graphql", graphql),
         *live_routes(),
         *dashboard_routes(),
+        *vendor_routes(),
     ]
     app = TrackingRoutes(Starlette(routes=routes, lifespan=lifespan))
     set_known_routes({route.path for route in routes if hasattr(route, "path")} | app.paths)
