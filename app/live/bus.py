@@ -259,6 +259,9 @@ class LiveBus:
                 log.exception("live: dispatch failed")
 
     async def _dispatch(self, project_id: uuid.UUID, payload: str) -> None:
+        if wire.is_forget(payload):
+            self._forget(project_id, payload)
+            return
         _, entries = wire.decode(payload)
         missing = [e for e in entries if isinstance(e, uuid.UUID)]
         if missing:
@@ -274,6 +277,15 @@ class LiveBus:
             self._deliver(project_id, [r for r in rows if r is not None])
         else:
             self._deliver(project_id, entries)
+
+    def _forget(self, project_id: uuid.UUID, payload: str) -> None:
+        """People were deleted (app/storage/lifecycle.py, sent in the deleting
+        transaction, so after every event of theirs that committed before):
+        their events still queued are not delivered."""
+        gone = wire.decode_forget(payload)
+        self.stats["forgotten"] = self.stats.get("forgotten", 0) + len(gone)
+        for sub in self._subs.get(project_id, ()):
+            sub.forget(gone)
 
     def _deliver(self, project_id: uuid.UUID, rows: list[EventRow], *, catch_up: bool = False) -> None:
         subs = self._subs.get(project_id)

@@ -133,7 +133,7 @@ class ReportService:
     async def run(self, kind: str, project_id: uuid.UUID, spec: Spec, compute: Computation) -> Report:
         """The cached answer for (kind, project, spec), computing it at most once
         at a time per key."""
-        key = self.cache.key(kind, project_id, spec)
+        key = self.cache.key(kind, project_id, spec, await self._generation(project_id))
 
         async def produce() -> tuple[Any, datetime]:
             computed_at = self.clock()
@@ -149,6 +149,17 @@ class ReportService:
             raise
         self._observe(kind, "hit" if report.cached else "miss")
         return report
+
+    async def _generation(self, project_id: uuid.UUID) -> int:
+        """The project's report generation, from the primary (a replica may lag
+        behind a deletion); read before the computation's snapshot is taken,
+        so an answer stored under it never predates it."""
+        from ..storage.lifecycle import report_generation
+
+        try:
+            return await report_generation(self.pool, project_id)
+        except asyncpg.UndefinedColumnError:  # a database not migrated to 0010 yet
+            return 0
 
     def _observe(self, kind: str, result: str) -> None:
         for observe in self.observers:
