@@ -116,6 +116,15 @@ class LiveBus:
         self._recent.clear()
         self._observe()
 
+    def going_away(self) -> None:
+        """The server is shutting down: every subscription ends now (its
+        generator returns, the client gets `complete`) and new ones end at once
+        (app/live/goingaway.py). Dispatching stops in close()."""
+        self._closed = True
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.close()
+
     @property
     def listening(self) -> bool:
         return self.listener.listening
