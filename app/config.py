@@ -47,6 +47,10 @@ class Settings:
     # Group-commit writer: how many items one transaction takes at most.
     writer_max_batch: int = 2000
     live_queue_size: int = 1000
+    # Retention (app/storage/retention.py): seconds between passes (0: no
+    # background removal in this process) and events removed per transaction.
+    retention_interval: float = 300.0
+    retention_batch: int = 2000
 
     def __post_init__(self) -> None:
         if self.access_log not in ACCESS_LOG_CHOICES:
@@ -72,4 +76,6 @@ class Settings:
             log_format=os.environ.get("WHODID_LOG_FORMAT", "text"),
             access_log=os.environ.get("WHODID_ACCESS_LOG", "all").strip().lower() or "all",
             live_queue_size=_int("WHODID_LIVE_QUEUE", 1000),
+            retention_interval=_float("WHODID_RETENTION_INTERVAL", 300.0),
+            retention_batch=_int("WHODID_RETENTION_BATCH", 2000),
         )

@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> S
         services.writer.observers.append(observe_flush)
         await services.start_areas(key_cache=True)
         services.start()
+        services.start_retention()
         settle_after_startup()
         try:
             yield {"services": services}
