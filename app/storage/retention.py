@@ -6,7 +6,8 @@ PostgreSQL advisory lock) makes a pass every `interval` seconds:
 - per project with a retention, the cut-off is now - days;
 - its events older than the cut-off are deleted oldest first in batches of
   `batch` rows, each batch a transaction of its own (a DELETE by ctid of rows
-  found through the events_ts index), with a short pause between batches: row
+  found through the events_ts index), resting between batches as long as the
+  last one took (REST_RATIO), so it takes at most about half of a core: row
   locks on those rows only, held for milliseconds, so ingestion (which only
   inserts new rows) and reports (MVCC snapshots) keep running;
 - when it deleted anything, the project's report generation is bumped (cached
@@ -33,6 +34,8 @@ log = logging.getLogger("whodid.retention")
 
 RETENTION_LOCK_ID = 0x77686F646964 + 0x10  # beside the migrations lock ("whodid")
 PAUSE_SECONDS = 0.01
+# After each batch the keeper rests this many times as long as the batch took.
+REST_RATIO = 1.0
 
 
 @dataclass
@@ -49,11 +52,12 @@ def now_utc() -> datetime:
 
 class RetentionKeeper:
     def __init__(self, pool: asyncpg.Pool, *, interval: float = 300.0, batch: int = 2000,
-                 pause: float = PAUSE_SECONDS, clock: Callable[[], datetime] = now_utc):
+                 pause: float = PAUSE_SECONDS, rest_ratio: float = REST_RATIO, clock: Callable[[], datetime] = now_utc):
         self.pool = pool
         self.interval = interval
         self.batch = batch
         self.pause = pause
+        self.rest_ratio = rest_ratio
         self.clock = clock
         self.deleted_total = 0
         self._task: asyncio.Task | None = None
@@ -97,12 +101,16 @@ class RetentionKeeper:
                     cutoff = self.clock() - timedelta(days=days)
                     removed = 0
                     while True:
+                        took = time.perf_counter()
                         n = await lifecycle.delete_events_before(self.pool, project_id, cutoff, self.batch)
+                        took = time.perf_counter() - took
                         result.batches += 1
                         removed += n
                         if n < self.batch:
                             break
-                        await asyncio.sleep(self.pause)
+                        # Rest as long as the batch took (times rest_ratio): the
+                        # removal never takes more than its share of the machine.
+                        await asyncio.sleep(max(self.pause, took * self.rest_ratio))
                     if removed:
                         async with self.pool.acquire() as conn:
                             await lifecycle.bump_generation(conn, project_id)
