@@ -65,8 +65,10 @@ async def seed_person(services, project_id, anon="anon-1", user="user-1@x"):
     return linked.person_id
 
 
-async def test_delete_by_identity_removes_everything_and_only_that(services, project, read_client):
+async def test_delete_by_identity_removes_everything_and_only_that(services, project, other_project, read_client):
     survivor = await seed_person(services, project.id)
+    await seed_person(services, other_project.id)  # the same identities in another project
+    elsewhere = await totals(services.pool, other_project.id)
     other = await seed_person(services, project.id, "anon-2", "user-2@x")
     loser = person_id_for(project.id, "anon-1") if survivor != person_id_for(project.id, "anon-1") \
         else person_id_for(project.id, "user-1@x")
@@ -80,6 +82,7 @@ async def test_delete_by_identity_removes_everything_and_only_that(services, pro
     assert await counts(services.pool, project.id, [other]) == other_before
     person = await read_client('{ person(identity: "user-1@x") { id } }')
     assert person["person"] is None
+    assert await totals(services.pool, other_project.id) == elsewhere
 
 
 async def test_a_merged_away_id_deletes_the_survivor(services, project, read_client):
