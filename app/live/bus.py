@@ -235,7 +235,9 @@ class LiveBus:
         """The inbox is full: lose its oldest payload, counted as drops."""
         self.stats["overflows"] += 1
         for index, item in enumerate(self._inbox):
-            if item is not _CATCH_UP:
+            # A deletion's notice is never the one lost: it keeps a deleted
+            # person's queued events from being delivered.
+            if item is not _CATCH_UP and not wire.is_forget(item[1]):
                 del self._inbox[index]
                 break
         else:
