@@ -17,11 +17,8 @@ from app.ingest.validation import EventIn
 from app.reports.service import ReportService
 from app.storage.retention import RetentionKeeper
 
-try:
-    from tests.lifecycle.test_export import ANCHOR, plain, reports as all_reports  # noqa: F401
-    from tests.reports.test_revenue_cohort_support import T, fresh_project
-except ModuleNotFoundError:  # pragma: no cover
-    raise
+from tests.lifecycle.test_export import ANCHOR, plain
+from tests.reports.test_revenue_cohort_support import T, fresh_project
 
 from app.reports.cohort import CohortSpec
 from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec
