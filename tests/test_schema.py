@@ -111,7 +111,6 @@ NOT_SERVED_YET = {
     "missing field Query.stickiness",
     "missing field Query.lifecycle",
     "missing field Query.paths",
-    "missing field Mutation.deletePerson",
     "missing input field FunnelInput.exclusions",
     "missing input field FunnelInput.holdConstant",
     "missing input field FunnelInput.people",
@@ -141,8 +140,6 @@ NOT_SERVED_YET = {
     "missing type PathNode",
     "missing type PathLink",
     "missing type PathsReport",
-    "missing type DeletePersonInput",
-    "missing type DeletePersonPayload",
 }
 
 

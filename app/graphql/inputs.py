@@ -88,6 +88,12 @@ class SetPropertiesInput:
 
 
 @strawberry.input
+class DeletePersonInput:
+    identity: Optional[str] = None
+    id: Optional[strawberry.ID] = None
+
+
+@strawberry.input
 class PeopleFilter:
     properties: Optional[list[PropertyFilter]] = None
     did_event: Optional[str] = strawberry.field(
