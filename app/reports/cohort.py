@@ -219,8 +219,10 @@ def cumulative_grid_select(buckets: int) -> str:
     (one backward index probe per member) is in cell n or later; its cell is
     width_bucket over the member's bounds (≥ buckets − 1: the last cell)."""
     counts = ", ".join(f"count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= {n})" for n in range(buckets))
+    # `span` (B · buckets, unread) keeps $6 and $7 in the statement: the
+    # parameter list is the same for every cohort statement.
     return f"""
-    SELECT m.row_start, count(*) AS size, ARRAY[{counts}] AS people
+    SELECT m.row_start, count(*) AS size, ARRAY[{counts}] AS people, $6::bigint * $7::int AS span
     FROM members m
     CROSS JOIN LATERAL (
         SELECT max(r.ts) AS last
