@@ -253,9 +253,15 @@ class FunnelSpec:
 
     @property
     def has_options(self) -> bool:
-        """Exclusions, holdConstant or a population: the chains are then walked
-        by whodid_funnel_chain_options (db/migrations/0008_funnel_options.sql)."""
-        return bool(self.exclusions) or self.hold_constant is not None or self.people is not None
+        """Exclusions, holdConstant or a population (they enter the cache key)."""
+        return self.walks_options or self.people is not None
+
+    @property
+    def walks_options(self) -> bool:
+        """Exclusions or holdConstant: the chains are then walked by
+        whodid_funnel_chain_options (db/migrations/0008_funnel_options.sql).
+        A population alone keeps the chains' shape (set-based or walked)."""
+        return bool(self.exclusions) or self.hold_constant is not None
 
     @property
     def earliest_start_suffices(self) -> bool:
@@ -503,14 +509,19 @@ def _step_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]
     return out
 
 
-def _chains_set_based(spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str]) -> str:
+def _chains_set_based(
+    spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], population: str | None = None
+) -> str:
     """CTEs ending in `best(person_id, level, t0 .. t{n-1}, seq)`: each person's
-    chain when no event can match two steps."""
+    chain when no event can match two steps; only the people of `population`
+    (the name of a part of person ids) when given."""
     n = len(spec.steps)
     window = spec.window_seconds is not None
+    in_population = "" if population is None else f" AND e.person_id IN (SELECT pp.id FROM {population} pp)"
 
     def in_range(k: int) -> str:
-        return f"e.project_id = $1 AND {conds[k]} AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz"
+        return (f"e.project_id = $1 AND {conds[k]} AND e.ts >= {from_ph}::timestamptz"
+                f" AND e.ts < {to_ph}::timestamptz{in_population}")
 
     # Each person's earliest start (time, then seq): person DESC is the order
     # of a backward scan of events_name_person_ts, which then needs no sort.
@@ -622,14 +633,13 @@ def build_query(project_id: uuid.UUID, spec: FunnelSpec, with_people: bool = Fal
     conds = _step_conditions(spec, p)
     key_ph = p.add(seg.key) if seg is not None else None
 
-    if spec.has_options:
-        # The population (when filtered) as a part of its own, then the walk.
-        q = Statement(p)
-        population = population_part(q, spec.people)
-        sql = "WITH" + "".join(f"\n{part.sql()}," for part in q.parts)
-        sql += _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population)
-    elif spec.one_step_per_event:
-        sql = "WITH" + _chains_set_based(spec, p, from_ph, to_ph, conds)
+    # The population (when filtered) as a part of its own, before the chains,
+    # which read only its people's events.
+    q = Statement(p)
+    population = population_part(q, spec.people)
+    head = "WITH" + "".join(f"\n{part.sql()}," for part in q.parts)
+    if spec.one_step_per_event and not spec.walks_options:
+        sql = head + _chains_set_based(spec, p, from_ph, to_ph, conds, population)
         times = ", ".join(
             "b.t0" if k == 0 else f"CASE WHEN b.level > {k} THEN b.t{k} END AS t{k}" for k in range(n)
         )
@@ -664,7 +674,7 @@ chains AS MATERIALIZED (
             sql += f""",
 chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv FROM best b)"""
     else:
-        sql = "WITH" + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph)
+        sql = head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population)
 
     sql += _aggregates(spec, p, with_people)
     if seg is not None and n > 1:  # _merged_statistics' search
@@ -691,7 +701,7 @@ def _chains_walked(
     for every funnel with options (exclusions, holdConstant, a population:
     whodid_funnel_chain_options, db/migrations/0008_funnel_options.sql)."""
     n = len(spec.steps)
-    options = spec.has_options
+    options = spec.walks_options
     names = {s.event for s in spec.steps} | {x.event for x in spec.exclusions}
     names_ph = p.add(sorted(names))
     bits = list(conds)
