@@ -236,13 +236,12 @@ class FunnelSpec:
                 raise BadInput(f"{at}.event", f"an event name is 1-{MAX_NAME_LENGTH} characters")
             for j, f in enumerate(x.where):
                 validate_filter(f"{at}.where[{j}]", f)
+            rule = f"0 ≤ afterStep < beforeStep ≤ {last}, the last step"
             if isinstance(x.after_step, bool) or not isinstance(x.after_step, int) or not 0 <= x.after_step < last:
-                raise BadInput(f"{at}.afterStep", f"a step from 0 to {max(last - 1, 0)}, before beforeStep"
-                               f" (got {x.after_step}; the funnel has {len(steps)} steps)")
+                raise BadInput(f"{at}.afterStep", f"{rule} (got afterStep {x.after_step})")
             if (isinstance(x.before_step, bool) or not isinstance(x.before_step, int)
                     or not x.after_step < x.before_step <= last):
-                raise BadInput(f"{at}.beforeStep", f"a step after afterStep ({x.after_step}) and at most the"
-                               f" last, {last} (got {x.before_step})")
+                raise BadInput(f"{at}.beforeStep", f"{rule} (got beforeStep {x.before_step})")
         if self.hold_constant is not None and not _text_ok(self.hold_constant, MAX_KEY_LENGTH):
             raise BadInput("input.holdConstant", f"a property key is 1-{MAX_KEY_LENGTH} characters")
         if self.people is not None:
