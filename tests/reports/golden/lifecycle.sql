@@ -1,0 +1,42 @@
+WITH
+active AS (
+SELECT e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS p
+FROM events e
+WHERE e.project_id = $1 AND e.name = $2::text AND e.ts < $3::timestamptz
+GROUP BY 1, 2
+),
+marked AS (
+SELECT person_id, p,
+       lag(p) OVER w AS prev,
+       lead(p) OVER w AS next
+FROM active
+WINDOW w AS (PARTITION BY person_id ORDER BY p)
+),
+statuses AS (
+SELECT p AS period, person_id,
+       CASE WHEN prev IS NULL THEN 'NEW'
+            WHEN prev = p - interval '1 day' THEN 'RETURNING'
+            ELSE 'RESURRECTING' END AS status
+FROM marked
+WHERE p >= $4::timestamp AND p <= $5::timestamp
+UNION ALL
+SELECT p + interval '1 day', person_id, 'DORMANT'
+FROM marked
+WHERE (next IS NULL OR next > p + interval '1 day')
+  AND p + interval '1 day' >= $4::timestamp AND p + interval '1 day' <= $5::timestamp
+)
+SELECT period AT TIME ZONE 'UTC' AS start,
+       count(*) FILTER (WHERE status = 'NEW') AS new,
+       count(*) FILTER (WHERE status = 'RETURNING') AS returning,
+       count(*) FILTER (WHERE status = 'RESURRECTING') AS resurrecting,
+       count(*) FILTER (WHERE status = 'DORMANT') AS dormant
+FROM statuses
+GROUP BY period
+ORDER BY period
+
+-- parameters
+-- $1: UUID('00000000-0000-0000-0000-000000000001')
+-- $2: 'Logged In'
+-- $3: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4: datetime.datetime(2024, 1, 1, 0, 0)
+-- $5: datetime.datetime(2024, 1, 31, 0, 0)
