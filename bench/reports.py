@@ -50,6 +50,9 @@ SEGMENT = "Campaign Source"
 COHORT_FROM = generate.START + timedelta(weeks=20)
 COHORT_TO = COHORT_FROM + timedelta(weeks=12)
 WEEK = 7 * 86400
+# lifecycle (WEEK over the year) and paths (from the first visit, depth 4, limit 10)
+LIFECYCLE_EVENT = "Logged In"
+PATHS_START = "Visited Site"
 
 FUNNEL_QUERY = """query($i: FunnelInput!) { funnel(input: $i) {
   steps { index event people droppedOff } segments { value conversionRate steps { people } } computedAt cached } }"""
