@@ -63,28 +63,27 @@ WINDOW w AS (PARTITION BY person_id ORDER BY p)""")
 
 
 def statuses_part(q: Statement, spec: LifecycleSpec, marked: str) -> str:
-    """statuses(period, person_id, status) over the report's periods."""
+    """statuses(period, person_id, status) over the report's periods: each
+    active period gives the person's status in it and, when the next period
+    is not active, DORMANT in the next (one pass over `marked`, two values
+    per row: no second scan, no union to sort)."""
     step = f"interval '{_STEP[spec.interval]}'"
     if spec.to <= spec.from_:  # an empty range: no period, nobody
-        within, next_within = "FALSE", "FALSE"
+        within = "FALSE"
     else:
         first = period_start(spec.from_, spec.interval).replace(tzinfo=None)
         last = period_start(spec.to - timedelta(microseconds=1), spec.interval).replace(tzinfo=None)
-        lo, hi = q.param(first), q.param(last)
-        within = f"p >= {lo}::timestamp AND p <= {hi}::timestamp"
-        next_within = f"p + {step} >= {lo}::timestamp AND p + {step} <= {hi}::timestamp"
+        within = f"s.period BETWEEN {q.param(first)}::timestamp AND {q.param(last)}::timestamp"
     return q.part("statuses", f"""
-SELECT p AS period, person_id,
-       CASE WHEN prev IS NULL THEN 'NEW'
-            WHEN prev = p - {step} THEN 'RETURNING'
-            ELSE 'RESURRECTING' END AS status
-FROM {marked}
-WHERE {within}
-UNION ALL
-SELECT p + {step}, person_id, 'DORMANT'
-FROM {marked}
-WHERE (next IS NULL OR next > p + {step})
-  AND {next_within}""")
+SELECT s.period, m.person_id, s.status
+FROM {marked} m
+CROSS JOIN LATERAL (VALUES
+    (m.p, CASE WHEN m.prev IS NULL THEN 'NEW'
+               WHEN m.prev = m.p - {step} THEN 'RETURNING'
+               ELSE 'RESURRECTING' END),
+    (m.p + {step}, CASE WHEN m.next IS NULL OR m.next > m.p + {step} THEN 'DORMANT' END)
+) AS s(period, status)
+WHERE s.status IS NOT NULL AND {within}""")
 
 
 def _statuses(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[Statement, str]:

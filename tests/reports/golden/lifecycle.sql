@@ -13,17 +13,15 @@ FROM active
 WINDOW w AS (PARTITION BY person_id ORDER BY p)
 ),
 statuses AS (
-SELECT p AS period, person_id,
-       CASE WHEN prev IS NULL THEN 'NEW'
-            WHEN prev = p - interval '1 day' THEN 'RETURNING'
-            ELSE 'RESURRECTING' END AS status
-FROM marked
-WHERE p >= $4::timestamp AND p <= $5::timestamp
-UNION ALL
-SELECT p + interval '1 day', person_id, 'DORMANT'
-FROM marked
-WHERE (next IS NULL OR next > p + interval '1 day')
-  AND p + interval '1 day' >= $4::timestamp AND p + interval '1 day' <= $5::timestamp
+SELECT s.period, m.person_id, s.status
+FROM marked m
+CROSS JOIN LATERAL (VALUES
+    (m.p, CASE WHEN m.prev IS NULL THEN 'NEW'
+               WHEN m.prev = m.p - interval '1 day' THEN 'RETURNING'
+               ELSE 'RESURRECTING' END),
+    (m.p + interval '1 day', CASE WHEN m.next IS NULL OR m.next > m.p + interval '1 day' THEN 'DORMANT' END)
+) AS s(period, status)
+WHERE s.status IS NOT NULL AND s.period BETWEEN $4::timestamp AND $5::timestamp
 )
 SELECT period AT TIME ZONE 'UTC' AS start,
        count(*) FILTER (WHERE status = 'NEW') AS new,

@@ -13,17 +13,15 @@ FROM active
 WINDOW w AS (PARTITION BY person_id ORDER BY p)
 ),
 statuses AS (
-SELECT p AS period, person_id,
-       CASE WHEN prev IS NULL THEN 'NEW'
-            WHEN prev = p - interval '7 days' THEN 'RETURNING'
-            ELSE 'RESURRECTING' END AS status
-FROM marked
-WHERE FALSE
-UNION ALL
-SELECT p + interval '7 days', person_id, 'DORMANT'
-FROM marked
-WHERE (next IS NULL OR next > p + interval '7 days')
-  AND FALSE
+SELECT s.period, m.person_id, s.status
+FROM marked m
+CROSS JOIN LATERAL (VALUES
+    (m.p, CASE WHEN m.prev IS NULL THEN 'NEW'
+               WHEN m.prev = m.p - interval '7 days' THEN 'RETURNING'
+               ELSE 'RESURRECTING' END),
+    (m.p + interval '7 days', CASE WHEN m.next IS NULL OR m.next > m.p + interval '7 days' THEN 'DORMANT' END)
+) AS s(period, status)
+WHERE s.status IS NOT NULL AND FALSE
 )
 SELECT period AT TIME ZONE 'UTC' AS start,
        count(*) FILTER (WHERE status = 'NEW') AS new,

@@ -19,17 +19,15 @@ FROM active
 WINDOW w AS (PARTITION BY person_id ORDER BY p)
 ),
 statuses AS (
-SELECT p AS period, person_id,
-       CASE WHEN prev IS NULL THEN 'NEW'
-            WHEN prev = p - interval '1 month' THEN 'RETURNING'
-            ELSE 'RESURRECTING' END AS status
-FROM marked
-WHERE p >= $13::timestamp AND p <= $14::timestamp
-UNION ALL
-SELECT p + interval '1 month', person_id, 'DORMANT'
-FROM marked
-WHERE (next IS NULL OR next > p + interval '1 month')
-  AND p + interval '1 month' >= $13::timestamp AND p + interval '1 month' <= $14::timestamp
+SELECT s.period, m.person_id, s.status
+FROM marked m
+CROSS JOIN LATERAL (VALUES
+    (m.p, CASE WHEN m.prev IS NULL THEN 'NEW'
+               WHEN m.prev = m.p - interval '1 month' THEN 'RETURNING'
+               ELSE 'RESURRECTING' END),
+    (m.p + interval '1 month', CASE WHEN m.next IS NULL OR m.next > m.p + interval '1 month' THEN 'DORMANT' END)
+) AS s(period, status)
+WHERE s.status IS NOT NULL AND s.period BETWEEN $13::timestamp AND $14::timestamp
 )
 SELECT person_id FROM statuses
 WHERE period = $15::timestamp AND status = $16::text AND person_id > $17::uuid
