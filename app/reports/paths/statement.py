@@ -63,19 +63,20 @@ WHERE e.ts >= {from_}::timestamptz AND e.ts < {to}::timestamptz
 def steps_part(q: Statement, spec: PathsSpec, walk: str) -> str:
     how = "" if spec.forward else " DESC"
     sign = "" if spec.forward else "-"
+    order = f'ORDER BY ts{how}, name COLLATE "C"{how}'
+    # The first window marks the rows whose name differs from the row before
+    # (a step begins); the second numbers only those rows.
     return q.part("steps", f"""
 SELECT person_id, {sign}(n - 1) AS step, name
 FROM (
-    SELECT person_id, name, starts,
-           count(*) FILTER (WHERE starts) OVER (w ROWS UNBOUNDED PRECEDING) AS n
+    SELECT person_id, name, row_number() OVER (PARTITION BY person_id {order}) AS n
     FROM (
-        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER w AS starts
+        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER (PARTITION BY person_id {order}) AS starts
         FROM {walk}
-        WINDOW w AS (PARTITION BY person_id ORDER BY ts{how}, name COLLATE "C"{how})
     ) c
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts{how}, name COLLATE "C"{how})
+    WHERE starts
 ) x
-WHERE starts AND n <= {q.param(spec.depth + 1)}""")
+WHERE n <= {q.param(spec.depth + 1)}""")
 
 
 def kept_part(q: Statement, spec: PathsSpec, steps: str) -> str:

@@ -15,16 +15,14 @@ WHERE e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
 steps AS (
 SELECT person_id, (n - 1) AS step, name
 FROM (
-    SELECT person_id, name, starts,
-           count(*) FILTER (WHERE starts) OVER (w ROWS UNBOUNDED PRECEDING) AS n
+    SELECT person_id, name, row_number() OVER (PARTITION BY person_id ORDER BY ts, name COLLATE "C") AS n
     FROM (
-        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER w AS starts
+        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER (PARTITION BY person_id ORDER BY ts, name COLLATE "C") AS starts
         FROM walk
-        WINDOW w AS (PARTITION BY person_id ORDER BY ts, name COLLATE "C")
     ) c
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts, name COLLATE "C")
+    WHERE starts
 ) x
-WHERE starts AND n <= $5
+WHERE n <= $5
 ),
 kept AS (
 SELECT step, name

@@ -21,16 +21,14 @@ WHERE e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
 steps AS (
 SELECT person_id, -(n - 1) AS step, name
 FROM (
-    SELECT person_id, name, starts,
-           count(*) FILTER (WHERE starts) OVER (w ROWS UNBOUNDED PRECEDING) AS n
+    SELECT person_id, name, row_number() OVER (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC) AS n
     FROM (
-        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER w AS starts
+        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC) AS starts
         FROM walk
-        WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC)
     ) c
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC)
+    WHERE starts
 ) x
-WHERE starts AND n <= $10
+WHERE n <= $10
 ),
 kept AS (
 SELECT step, name
