@@ -1,42 +1,49 @@
 """The lifecycle report's statement (DESIGN.md §5 Lifecycle), from named parts.
 
 - `population`: the people filter, when there is one (app/reports/population.py);
-- `active(person_id, p)`: each person's periods holding a matching event
-  before `to` (history before `from` included), p the period's start as UTC
-  wall time (`date_trunc` of `ts AT TIME ZONE 'UTC'`, a fixed offset, so that
+- `marked`: every matching event before `to` (history before `from`
+  included) with its period p — the period's start as UTC wall time
+  (`date_trunc` of `ts AT TIME ZONE 'UTC'`, a fixed offset, so that
   `p - interval '1 month'` is the calendar month before, with no time zone
-  rules per row);
-- `marked`: each active period with the person's previous and next active
-  periods (lag/lead over the person's periods in order);
-- `statuses(period, person_id, status)`: for each period of the report
-  (first ≤ period ≤ last), a person active in it is NEW when it is their first
-  active period (nothing matching before it, ever), RETURNING when the
-  previous active period is the period just before, else RESURRECTING; a
-  person active in a period and not in the next is DORMANT in the next.
+  rules per row) — and, in one window over the person's events newest first
+  (the order of the index events_name_person_ts: no sort), the periods of the
+  events just older (`older`) and just newer (`newer`). The event whose older
+  neighbour is in another period is the person's first in p, and that
+  neighbour's period is their previous active period; the event whose newer
+  neighbour is in another period is their last in p, and that neighbour's
+  period is their next active period.
+- the report's final SELECT counts per active period p (from the one before
+  the first period of the report on): NEW (first in p with nothing older,
+  ever), RETURNING (the previous active period is the one just before p),
+  RESURRECTING (else), and `dormant_after`: last in p with no activity in
+  the period after p. Python moves `dormant_after` of P−1 to P's dormant and
+  adds the empty periods (app/reports/lifecycle/assembly.py).
+- the people list's SELECT pages the people of one (period, status) by
+  person id, with the same conditions.
 
-The report's final SELECT counts statuses per period (Python adds the empty
-periods); the people list's SELECT pages one (period, status) by person id.
 $1 is the project id.
 """
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from ...storage.filters import filters_sql
 from ..periods import Period, period_start
 from ..population import population_part
 from ..sql import Statement
-from .spec import LifecyclePeopleSpec, LifecycleSpec
+from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
 
 _UNIT = {Period.HOUR: "hour", Period.DAY: "day", Period.WEEK: "week", Period.MONTH: "month"}
 _STEP = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days", Period.MONTH: "1 month"}
 
 
-def active_part(q: Statement, spec: LifecycleSpec, population: str | None) -> str:
-    """active(person_id, p): the periods in which each person did the event
-    (with `where`) before `to`."""
+def _step(spec: LifecycleSpec) -> str:
+    return f"interval '{_STEP[spec.interval]}'"
+
+
+def marked_part(q: Statement, spec: LifecycleSpec, population: str | None) -> str:
+    """marked(person_id, p, older, newer, first_in_p, last_in_p): see the module docstring."""
     cond = [
         "e.project_id = $1",
         f"e.name = {q.param(spec.event)}::text",
@@ -46,79 +53,68 @@ def active_part(q: Statement, spec: LifecycleSpec, population: str | None) -> st
         cond.append(filters_sql("e.properties", list(spec.where), q.params))
     if population is not None:
         cond.append(f"e.person_id IN (SELECT id FROM {population})")
-    return q.part("active", f"""
-SELECT e.person_id, date_trunc('{_UNIT[spec.interval]}', e.ts AT TIME ZONE 'UTC') AS p
-FROM events e
-WHERE {" AND ".join(cond)}
-GROUP BY 1, 2""")
-
-
-def marked_part(q: Statement, active: str) -> str:
     return q.part("marked", f"""
-SELECT person_id, p,
-       lag(p) OVER w AS prev,
-       lead(p) OVER w AS next
-FROM {active}
-WINDOW w AS (PARTITION BY person_id ORDER BY p)""")
+SELECT person_id, p, older, newer,
+       older IS DISTINCT FROM p AS first_in_p,
+       newer IS DISTINCT FROM p AS last_in_p
+FROM (
+    SELECT person_id, p,
+           lead(p) OVER w AS older,
+           lag(p) OVER w AS newer
+    FROM (
+        SELECT e.person_id, e.ts, date_trunc('{_UNIT[spec.interval]}', e.ts AT TIME ZONE 'UTC') AS p
+        FROM events e
+        WHERE {" AND ".join(cond)}
+    ) x
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+) y""")
 
 
-def statuses_part(q: Statement, spec: LifecycleSpec, marked: str) -> str:
-    """statuses(period, person_id, status) over the report's periods: each
-    active period gives the person's status in it and, when the next period
-    is not active, DORMANT in the next (one pass over `marked`, two values
-    per row: no second scan, no union to sort)."""
-    step = f"interval '{_STEP[spec.interval]}'"
-    if spec.to <= spec.from_:  # an empty range: no period, nobody
-        within = "FALSE"
-    else:
-        first = period_start(spec.from_, spec.interval).replace(tzinfo=None)
-        last = period_start(spec.to - timedelta(microseconds=1), spec.interval).replace(tzinfo=None)
-        within = f"s.period BETWEEN {q.param(first)}::timestamp AND {q.param(last)}::timestamp"
-    return q.part("statuses", f"""
-SELECT s.period, m.person_id, s.status
-FROM {marked} m
-CROSS JOIN LATERAL (VALUES
-    (m.p, CASE WHEN m.prev IS NULL THEN 'NEW'
-               WHEN m.prev = m.p - {step} THEN 'RETURNING'
-               ELSE 'RESURRECTING' END),
-    (m.p + {step}, CASE WHEN m.next IS NULL OR m.next > m.p + {step} THEN 'DORMANT' END)
-) AS s(period, status)
-WHERE s.status IS NOT NULL AND {within}""")
+def _conditions(spec: LifecycleSpec) -> dict[LifecycleStatus, str]:
+    """Over a `marked` row: the person has this status in p (DORMANT: in the period after p)."""
+    step = _step(spec)
+    return {
+        LifecycleStatus.NEW: "first_in_p AND older IS NULL",
+        LifecycleStatus.RETURNING: f"first_in_p AND older = p - {step}",
+        LifecycleStatus.RESURRECTING: f"first_in_p AND older < p - {step}",
+        LifecycleStatus.DORMANT: f"last_in_p AND (newer IS NULL OR newer > p + {step})",
+    }
 
 
-def _statuses(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[Statement, str]:
+def _marked(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[Statement, str]:
     q = Statement()
     q.param(project_id)
-    population = population_part(q, spec.people)
-    active = active_part(q, spec, population)
-    marked = marked_part(q, active)
-    return q, statuses_part(q, spec, marked)
+    return q, marked_part(q, spec, population_part(q, spec.people))
 
 
 def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
-    """Rows (start, new, returning, resurrecting, dormant), one per period with anyone."""
-    q, statuses = _statuses(project_id, spec)
+    """Rows (p, new, returning, resurrecting, dormant_after), one per active
+    period from the one before the report's first period on."""
+    q, marked = _marked(project_id, spec)
+    c = _conditions(spec)
+    first = period_start(spec.from_, spec.interval).replace(tzinfo=None)
     return q.select(f"""
-SELECT period AT TIME ZONE 'UTC' AS start,
-       count(*) FILTER (WHERE status = 'NEW') AS new,
-       count(*) FILTER (WHERE status = 'RETURNING') AS returning,
-       count(*) FILTER (WHERE status = 'RESURRECTING') AS resurrecting,
-       count(*) FILTER (WHERE status = 'DORMANT') AS dormant
-FROM {statuses}
-GROUP BY period
-ORDER BY period""")
+SELECT p AT TIME ZONE 'UTC' AS start,
+       count(*) FILTER (WHERE {c[LifecycleStatus.NEW]}) AS new,
+       count(*) FILTER (WHERE {c[LifecycleStatus.RETURNING]}) AS returning,
+       count(*) FILTER (WHERE {c[LifecycleStatus.RESURRECTING]}) AS resurrecting,
+       count(*) FILTER (WHERE {c[LifecycleStatus.DORMANT]}) AS dormant_after
+FROM {marked}
+WHERE p >= {q.param(first)}::timestamp - {_step(spec)} AND (first_in_p OR last_in_p)
+GROUP BY p""")
 
 
 def build_people(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]]:
     """Rows (person_id) of one page (first + 1 rows: the extra one says there is a next page)."""
-    q, statuses = _statuses(project_id, spec.report)
-    period = q.param(spec.start.replace(tzinfo=None))
-    status = q.param(spec.status.value)
-    cond = [f"period = {period}::timestamp", f"status = {status}::text"]
+    q, marked = _marked(project_id, spec.report)
+    period = f"{q.param(spec.start.replace(tzinfo=None))}::timestamp"
+    if spec.status is LifecycleStatus.DORMANT:  # active in the period before, not in this one
+        period = f"{period} - {_step(spec.report)}"
+    cond = [f"p = {period}", _conditions(spec.report)[spec.status]]
     if spec.after is not None:
         cond.append(f"person_id > {q.param(spec.after)}::uuid")
     return q.select(f"""
-SELECT person_id FROM {statuses}
+SELECT person_id FROM {marked}
 WHERE {" AND ".join(cond)}
 ORDER BY person_id
 LIMIT {q.param(spec.first + 1)}""")

@@ -1,38 +1,31 @@
 WITH
-active AS (
-SELECT e.person_id, date_trunc('week', e.ts AT TIME ZONE 'UTC') AS p
-FROM events e
-WHERE e.project_id = $1 AND e.name = $2::text AND e.ts < $3::timestamptz
-GROUP BY 1, 2
-),
 marked AS (
-SELECT person_id, p,
-       lag(p) OVER w AS prev,
-       lead(p) OVER w AS next
-FROM active
-WINDOW w AS (PARTITION BY person_id ORDER BY p)
-),
-statuses AS (
-SELECT s.period, m.person_id, s.status
-FROM marked m
-CROSS JOIN LATERAL (VALUES
-    (m.p, CASE WHEN m.prev IS NULL THEN 'NEW'
-               WHEN m.prev = m.p - interval '7 days' THEN 'RETURNING'
-               ELSE 'RESURRECTING' END),
-    (m.p + interval '7 days', CASE WHEN m.next IS NULL OR m.next > m.p + interval '7 days' THEN 'DORMANT' END)
-) AS s(period, status)
-WHERE s.status IS NOT NULL AND FALSE
+SELECT person_id, p, older, newer,
+       older IS DISTINCT FROM p AS first_in_p,
+       newer IS DISTINCT FROM p AS last_in_p
+FROM (
+    SELECT person_id, p,
+           lead(p) OVER w AS older,
+           lag(p) OVER w AS newer
+    FROM (
+        SELECT e.person_id, e.ts, date_trunc('week', e.ts AT TIME ZONE 'UTC') AS p
+        FROM events e
+        WHERE e.project_id = $1 AND e.name = $2::text AND e.ts < $3::timestamptz
+    ) x
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+) y
 )
-SELECT period AT TIME ZONE 'UTC' AS start,
-       count(*) FILTER (WHERE status = 'NEW') AS new,
-       count(*) FILTER (WHERE status = 'RETURNING') AS returning,
-       count(*) FILTER (WHERE status = 'RESURRECTING') AS resurrecting,
-       count(*) FILTER (WHERE status = 'DORMANT') AS dormant
-FROM statuses
-GROUP BY period
-ORDER BY period
+SELECT p AT TIME ZONE 'UTC' AS start,
+       count(*) FILTER (WHERE first_in_p AND older IS NULL) AS new,
+       count(*) FILTER (WHERE first_in_p AND older = p - interval '7 days') AS returning,
+       count(*) FILTER (WHERE first_in_p AND older < p - interval '7 days') AS resurrecting,
+       count(*) FILTER (WHERE last_in_p AND (newer IS NULL OR newer > p + interval '7 days')) AS dormant_after
+FROM marked
+WHERE p >= $4::timestamp - interval '7 days' AND (first_in_p OR last_in_p)
+GROUP BY p
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
 -- $2: 'Logged In'
 -- $3: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4: datetime.datetime(2024, 1, 1, 0, 0)
