@@ -2,7 +2,8 @@
 
 - `population`: the people filter, when there is one;
 - `anchors(person_id, t0)`: each person's first anchor event (startEvent or
-  endEvent) in [from, to): an index-only scan of events_name_person_ts;
+  endEvent) in [from, to): an index-only scan of events_name_person_ts, not
+  materialized (the planner hashes these few rows and probes with the events);
 - `walk(person_id, ts, name)`: the person's events in range on the path's side
   of the anchor, the anchor included: in order (ts, name), those at or after
   (t0, anchor) with startEvent, at or before it with endEvent;
@@ -44,7 +45,7 @@ def anchors_part(q: Statement, population: str | None, anchor: str, from_: str, 
 SELECT e.person_id, min(e.ts) AS t0
 FROM events e
 WHERE {" AND ".join(cond)}
-GROUP BY e.person_id""", materialized=True)
+GROUP BY e.person_id""")
 
 
 def walk_part(q: Statement, spec: PathsSpec, anchors: str, anchor: str, from_: str, to: str) -> str:

@@ -5,7 +5,7 @@ SELECT p.id FROM persons p WHERE p.project_id = $1
   AND ((p.properties ? $5::text) AND whodid_text(p.properties -> $5::text) = whodid_text(($6::text)::jsonb))
   AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $7::text AND e.ts >= $8::timestamptz AND e.ts < $9::timestamptz)
 ),
-anchors AS MATERIALIZED (
+anchors AS (
 SELECT e.person_id, min(e.ts) AS t0
 FROM events e
 WHERE e.project_id = $1 AND e.name = $2::text AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population)

@@ -1,5 +1,5 @@
 WITH
-anchors AS MATERIALIZED (
+anchors AS (
 SELECT e.person_id, min(e.ts) AS t0
 FROM events e
 WHERE e.project_id = $1 AND e.name = $2::text AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
