@@ -10,9 +10,10 @@
 - `steps(person_id, step, name)`: the walk read away from the anchor (forwards
   from a start, backwards from an end) in (ts, name) order, names compared
   byte-wise (COLLATE "C", as the order of every name in the report); a row
-  whose name differs from the one before starts a new step (consecutive
-  events with the same name count as one), numbered by a running count in the
-  same window; the anchor is step 0, then 1..depth (negated towards an end);
+  whose name differs from the one before (lag, first window) begins a step
+  (consecutive events with the same name count as one); only those rows are
+  numbered (row_number, second window, stopped past depth + 1): the anchor
+  is step 0, then 1..depth (negated towards an end);
 - `kept(step, name)`: at each step the `limit` names with the most people
   (ties: name ascending);
 - `folded(person_id, step, name)`: each person's steps with the names outside
