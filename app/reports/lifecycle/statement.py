@@ -2,10 +2,10 @@
 
 - `population`: the people filter, when there is one (app/reports/population.py);
 - `marked`: every matching event before `to` (history before `from`
-  included) with its period p — the period's start as UTC wall time
-  (`date_trunc` of `ts AT TIME ZONE 'UTC'`, a fixed offset, so that
-  `p - interval '1 month'` is the calendar month before, with no time zone
-  rules per row) — and, in one window over the person's events newest first
+  included) with its period p — `date_bin` of fixed hours from a Monday for
+  HOUR, DAY and WEEK; for MONTH the month's start as UTC wall time
+  (`date_trunc` of `ts AT TIME ZONE 'UTC'`, so that `p - interval '1 month'`
+  is the calendar month before) — and, in one window over the person's events newest first
   (the order of the index events_name_person_ts: no sort), the periods of the
   events just older (`older`) and just newer (`newer`). The event whose older
   neighbour is in another period is the person's first in p, and that
@@ -26,6 +26,7 @@ $1 is the project id.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from ...storage.filters import filters_sql
@@ -34,12 +35,37 @@ from ..population import population_part
 from ..sql import Statement
 from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
 
-_UNIT = {Period.HOUR: "hour", Period.DAY: "day", Period.WEEK: "week", Period.MONTH: "month"}
-_STEP = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days", Period.MONTH: "1 month"}
+# HOUR, DAY and WEEK are fixed lengths: date_bin from a Monday at 00:00 UTC,
+# pure arithmetic on the timestamptz (no time zone, no calendar per row), and
+# +/- a number of hours (never days: a day added to a timestamptz follows the
+# session's TimeZone). MONTH is the calendar month of the UTC wall time.
+_HOURS = {Period.HOUR: 1, Period.DAY: 24, Period.WEEK: 168}
+_ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"  # a Monday
 
 
 def _step(spec: LifecycleSpec) -> str:
-    return f"interval '{_STEP[spec.interval]}'"
+    if spec.interval is Period.MONTH:
+        return "interval '1 month'"
+    return f"interval '{_HOURS[spec.interval]} hours'"
+
+
+def _period_of(spec: LifecycleSpec, ts: str) -> str:
+    """SQL: the start of the period holding `ts` (timestamptz; MONTH: UTC wall time)."""
+    if spec.interval is Period.MONTH:
+        return f"date_trunc('month', {ts} AT TIME ZONE 'UTC')"
+    return f"date_bin({_step(spec)}, {ts}, {_ORIGIN})"
+
+
+def _period_param(q: Statement, spec: LifecycleSpec, start: datetime) -> str:
+    """A period start as a parameter of the type `_period_of` gives."""
+    if spec.interval is Period.MONTH:
+        return f"{q.param(start.replace(tzinfo=None))}::timestamp"
+    return f"{q.param(start)}::timestamptz"
+
+
+def _start_of(spec: LifecycleSpec, p: str) -> str:
+    """SQL: a period start as timestamptz."""
+    return f"{p} AT TIME ZONE 'UTC'" if spec.interval is Period.MONTH else p
 
 
 def marked_part(q: Statement, spec: LifecycleSpec, population: str | None) -> str:
@@ -62,7 +88,7 @@ FROM (
            lead(p) OVER w AS older,
            lag(p) OVER w AS newer
     FROM (
-        SELECT e.person_id, e.ts, date_trunc('{_UNIT[spec.interval]}', e.ts AT TIME ZONE 'UTC') AS p
+        SELECT e.person_id, e.ts, {_period_of(spec, "e.ts")} AS p
         FROM events e
         WHERE {" AND ".join(cond)}
     ) x
@@ -92,22 +118,22 @@ def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
     period from the one before the report's first period on."""
     q, marked = _marked(project_id, spec)
     c = _conditions(spec)
-    first = period_start(spec.from_, spec.interval).replace(tzinfo=None)
+    first = _period_param(q, spec, period_start(spec.from_, spec.interval))
     return q.select(f"""
-SELECT p AT TIME ZONE 'UTC' AS start,
+SELECT {_start_of(spec, "p")} AS start,
        count(*) FILTER (WHERE {c[LifecycleStatus.NEW]}) AS new,
        count(*) FILTER (WHERE {c[LifecycleStatus.RETURNING]}) AS returning,
        count(*) FILTER (WHERE {c[LifecycleStatus.RESURRECTING]}) AS resurrecting,
        count(*) FILTER (WHERE {c[LifecycleStatus.DORMANT]}) AS dormant_after
 FROM {marked}
-WHERE p >= {q.param(first)}::timestamp - {_step(spec)} AND (first_in_p OR last_in_p)
+WHERE p >= {first} - {_step(spec)} AND (first_in_p OR last_in_p)
 GROUP BY p""")
 
 
 def build_people(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]]:
     """Rows (person_id) of one page (first + 1 rows: the extra one says there is a next page)."""
     q, marked = _marked(project_id, spec.report)
-    period = f"{q.param(spec.start.replace(tzinfo=None))}::timestamp"
+    period = _period_param(q, spec.report, spec.start)
     if spec.status is LifecycleStatus.DORMANT:  # active in the period before, not in this one
         period = f"{period} - {_step(spec.report)}"
     cond = [f"p = {period}", _conditions(spec.report)[spec.status]]

@@ -8,24 +8,24 @@ FROM (
            lead(p) OVER w AS older,
            lag(p) OVER w AS newer
     FROM (
-        SELECT e.person_id, e.ts, date_trunc('week', e.ts AT TIME ZONE 'UTC') AS p
+        SELECT e.person_id, e.ts, date_bin(interval '168 hours', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS p
         FROM events e
         WHERE e.project_id = $1 AND e.name = $2::text AND e.ts < $3::timestamptz
     ) x
     WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 ) y
 )
-SELECT p AT TIME ZONE 'UTC' AS start,
+SELECT p AS start,
        count(*) FILTER (WHERE first_in_p AND older IS NULL) AS new,
-       count(*) FILTER (WHERE first_in_p AND older = p - interval '7 days') AS returning,
-       count(*) FILTER (WHERE first_in_p AND older < p - interval '7 days') AS resurrecting,
-       count(*) FILTER (WHERE last_in_p AND (newer IS NULL OR newer > p + interval '7 days')) AS dormant_after
+       count(*) FILTER (WHERE first_in_p AND older = p - interval '168 hours') AS returning,
+       count(*) FILTER (WHERE first_in_p AND older < p - interval '168 hours') AS resurrecting,
+       count(*) FILTER (WHERE last_in_p AND (newer IS NULL OR newer > p + interval '168 hours')) AS dormant_after
 FROM marked
-WHERE p >= $4::timestamp - interval '7 days' AND (first_in_p OR last_in_p)
+WHERE p >= $4::timestamptz - interval '168 hours' AND (first_in_p OR last_in_p)
 GROUP BY p
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
 -- $2: 'Logged In'
 -- $3: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $4: datetime.datetime(2024, 1, 1, 0, 0)
+-- $4: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)

@@ -8,7 +8,7 @@ FROM (
            lead(p) OVER w AS older,
            lag(p) OVER w AS newer
     FROM (
-        SELECT e.person_id, e.ts, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS p
+        SELECT e.person_id, e.ts, date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS p
         FROM events e
         WHERE e.project_id = $1 AND e.name = $2::text AND e.ts < $3::timestamptz
     ) x
@@ -16,7 +16,7 @@ FROM (
 ) y
 )
 SELECT person_id FROM marked
-WHERE p = $4::timestamp - interval '1 day' AND last_in_p AND (newer IS NULL OR newer > p + interval '1 day')
+WHERE p = $4::timestamptz - interval '24 hours' AND last_in_p AND (newer IS NULL OR newer > p + interval '24 hours')
 ORDER BY person_id
 LIMIT $5
 
@@ -24,5 +24,5 @@ LIMIT $5
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
 -- $2: 'Logged In'
 -- $3: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $4: datetime.datetime(2024, 1, 1, 0, 0)
+-- $4: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $5: 51
