@@ -150,3 +150,14 @@ def test_the_cache_key_is_the_normalised_input():
     assert a.cache_key() == b.cache_key() and a == b
     assert a.cache_key() != LifecycleSpec("Used", at(2), at(3), interval=Period.WEEK).cache_key()
     assert a.cache_key() != LifecycleSpec("Used", at(2), at(3), people=Population(did_event="x")).cache_key()
+
+
+async def test_the_first_days_events_can_have_fall_in_a_week_begun_in_1999(services, project):
+    # 2000-01-01 (the earliest timestamp ingestion takes) is a Saturday.
+    await record(services, project, ("ann", "Used", datetime(2000, 1, 1, 5, tzinfo=UTC)),
+                 ("ann", "Used", datetime(2000, 1, 3, 5, tzinfo=UTC)))
+    spec = LifecycleSpec("Used", datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 10, tzinfo=UTC),
+                         interval=Period.WEEK)
+    result = (await services.reports.report(LIFECYCLE, project.id, spec)).value
+    assert [(p.start, p.new, p.returning, p.dormant) for p in result.points] == [
+        (datetime(1999, 12, 27, tzinfo=UTC), 1, 0, 0), (datetime(2000, 1, 3, tzinfo=UTC), 0, 1, 0)]

@@ -40,7 +40,7 @@ from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
 # +/- a number of hours (never days: a day added to a timestamptz follows the
 # session's TimeZone). MONTH is the calendar month of the UTC wall time.
 _HOURS = {Period.HOUR: 1, Period.DAY: 24, Period.WEEK: 168}
-_ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"  # a Monday
+_ORIGIN = "TIMESTAMPTZ '1999-12-27 00:00:00+00'"  # a Monday before any event (2000-01-01 on)
 
 
 def _step(spec: LifecycleSpec) -> str:

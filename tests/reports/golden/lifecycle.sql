@@ -8,7 +8,7 @@ FROM (
            lead(p) OVER w AS older,
            lag(p) OVER w AS newer
     FROM (
-        SELECT e.person_id, e.ts, date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS p
+        SELECT e.person_id, e.ts, date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') AS p
         FROM events e
         WHERE e.project_id = $1 AND e.name = $2::text AND e.ts < $3::timestamptz
     ) x
