@@ -10,7 +10,10 @@ now ("events count for the person they resolve to now"). Outputs are plain dicts
 lists shaped like the GraphQL types (camelCase keys), with floats for rates, Decimal
 for money, datetimes for times and person ids as str.
 
-Decisions where DESIGN.md is silent are marked "Decision:" below; the property-filter
+The reports: funnel (with exclusions, holdConstant, trend), cohort (FIRST_TIME and
+RECURRING, cumulative), revenue, trends, stickiness, lifecycle and paths, each under
+the population filter (people_filter). Decisions where DESIGN.md is silent are marked
+"Decision:" below; the property-filter
 semantics are the project's decision and are implemented exactly as specified.
 """
 
@@ -269,10 +272,13 @@ def people_filter(
     the person needs an event of that exact name with from ≤ t < to, each bound only
     when given.
 
-    Decisions: an empty filter (no properties, or [], and no didEvent) is "everyone"
-    (None). from/to without didEvent are ignored. didEvent looks at all of the
-    person's events, not only those in the report's range (the filter has its own
-    bounds). The universe is every person id in person_props or in events.
+    Decision: an empty filter (no properties, or [], and no didEvent) is "everyone"
+    (None). Decision: from/to without didEvent are ignored. Decision: didEvent looks
+    at all of the person's events, not only those in the report's range (the filter
+    has its own bounds), and needs no `where`. Decision: the universe is every person
+    id in person_props or in events. Decision: every report filters the persons
+    first, then computes on the remaining persons' events as if the others did not
+    exist (so a filtered-out person never counts anywhere, history included).
     """
     if people is None:
         return None
@@ -621,7 +627,6 @@ def funnel(
     to: datetime,
     window_seconds: int | None = None,
     segment_by: Mapping[str, Any] | None = None,
-    *,
     exclusions: Sequence[Mapping[str, Any]] | None = None,
     hold_constant: str | None = None,
     people: Mapping[str, Any] | None = None,
@@ -687,10 +692,11 @@ def _excluded(
     is not part of the chain has t_after < t < t_end and t < to; t_end = the chain's
     time at beforeStep when reached, else t_0 + window, else `to`.
 
-    Decisions: hold_constant does not restrict exclusion events (the text ties it to
-    steps only); both bounds are strict, so an exclusion event at the very second of
-    afterStep or beforeStep does not exclude; the exclusion event is not bound by
-    `from` explicitly (t > t_after ≥ t_0 ≥ from already)."""
+    Decision: hold_constant does not restrict exclusion events (the text ties it to
+    steps only). Decision: both bounds are strict as written, so an exclusion event
+    at the very second of afterStep or beforeStep does not exclude. Decision: several
+    exclusions are independent; any one of them removes the person. (`from` needs no
+    check: t > t_after ≥ t_0 ≥ from.)"""
     in_chain = {e.seq for e in chain.events}
     mine = [e for e in events if e.person_id == chain.person_id and e.seq not in in_chain]
     for x in exclusions:
@@ -723,7 +729,6 @@ def cohort(
     bucket: str,
     buckets: int,
     computed_at: datetime,
-    *,
     mode: str = "FIRST_TIME",
     cumulative: bool = False,
     people: Mapping[str, Any] | None = None,
@@ -848,7 +853,6 @@ def revenue(
     to: datetime,
     interval: str = "MONTH",
     source_property: str = "Campaign Source",
-    *,
     people: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The revenue report of §5: total, gross, refunds, payingPeople,
@@ -992,12 +996,18 @@ def trends(
     when it has events). "people" of a point: the sorted person ids counted, for PEOPLE
     math only (else []).
 
-    Decisions: math missing/None is TOTAL. Values are floats; exact sums and averages
-    are computed as Decimal/Fraction and converted once. With a breakdown, each
-    output series' points and total count only the events of its value (PEOPLE: the
-    distinct persons among them; with eventProperty one person can count in several
-    series). Breakdown values are ranked per input series, over that series' own
-    matching events in range. limit ≤ 0 keeps no value: everything joins null.
+    Decision: math missing/None is TOTAL. Values are floats; exact sums and averages
+    are computed as Decimal/Fraction and converted once (MEDIAN of an even count: the
+    exact mean of the two middle values). Decision: with a breakdown, each output
+    series' points and total count only the events of its value (PEOPLE: the distinct
+    persons among them; with eventProperty one person can count in several series).
+    Decision: breakdown values are ranked per input series, over that series' own
+    matching events in range. Decision: the limit counts non-null values only (null
+    never takes a place); limit ≤ 0 keeps no value: everything joins null. Decision:
+    a JSON null value is the text "null" (segment_text), not missing. Decision: with a
+    breakdown, an input series without any matching event in range has no output
+    series at all (no value has events, and the null series only appears with events);
+    without a breakdown every input series has its output series, zeros included.
     """
     evs = _population(events, person_props, people)
     periods = periods_overlapping(from_, to, interval)
@@ -1180,10 +1190,14 @@ def paths(
     ascending, null after names; links by fromStep, people descending, source, target
     (ascending, null after names); a link goes from step s to s + 1 in time order.
 
-    Decisions: the anchor is the first anchor-named event of the collapsed sequence
-    (the same as the first in range). A person is at a step only when their path is
-    long enough to have it. Exactly one of start_event / end_event, depth 1..10 and
-    limit 1..50, else ValueError (the API answers BAD_USER_INPUT).
+    Decision: the anchor is the first anchor-named event of the collapsed sequence
+    (the same as the first in range). Decision: a person is at a step only when their
+    path is long enough to have it; links join a person's consecutive steps (after
+    folding, so a link can start or end at the null node). Decision: events at the
+    same timestamp with the same name are one (collapsed), whatever their order of
+    receipt. Decision: paths take no `where` and consider every event name. Decision:
+    exactly one of start_event / end_event, depth 1..10 and limit 1..50, else
+    ValueError (the API answers BAD_USER_INPUT).
     """
     if (start_event is None) == (end_event is None):
         raise ValueError("paths needs exactly one of startEvent, endEvent")
