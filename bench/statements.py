@@ -2,7 +2,8 @@
 earlier commit): the SQL cost without HTTP, GraphQL or the Python assembly.
 
 - whodid: the statement exactly as the server builds it (funnel_mod.build_query
-  without people, cohort_sql/cohort_params, revenue_sql), run on one
+  without people, cohort_sql/cohort_params, revenue_sql, and the report
+  contract's kind.build for lifecycle and paths), run on one
   connection inside a read-only REPEATABLE READ transaction with
   app/reports/service.py's REPORT_SETTINGS applied, as the report service does,
   and the report module's own STATEMENT_SETTINGS when it has some;
@@ -25,7 +26,7 @@ minutes); a later run with the same NAME reuses them (`whodid migrate` is run
 again), after checking they hold the same --events/--seed. Without it both are
 removed at the end. `--drop NAME` removes a kept one.
 
-    .venv/bin/python -m bench.statements [--reports funnel,cohort,revenue] [--rounds 3] [--runs 5]
+    .venv/bin/python -m bench.statements [--reports funnel,cohort,revenue,lifecycle,paths] [--rounds 3] [--runs 5]
         [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--keep NAME] [--quick]"""
 from __future__ import annotations
 
