@@ -4,6 +4,7 @@ merges), identify/alias merges, property sets; property filters; the
 database's contents as the oracle (tests/reference.py) takes them."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -125,3 +126,8 @@ def population_dict(p: Population | None) -> dict | None:
     if p is None:
         return None
     return {"properties": filter_dicts(p.properties), "didEvent": p.did_event, "from": p.from_, "to": p.to}
+
+
+async def new_project(services, prefix: str):
+    """A fresh project per example: examples never see each other's data."""
+    return await services.auth.create_project(f"{prefix}-{secrets.token_hex(6)}")

@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.reports.lifecycle import LIFECYCLE, LIFECYCLE_PEOPLE, LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
-from tests.conftest import make_project
 
 from tests.reference import lifecycle as reference_lifecycle
-from tests.reports.random_worlds import filter_dicts, lifecycle_scenarios, load, population_dict, world
+from tests.reports.random_worlds import (
+    filter_dicts, lifecycle_scenarios, load, new_project, population_dict, world,
+)
 
 
 async def all_people(services, project_id, spec: LifecycleSpec, start, status, page: int) -> list[str]:
@@ -51,7 +52,7 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_LIFECYCLE_EXAMPLES", "40"))
 )
 @given(scenario=lifecycle_scenarios(), page=st.sampled_from([1, 2, 1000]))
 async def test_lifecycle_matches_the_oracle(services, scenario, page):
-    project = await make_project(services, "lifecycle-prop")
+    project = await new_project(services, "lifecycle-prop")
     await load(services, project.id, scenario)
     spec = LifecycleSpec(
         event=scenario["event"], where=tuple(scenario["where"]), from_=scenario["from"], to=scenario["to"],

@@ -20,11 +20,10 @@ from hypothesis import strategies as st
 
 from app.reports.paths import PATHS, PATHS_PEOPLE, PathsPeopleSpec, PathsSpec
 from app.reports.population import Population
-from tests.conftest import make_project
 
 from tests.reference import paths as reference_paths
 from tests.reports.random_worlds import (
-    IDENTITIES, KEYS, T0, filters, load, population_dict, properties, values, world,
+    IDENTITIES, KEYS, T0, filters, load, new_project, population_dict, properties, values, world,
 )
 
 NAMES = ["A", "B", "C", "D", "a"]
@@ -94,7 +93,7 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_PATHS_EXAMPLES", "40"))
 )
 @given(scenario=scenarios(), page=st.sampled_from([1, 2, 1000]))
 async def test_paths_match_the_oracle(services, scenario, page):
-    project = await make_project(services, "paths-prop")
+    project = await new_project(services, "paths-prop")
     await load(services, project.id, scenario)
     spec = PathsSpec(
         from_=scenario["from"], to=scenario["to"], start_event=scenario["start"], end_event=scenario["end"],
