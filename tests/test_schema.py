@@ -109,8 +109,6 @@ def test_checker_finds_gaps():
 NOT_SERVED_YET = {
     "missing field Query.trends",
     "missing field Query.stickiness",
-    "missing field Query.lifecycle",
-    "missing field Query.paths",
     "missing type TrendMath",
     "missing type TrendSeriesInput",
     "missing type BreakdownInput",
@@ -121,14 +119,6 @@ NOT_SERVED_YET = {
     "missing type StickinessInput",
     "missing type StickinessBucket",
     "missing type StickinessReport",
-    "missing type LifecycleInput",
-    "missing type LifecycleStatus",
-    "missing type LifecyclePoint",
-    "missing type LifecycleReport",
-    "missing type PathsInput",
-    "missing type PathNode",
-    "missing type PathLink",
-    "missing type PathsReport",
 }
 
 

@@ -7,6 +7,8 @@ import strawberry
 from .cohort import CohortReport, resolve_cohort
 from .context import Context
 from .funnel import FunnelInput, FunnelReport, resolve_funnel
+from .lifecycle import LifecycleReport, resolve_lifecycle
+from .paths import PathsReport, resolve_paths
 from .revenue import RevenueReport, resolve_revenue_report
 
 
@@ -17,6 +19,8 @@ async def funnel(info: strawberry.Info[Context, None], input: FunnelInput) -> Fu
 
 @strawberry.type
 class ReportsQuery:
+    lifecycle: LifecycleReport = strawberry.field(resolver=resolve_lifecycle)
+    paths: PathsReport = strawberry.field(resolver=resolve_paths)
     cohort: CohortReport = strawberry.field(resolver=resolve_cohort)
     revenue_report: RevenueReport = strawberry.field(resolver=resolve_revenue_report)
     funnel: FunnelReport = strawberry.field(resolver=funnel)
