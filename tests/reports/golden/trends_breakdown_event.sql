@@ -1,0 +1,53 @@
+WITH
+matched AS MATERIALIZED (
+SELECT 0 AS series, e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) AS bvalue
+FROM events e
+WHERE e.project_id = $1
+  AND e.name = $5::text
+  AND e.ts >= $2::timestamptz
+  AND e.ts < $3::timestamptz
+  AND ((e.properties ? $6::text) AND whodid_text(e.properties -> $6::text) = whodid_text(($7::text)::jsonb)) AND (whodid_numeric(e.properties -> $8::text) > whodid_numeric(($9::text)::jsonb))
+UNION ALL
+SELECT 1 AS series, e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) AS bvalue
+FROM events e
+WHERE e.project_id = $1
+  AND e.name = $10::text
+  AND e.ts >= $2::timestamptz
+  AND e.ts < $3::timestamptz
+),
+ranked AS (
+SELECT series, bvalue, rank FROM (
+  SELECT series, bvalue,
+         row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue COLLATE "C") AS rank
+  FROM matched
+  WHERE bvalue IS NOT NULL
+  GROUP BY series, bvalue
+) AS r
+WHERE rank <= $11
+)
+SELECT m.series, r.rank AS rank, r.bvalue AS bvalue,
+       m.start AT TIME ZONE 'UTC' AS start, GROUPING(m.start) = 1 AS is_total,
+       count(*) AS events,
+       count(DISTINCT m.person_id) FILTER (WHERE m.series IN (0)) AS people,
+       0::bigint AS n_values,
+       NULL::numeric AS sum,
+       NULL::numeric AS min,
+       NULL::numeric AS max,
+       NULL::numeric AS median_low,
+       NULL::numeric AS median_high
+FROM matched m
+LEFT JOIN ranked r ON r.series = m.series AND r.bvalue = m.bvalue
+GROUP BY GROUPING SETS ((m.series, r.rank, r.bvalue, m.start), (m.series, r.rank, r.bvalue))
+
+-- parameters
+-- $1: UUID('00000000-0000-0000-0000-000000000001')
+-- $2: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $3: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4: 'Plan'
+-- $5: 'Bought'
+-- $6: 'Plan'
+-- $7: '"pro"'
+-- $8: 'Items'
+-- $9: '2'
+-- $10: 'Viewed'
+-- $11: 5
