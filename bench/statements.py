@@ -50,7 +50,7 @@ import asyncpg
 
 from . import common, duckdb_reports, generate, reports
 
-KINDS = ("funnel", "cohort", "revenue")
+KINDS = ("funnel", "cohort", "revenue", "trends", "stickiness")
 LOAD_LOCK = "/tmp/whodid-bench-load.lock"
 # cohort cells are "complete" relative to computedAt: fixed, so answers compare
 COMPUTED_AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -75,16 +75,42 @@ def _specs(start: datetime, end: datetime, limit: int):
     return fspec, cspec, rspec
 
 
-def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10) -> dict[str, tuple[str, list]]:
+# trends: people who visited, logins and the sum of Revenue on bills, per day
+# over the year, broken down by the person's Variant; stickiness: weeks with a
+# login over the year. (Kinds of the report contract: app/reports/contract.py.)
+TREND_SERIES = [{"event": "Visited Site", "math": "PEOPLE"}, {"event": "Logged In", "math": "TOTAL"},
+                {"event": "Billed", "math": "SUM", "property": "Revenue"}]
+TREND_BREAKDOWN = "Variant"
+STICKY_EVENT, STICKY_INTERVAL = "Logged In", "WEEK"
+
+
+def _contract_specs(start: datetime, end: datetime) -> dict:
+    """{kind: (ReportKind, spec)} of the reports on the report contract."""
+    from app.reports.periods import Period
+    from app.reports.stickiness import STICKINESS, StickinessSpec
+    from app.reports.trends import TRENDS, BreakdownSpec, SeriesSpec, TrendMath, TrendsSpec
+
+    tspec = TrendsSpec(tuple(SeriesSpec(s["event"], math=TrendMath(s["math"]), property=s.get("property"))
+                             for s in TREND_SERIES), start, end, Period.DAY,
+                       BreakdownSpec(person_property=TREND_BREAKDOWN))
+    sspec = StickinessSpec(STICKY_EVENT, start, end, interval=Period(STICKY_INTERVAL))
+    return {"trends": (TRENDS, tspec), "stickiness": (STICKINESS, sspec)}
+
+
+def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10,
+          kinds: tuple[str, ...] = KINDS) -> dict[str, tuple[str, list]]:
     """{report: (sql, params)}: each statement as the server builds it."""
     from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
 
     fspec, cspec, rspec = _specs(start, end, limit)
-    return {
+    out = {
         "funnel": funnel_mod.build_query(project_id, fspec),
         "cohort": (cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)),
         "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT]),
     }
+    if any(k in kinds for k in ("trends", "stickiness")):
+        out.update({k: kind.build(project_id, spec) for k, (kind, spec) in _contract_specs(start, end).items()})
+    return out
 
 
 def settings() -> dict[str, str | None]:
@@ -92,8 +118,9 @@ def settings() -> dict[str, str | None]:
     REPORT_SETTINGS (the module's STATEMENT_SETTINGS, if it has any)}."""
     from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
 
-    return {kind: getattr(mod, "STATEMENT_SETTINGS", None)
-            for kind, mod in (("funnel", funnel_mod), ("cohort", cohort_mod), ("revenue", revenue_mod))}
+    out = {kind: getattr(mod, "STATEMENT_SETTINGS", None)
+           for kind, mod in (("funnel", funnel_mod), ("cohort", cohort_mod), ("revenue", revenue_mod))}
+    return {**out, "trends": None, "stickiness": None}
 
 
 def _plain(value):
@@ -125,6 +152,13 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
         "cohort": lambda c: cohort_mod.compute_cohort(c, project_id, cspec, COMPUTED_AT),
         "revenue": lambda c: revenue_mod.compute_revenue(c, project_id, rspec),
     }
+    if any(k in kinds for k in ("trends", "stickiness")):
+        for k, (kind, spec) in _contract_specs(start, end).items():
+            async def run(c, kind=kind, spec=spec):
+                if kind.settings:
+                    await c.execute(kind.settings)
+                return kind.assemble(await c.fetch(*_unpack(kind.build(project_id, spec))), spec, COMPUTED_AT)
+            compute[k] = run
     conn = await connect(url)
     out = {}
     try:
@@ -140,12 +174,17 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
     return out
 
 
+def _unpack(statement: tuple[str, list]) -> list:
+    sql, params = statement
+    return [sql, *params]
+
+
 def emit(args) -> None:
     """Subprocess side of --compare-ref (run inside the exported tree): pickle
     the statements and the answers of this tree to args.emit."""
     project_id, start, end = uuid.UUID(args.project), generate.START, generate.END
     kinds = tuple(args.reports.split(","))
-    out = {"statements": build(project_id, start, end, args.limit), "settings": settings(),
+    out = {"statements": build(project_id, start, end, args.limit, kinds), "settings": settings(),
            "answers": asyncio.run(answers(args.url, project_id, start, end, args.limit, kinds))}
     Path(args.emit).write_bytes(pickle.dumps(out))
 
@@ -172,6 +211,13 @@ def duck_shape(kind: str, answer: dict):
     if kind == "cohort":
         return [(r["start"].astimezone(timezone.utc).replace(tzinfo=None), r["size"], [c["people"] for c in r["cells"]])
                 for r in answer["rows"]]
+    if kind == "trends":
+        return [(s["index"], s["breakdown_value"], s["total"],
+                 [(p["start"].astimezone(timezone.utc).replace(tzinfo=None), p["value"]) for p in s["points"]
+                  if p["value"]])
+                for s in answer["series"]]
+    if kind == "stickiness":
+        return {b["periods"]: b["people"] for b in answer["buckets"] if b["people"]}
     m = answer["money"]
     return {
         "total": Decimal(m["total"]), "gross": Decimal(m["gross"]), "refunds": Decimal(m["refunds"]),
@@ -342,7 +388,7 @@ def main() -> None:
 
     with dataset(args.events, args.seed, args.keep) as (url, project_id, paths):
         ref = ref_statements(args.compare_ref, url, project_id, args.limit, kinds) if args.compare_ref else None
-        ours, our_settings = build(project_id, start, end, args.limit), settings()
+        ours, our_settings = build(project_id, start, end, args.limit, kinds), settings()
         our_answers = asyncio.run(answers(url, project_id, start, end, args.limit, kinds))
         started = time.perf_counter()
         con = duckdb_reports.connect(paths)
@@ -350,6 +396,9 @@ def main() -> None:
         duck = reports.duck_answers(con, start, end)
         duck["funnel"] = lambda: duckdb_reports.funnel(con, reports.FUNNEL_STEPS, start, end, reports.WINDOW,
                                                        reports.SEGMENT, args.limit)
+        duckdb_reports.connect_persons(con, paths)
+        duck["trends"] = lambda: duckdb_reports.trends(con, TREND_SERIES, start, end, "DAY", TREND_BREAKDOWN)
+        duck["stickiness"] = lambda: duckdb_reports.stickiness(con, STICKY_EVENT, start, end, STICKY_INTERVAL)
         same = {}
         for kind in kinds:
             notes = []
