@@ -1,14 +1,12 @@
 WITH
-active AS (
-SELECT DISTINCT e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS period
+per_person AS (
+SELECT e.person_id, count(DISTINCT date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $4::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
-),
-per_person AS (
-SELECT person_id, count(*) AS n FROM active GROUP BY person_id
+GROUP BY e.person_id
 )
 SELECT n, count(*) AS people FROM per_person GROUP BY n ORDER BY n
 

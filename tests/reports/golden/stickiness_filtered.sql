@@ -5,8 +5,8 @@ SELECT p.id FROM persons p WHERE p.project_id = $1
   AND ((p.properties ? $2::text) AND whodid_text(p.properties -> $2::text) = whodid_text(($3::text)::jsonb))
   AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $4::text AND e.ts >= $5::timestamptz AND e.ts < $6::timestamptz)
 ),
-active AS (
-SELECT DISTINCT e.person_id, date_trunc('week', e.ts AT TIME ZONE 'UTC') AS period
+per_person AS (
+SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $9::text
@@ -14,9 +14,7 @@ WHERE e.project_id = $1
   AND e.ts < $8::timestamptz
   AND ((e.properties ? $10::text) AND whodid_text(e.properties -> $10::text) = whodid_text(($11::text)::jsonb)) AND (whodid_numeric(e.properties -> $12::text) > whodid_numeric(($13::text)::jsonb))
   AND e.person_id IN (SELECT id FROM population)
-),
-per_person AS (
-SELECT person_id, count(*) AS n FROM active GROUP BY person_id
+GROUP BY e.person_id
 )
 SELECT n, count(*) AS people FROM per_person GROUP BY n ORDER BY n
 

@@ -1,6 +1,6 @@
 WITH
 matched AS MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) AS bvalue
+SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) COLLATE "C" AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $5::text
@@ -8,7 +8,7 @@ WHERE e.project_id = $1
   AND e.ts < $3::timestamptz
   AND ((e.properties ? $6::text) AND whodid_text(e.properties -> $6::text) = whodid_text(($7::text)::jsonb)) AND (whodid_numeric(e.properties -> $8::text) > whodid_numeric(($9::text)::jsonb))
 UNION ALL
-SELECT 1 AS series, e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) AS bvalue
+SELECT 1 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) COLLATE "C" AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $10::text
@@ -18,15 +18,15 @@ WHERE e.project_id = $1
 ranked AS (
 SELECT series, bvalue, rank FROM (
   SELECT series, bvalue,
-         row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue COLLATE "C") AS rank
+         row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue) AS rank
   FROM matched
   WHERE bvalue IS NOT NULL
   GROUP BY series, bvalue
 ) AS r
 WHERE rank <= $11
-)
-SELECT m.series, r.rank AS rank, r.bvalue AS bvalue,
-       m.start AT TIME ZONE 'UTC' AS start, GROUPING(m.start) = 1 AS is_total,
+),
+grouped AS (
+SELECT m.series, r.rank, m.start, GROUPING(m.start) = 1 AS is_total,
        count(*) AS events,
        count(DISTINCT m.person_id) FILTER (WHERE m.series IN (0)) AS people,
        0::bigint AS n_values,
@@ -37,7 +37,10 @@ SELECT m.series, r.rank AS rank, r.bvalue AS bvalue,
        NULL::numeric AS median_high
 FROM matched m
 LEFT JOIN ranked r ON r.series = m.series AND r.bvalue = m.bvalue
-GROUP BY GROUPING SETS ((m.series, r.rank, r.bvalue, m.start), (m.series, r.rank, r.bvalue))
+GROUP BY GROUPING SETS ((m.series, r.rank, m.start), (m.series, r.rank))
+)
+SELECT g.*, r.bvalue FROM grouped g
+LEFT JOIN ranked r ON r.series = g.series AND r.rank = g.rank
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')

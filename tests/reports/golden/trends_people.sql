@@ -1,6 +1,6 @@
 WITH
 matched AS NOT MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS start, NULL::numeric AS value, NULL::text AS bvalue
+SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, NULL::text AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $4::text
@@ -9,7 +9,7 @@ WHERE e.project_id = $1
 ),
 people AS (
 SELECT DISTINCT m.person_id FROM matched m
-WHERE m.start = ($5::timestamptz AT TIME ZONE 'UTC')
+WHERE m.start = $5::timestamptz
 )
 SELECT (SELECT count(*) FROM people) AS total,
        ARRAY(SELECT person_id FROM people

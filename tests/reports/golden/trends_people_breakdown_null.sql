@@ -1,6 +1,6 @@
 WITH
 matched AS MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) AS bvalue
+SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) COLLATE "C" AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $5::text
@@ -11,7 +11,7 @@ WHERE e.project_id = $1
 ranked AS (
 SELECT series, bvalue, rank FROM (
   SELECT series, bvalue,
-         row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue COLLATE "C") AS rank
+         row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue) AS rank
   FROM matched
   WHERE bvalue IS NOT NULL
   GROUP BY series, bvalue
@@ -21,7 +21,7 @@ WHERE rank <= $11
 people AS (
 SELECT DISTINCT m.person_id FROM matched m
 LEFT JOIN ranked r ON r.series = m.series AND r.bvalue = m.bvalue
-WHERE m.start = ($10::timestamptz AT TIME ZONE 'UTC') AND r.rank IS NULL
+WHERE m.start = $10::timestamptz AND r.rank IS NULL
 )
 SELECT (SELECT count(*) FROM people) AS total,
        ARRAY(SELECT person_id FROM people

@@ -1,14 +1,13 @@
 WITH
 matched AS NOT MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_trunc('day', e.ts AT TIME ZONE 'UTC') AS start, NULL::numeric AS value, NULL::text AS bvalue
+SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, NULL::text AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $4::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
 )
-SELECT m.series, NULL::bigint AS rank, NULL::text AS bvalue,
-       m.start AT TIME ZONE 'UTC' AS start, GROUPING(m.start) = 1 AS is_total,
+SELECT m.series, NULL::bigint AS rank, NULL::text AS bvalue, m.start, GROUPING(m.start) = 1 AS is_total,
        count(*) AS events,
        NULL::bigint AS people,
        0::bigint AS n_values,
@@ -18,7 +17,7 @@ SELECT m.series, NULL::bigint AS rank, NULL::text AS bvalue,
        NULL::numeric AS median_low,
        NULL::numeric AS median_high
 FROM matched m
-GROUP BY GROUPING SETS ((m.series, NULL::bigint, NULL::text, m.start), (m.series, NULL::bigint, NULL::text))
+GROUP BY GROUPING SETS ((m.series, m.start), (m.series))
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
