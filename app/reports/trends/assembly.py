@@ -81,7 +81,7 @@ def assemble(rows: Sequence[Any], spec: TrendsSpec, computed_at: datetime) -> Tr
     groups: dict[tuple[int, int | None], dict[datetime | None, Any]] = {}
     values: dict[tuple[int, int | None], str | None] = {}
     for r in rows:
-        key = (r["series"], r["rank"])
+        key = (r["series"], r["rank"] or None)  # rank 0: the null series
         groups.setdefault(key, {})[None if r["is_total"] else to_utc(r["start"])] = r
         values[key] = r["bvalue"]
     out = []

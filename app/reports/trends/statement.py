@@ -98,6 +98,7 @@ def matched_part(q: Statement, spec: TrendsSpec, series: list[int], population: 
     body = "\nUNION ALL\n".join(branches)
     if values is not None:
         body = f"SELECT u.*, v.bvalue\nFROM (\n{body}\n) AS u\nLEFT JOIN {values} v ON v.id = u.person_id"
+    # Read twice (ranked, tagged) with a breakdown.
     return q.part("matched", body, materialized=b is not None)
 
 
@@ -118,59 +119,119 @@ WHERE rank <= {q.param(spec.breakdown.limit)}""",
 
 
 def _among(series: list[int]) -> str:
-    return f"m.series IN ({', '.join(str(i) for i in series)})"
+    return f"series IN ({', '.join(str(i) for i in series)})"
 
 
-def aggregates(spec: TrendsSpec) -> str:
-    """The aggregates over `m` that the series' maths need (NULL otherwise)."""
+def tagged_part(q: Statement, matched: str, ranked: str | None) -> str:
+    """tagged(series, rank, start, person_id, value): the matching events with
+    their output series: rank 1..limit of their value, 0 for the null series
+    (no breakdown: every event is 0). Read by each aggregation below."""
+    if ranked is None:
+        body = f"SELECT series, 0::bigint AS rank, start, person_id, value FROM {matched}"
+    else:
+        body = (
+            f"SELECT m.series, coalesce(r.rank, 0) AS rank, m.start, m.person_id, m.value\nFROM {matched} m\n"
+            f"LEFT JOIN {ranked} r ON r.series = m.series AND r.bvalue = m.bvalue"
+        )
+    return q.part("tagged", body, materialized=True)
+
+
+def answer_parts(q: Statement, spec: TrendsSpec, tagged: str) -> str:
+    """answer(series, rank, start, is_total, events, people, n_values, sum,
+    min, max, median_low, median_high): one row per (series, rank, period)
+    with events, and one per (series, rank) over the whole range (start
+    NULL, is_total).
+
+    Every aggregation is a hash aggregation over `tagged` (no sort of the
+    events): `counts` per period, summed into the range's totals; the people
+    as the distinct (series, rank, period, person) of the series that need
+    them, counted per period and, distinct again without the period, per
+    range. MEDIAN needs its values in order: `medians` sorts only the rows of
+    the MEDIAN series (percentile_disc ascending and descending, whose mean
+    is the exact median of an even count)."""
     def of(*maths: TrendMath) -> list[int]:
         return [i for i, s in enumerate(spec.series) if s.math in maths]
 
-    people = of(TrendMath.PEOPLE, TrendMath.EVENTS_PER_PERSON)
-    numeric = of(TrendMath.SUM, TrendMath.AVERAGE, TrendMath.MIN, TrendMath.MAX, TrendMath.MEDIAN)
-    median = of(TrendMath.MEDIAN)
-    out = ["count(*) AS events"]
-    out.append(
-        f"count(DISTINCT m.person_id) FILTER (WHERE {_among(people)}) AS people" if people else "NULL::bigint AS people"
+    people, median = of(TrendMath.PEOPLE, TrendMath.EVENTS_PER_PERSON), of(TrendMath.MEDIAN)
+    counts = q.part(
+        "counts",
+        f"""SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
+       sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM {tagged}
+GROUP BY series, rank, start""",
     )
-    if numeric:
-        out += ["count(m.value) AS n_values", "sum(m.value) AS sum", "min(m.value) AS min", "max(m.value) AS max"]
-    else:
-        out += ["0::bigint AS n_values", "NULL::numeric AS sum", "NULL::numeric AS min", "NULL::numeric AS max"]
+    point_people = range_people = medians = None
+    if people:
+        person_periods = q.part(
+            "person_periods",
+            f"SELECT DISTINCT series, rank, start, person_id FROM {tagged} WHERE {_among(people)}",
+            materialized=True,
+        )
+        point_people = q.part(
+            "point_people",
+            f"SELECT series, rank, start, count(*) AS people FROM {person_periods} GROUP BY series, rank, start",
+        )
+        range_people = q.part(
+            "range_people",
+            f"""SELECT series, rank, count(*) AS people
+FROM (SELECT DISTINCT series, rank, person_id FROM {person_periods}) AS d
+GROUP BY series, rank""",
+        )
     if median:
-        out += [
-            f"percentile_disc(0.5) WITHIN GROUP (ORDER BY m.value) FILTER (WHERE {_among(median)}) AS median_low",
-            f"percentile_disc(0.5) WITHIN GROUP (ORDER BY m.value DESC) FILTER (WHERE {_among(median)})"
-            " AS median_high",
-        ]
-    else:
-        out += ["NULL::numeric AS median_low", "NULL::numeric AS median_high"]
-    return ",\n       ".join(out)
+        medians = q.part(
+            "medians",
+            f"""SELECT series, rank, start, GROUPING(start) = 1 AS is_total,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
+FROM {tagged}
+WHERE {_among(median)}
+GROUP BY GROUPING SETS ((series, rank, start), (series, rank))""",
+        )
+
+    def joins(alias: str, total: bool) -> tuple[str, str]:
+        cols, join = [], []
+        on = f"x.series = {alias}.series AND x.rank = {alias}.rank" + ("" if total else f" AND x.start = {alias}.start")
+        if point_people is not None:
+            cols.append("x.people")
+            join.append(f"LEFT JOIN {range_people if total else point_people} x ON {on.replace('x.', 'x.')}")
+        else:
+            cols.append("NULL::bigint AS people")
+        if medians is not None:
+            cols.append("md.median_low, md.median_high")
+            join.append(f"LEFT JOIN {medians} md ON {on.replace('x.', 'md.')} AND {'' if total else 'NOT '}md.is_total")
+        else:
+            cols.append("NULL::numeric AS median_low, NULL::numeric AS median_high")
+        return ", ".join(cols), "".join(f"\n{j}" for j in join)
+
+    point_cols, point_joins = joins("c", total=False)
+    range_cols, range_joins = joins("t", total=True)
+    return q.part(
+        "answer",
+        f"""SELECT c.series, c.rank, c.start, false AS is_total, c.events, {point_cols},
+       c.n_values, c.sum, c.min, c.max
+FROM {counts} c{point_joins}
+UNION ALL
+SELECT t.series, t.rank, NULL, true, t.events, {range_cols},
+       t.n_values, t.sum, t.min, t.max
+FROM (
+  SELECT series, rank, sum(events)::bigint AS events, sum(n_values)::bigint AS n_values,
+         sum(sum) AS sum, min(min) AS min, max(max) AS max
+  FROM {counts} GROUP BY series, rank
+) AS t{range_joins}""",
+    )
 
 
 def build(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]]:
     q = Statement(Params(project_id))
     population = population_part(q, spec.people)
     matched = matched_part(q, spec, list(range(len(spec.series))), population)
-    if spec.breakdown is None:
-        return q.select(
-            f"""SELECT m.series, NULL::bigint AS rank, NULL::text AS bvalue, m.start, GROUPING(m.start) = 1 AS is_total,
-       {aggregates(spec)}
-FROM {matched} m
-GROUP BY GROUPING SETS ((m.series, m.start), (m.series))"""
-        )
-    # Grouped by the rank (an integer: a quick sort), the value joined after.
-    ranked = ranked_part(q, spec, matched)
-    grouped = q.part(
-        "grouped",
-        f"""SELECT m.series, r.rank, m.start, GROUPING(m.start) = 1 AS is_total,
-       {aggregates(spec)}
-FROM {matched} m
-LEFT JOIN {ranked} r ON r.series = m.series AND r.bvalue = m.bvalue
-GROUP BY GROUPING SETS ((m.series, r.rank, m.start), (m.series, r.rank))""",
-    )
+    ranked = None if spec.breakdown is None else ranked_part(q, spec, matched)
+    answer = answer_parts(q, spec, tagged_part(q, matched, ranked))
+    if ranked is None:
+        return q.select(f"SELECT a.*, NULL::text AS bvalue FROM {answer} a")
+    # Grouped by the rank (an integer), the value joined after.
     return q.select(
-        f"SELECT g.*, r.bvalue FROM {grouped} g\nLEFT JOIN {ranked} r ON r.series = g.series AND r.rank = g.rank"
+        f"SELECT a.*, r.bvalue FROM {answer} a\nLEFT JOIN {ranked} r ON r.series = a.series AND r.rank = a.rank"
     )
 
 

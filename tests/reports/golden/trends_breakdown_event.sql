@@ -25,22 +25,45 @@ SELECT series, bvalue, rank FROM (
 ) AS r
 WHERE rank <= $11
 ),
-grouped AS (
-SELECT m.series, r.rank, m.start, GROUPING(m.start) = 1 AS is_total,
-       count(*) AS events,
-       count(DISTINCT m.person_id) FILTER (WHERE m.series IN (0)) AS people,
-       0::bigint AS n_values,
-       NULL::numeric AS sum,
-       NULL::numeric AS min,
-       NULL::numeric AS max,
-       NULL::numeric AS median_low,
-       NULL::numeric AS median_high
+tagged AS MATERIALIZED (
+SELECT m.series, coalesce(r.rank, 0) AS rank, m.start, m.person_id, m.value
 FROM matched m
 LEFT JOIN ranked r ON r.series = m.series AND r.bvalue = m.bvalue
-GROUP BY GROUPING SETS ((m.series, r.rank, m.start), (m.series, r.rank))
+),
+counts AS (
+SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
+       sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM tagged
+GROUP BY series, rank, start
+),
+person_periods AS MATERIALIZED (
+SELECT DISTINCT series, rank, start, person_id FROM tagged WHERE series IN (0)
+),
+point_people AS (
+SELECT series, rank, start, count(*) AS people FROM person_periods GROUP BY series, rank, start
+),
+range_people AS (
+SELECT series, rank, count(*) AS people
+FROM (SELECT DISTINCT series, rank, person_id FROM person_periods) AS d
+GROUP BY series, rank
+),
+answer AS (
+SELECT c.series, c.rank, c.start, false AS is_total, c.events, x.people, NULL::numeric AS median_low, NULL::numeric AS median_high,
+       c.n_values, c.sum, c.min, c.max
+FROM counts c
+LEFT JOIN point_people x ON x.series = c.series AND x.rank = c.rank AND x.start = c.start
+UNION ALL
+SELECT t.series, t.rank, NULL, true, t.events, x.people, NULL::numeric AS median_low, NULL::numeric AS median_high,
+       t.n_values, t.sum, t.min, t.max
+FROM (
+  SELECT series, rank, sum(events)::bigint AS events, sum(n_values)::bigint AS n_values,
+         sum(sum) AS sum, min(min) AS min, max(max) AS max
+  FROM counts GROUP BY series, rank
+) AS t
+LEFT JOIN range_people x ON x.series = t.series AND x.rank = t.rank
 )
-SELECT g.*, r.bvalue FROM grouped g
-LEFT JOIN ranked r ON r.series = g.series AND r.rank = g.rank
+SELECT a.*, r.bvalue FROM answer a
+LEFT JOIN ranked r ON r.series = a.series AND r.rank = a.rank
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')

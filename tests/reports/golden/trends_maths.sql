@@ -20,18 +20,53 @@ WHERE e.project_id = $1
   AND e.name = $8::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
+),
+tagged AS MATERIALIZED (
+SELECT series, 0::bigint AS rank, start, person_id, value FROM matched
+),
+counts AS (
+SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
+       sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM tagged
+GROUP BY series, rank, start
+),
+person_periods AS MATERIALIZED (
+SELECT DISTINCT series, rank, start, person_id FROM tagged WHERE series IN (0)
+),
+point_people AS (
+SELECT series, rank, start, count(*) AS people FROM person_periods GROUP BY series, rank, start
+),
+range_people AS (
+SELECT series, rank, count(*) AS people
+FROM (SELECT DISTINCT series, rank, person_id FROM person_periods) AS d
+GROUP BY series, rank
+),
+medians AS (
+SELECT series, rank, start, GROUPING(start) = 1 AS is_total,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
+FROM tagged
+WHERE series IN (2)
+GROUP BY GROUPING SETS ((series, rank, start), (series, rank))
+),
+answer AS (
+SELECT c.series, c.rank, c.start, false AS is_total, c.events, x.people, md.median_low, md.median_high,
+       c.n_values, c.sum, c.min, c.max
+FROM counts c
+LEFT JOIN point_people x ON x.series = c.series AND x.rank = c.rank AND x.start = c.start
+LEFT JOIN medians md ON md.series = c.series AND md.rank = c.rank AND md.start = c.start AND NOT md.is_total
+UNION ALL
+SELECT t.series, t.rank, NULL, true, t.events, x.people, md.median_low, md.median_high,
+       t.n_values, t.sum, t.min, t.max
+FROM (
+  SELECT series, rank, sum(events)::bigint AS events, sum(n_values)::bigint AS n_values,
+         sum(sum) AS sum, min(min) AS min, max(max) AS max
+  FROM counts GROUP BY series, rank
+) AS t
+LEFT JOIN range_people x ON x.series = t.series AND x.rank = t.rank
+LEFT JOIN medians md ON md.series = t.series AND md.rank = t.rank AND md.is_total
 )
-SELECT m.series, NULL::bigint AS rank, NULL::text AS bvalue, m.start, GROUPING(m.start) = 1 AS is_total,
-       count(*) AS events,
-       count(DISTINCT m.person_id) FILTER (WHERE m.series IN (0)) AS people,
-       count(m.value) AS n_values,
-       sum(m.value) AS sum,
-       min(m.value) AS min,
-       max(m.value) AS max,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY m.value) FILTER (WHERE m.series IN (2)) AS median_low,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY m.value DESC) FILTER (WHERE m.series IN (2)) AS median_high
-FROM matched m
-GROUP BY GROUPING SETS ((m.series, m.start), (m.series))
+SELECT a.*, NULL::text AS bvalue FROM answer a
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
