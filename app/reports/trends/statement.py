@@ -125,13 +125,20 @@ def _among(series: list[int]) -> str:
 def tagged_part(q: Statement, matched: str, ranked: str | None) -> str:
     """tagged(series, rank, start, person_id, value): the matching events with
     their output series: rank 1..limit of their value, 0 for the null series
-    (no breakdown: every event is 0). Read by each aggregation below."""
+    (no breakdown: every event is 0). Read by each aggregation below.
+
+    An event finds its rank in its series' array of kept values (at most
+    `limit`, compared bytewise in the "C" collation), joined on the series
+    number alone: no join on the text of every event (the planner, which
+    cannot know how few values are kept, sorted all the events for a merge
+    join on the value)."""
     if ranked is None:
         body = f"SELECT series, 0::bigint AS rank, start, person_id, value FROM {matched}"
     else:
+        kept = q.part("kept", f"SELECT series, array_agg(bvalue ORDER BY rank) AS vals FROM {ranked} GROUP BY series")
         body = (
-            f"SELECT m.series, coalesce(r.rank, 0) AS rank, m.start, m.person_id, m.value\nFROM {matched} m\n"
-            f"LEFT JOIN {ranked} r ON r.series = m.series AND r.bvalue = m.bvalue"
+            "SELECT m.series, coalesce(array_position(k.vals, m.bvalue), 0)::bigint AS rank, m.start, m.person_id,"
+            f" m.value\nFROM {matched} m\nLEFT JOIN {kept} k ON k.series = m.series"
         )
     return q.part("tagged", body, materialized=True)
 

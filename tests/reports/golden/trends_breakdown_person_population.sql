@@ -32,10 +32,13 @@ SELECT series, bvalue, rank FROM (
 ) AS r
 WHERE rank <= $12
 ),
+kept AS (
+SELECT series, array_agg(bvalue ORDER BY rank) AS vals FROM ranked GROUP BY series
+),
 tagged AS MATERIALIZED (
-SELECT m.series, coalesce(r.rank, 0) AS rank, m.start, m.person_id, m.value
+SELECT m.series, coalesce(array_position(k.vals, m.bvalue), 0)::bigint AS rank, m.start, m.person_id, m.value
 FROM matched m
-LEFT JOIN ranked r ON r.series = m.series AND r.bvalue = m.bvalue
+LEFT JOIN kept k ON k.series = m.series
 ),
 counts AS (
 SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
