@@ -120,7 +120,12 @@ def settings() -> dict[str, str | None]:
 
     out = {kind: getattr(mod, "STATEMENT_SETTINGS", None)
            for kind, mod in (("funnel", funnel_mod), ("cohort", cohort_mod), ("revenue", revenue_mod))}
-    return {**out, "trends": None, "stickiness": None}
+    try:
+        from app.reports.stickiness import STICKINESS
+        from app.reports.trends import TRENDS
+    except ImportError:  # a tree from before them (--compare-ref)
+        return out
+    return {**out, "trends": TRENDS.settings, "stickiness": STICKINESS.settings}
 
 
 def _plain(value):
