@@ -28,7 +28,7 @@ WHERE rank <= $11
 kept AS (
 SELECT series, array_agg(bvalue ORDER BY rank) AS vals FROM ranked GROUP BY series
 ),
-tagged AS MATERIALIZED (
+tagged AS NOT MATERIALIZED (
 SELECT m.series, coalesce(array_position(k.vals, m.bvalue), 0)::bigint AS rank, m.start, m.person_id, m.value
 FROM matched m
 LEFT JOIN kept k ON k.series = m.series

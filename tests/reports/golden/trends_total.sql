@@ -7,7 +7,7 @@ WHERE e.project_id = $1
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
 ),
-tagged AS MATERIALIZED (
+tagged AS NOT MATERIALIZED (
 SELECT series, 0::bigint AS rank, start, person_id, value FROM matched
 ),
 counts AS (
