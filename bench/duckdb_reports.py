@@ -286,3 +286,93 @@ def paths(con, start_event: str, from_: datetime, to: datetime, depth: int, limi
     links = sorted(((s, a, b, n) for kind, s, a, b, n in rows if kind == "link"),
                    key=lambda x: (x[0], -x[3], name(x[1]), name(x[2])))
     return {"nodes": nodes, "links": links}
+# ---------------------------------------------------------------- trends and stickiness
+# The same semantics (DESIGN.md §5 "Trends", "Stickiness"), for the series
+# bench/statements.py runs: a value is a JSON string's text or the JSON text
+# of anything else; a numeric property is a JSON number or a numeric string;
+# person properties are the persons' current ones (persons.csv).
+
+PERSONS_SQL = """
+CREATE OR REPLACE TABLE persons AS
+  SELECT id::UUID AS id, properties::JSON AS properties
+  FROM read_csv('{persons}', header = true, all_varchar = true)
+  WHERE coalesce(merged_into, '') = '';
+"""
+
+
+def _text(json: str) -> str:
+    return f"CASE WHEN json_type({json}) = 'VARCHAR' THEN {json} ->> '$' ELSE CAST({json} AS VARCHAR) END"
+
+
+def _numeric(json: str) -> str:
+    return (f"CASE WHEN json_type({json}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(CAST({json} AS VARCHAR)"
+            f" AS DECIMAL(38, 10)) WHEN json_type({json}) = 'VARCHAR' THEN TRY_CAST({json} ->> '$' AS DECIMAL(38, 10))"
+            " END")
+
+
+def trends(con, series: list[dict], from_: datetime, to: datetime, interval: str, person_property: str | None,
+           limit: int = 10):
+    """[(series index, breakdown value, total, [(start, value) of the periods with events])], in the report's
+    order; series: [{"event", "math": TOTAL | PEOPLE | SUM, "property"}]; breakdown by a person property or none."""
+    if not any(
+        r[0] for r in con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'persons'").fetchall()
+    ):
+        raise RuntimeError("persons not loaded: connect_persons(con, paths) first")
+    unit = interval.lower()
+    branches = []
+    for i, s in enumerate(series):
+        value = _numeric(f"e.properties -> '$.\"{s['property']}\"'") if s.get("property") else "NULL"
+        bvalue = _text(f"p.properties -> '$.\"{person_property}\"'") if person_property else "NULL"
+        branches.append(
+            f"SELECT {i} AS series, e.person_id, date_trunc('{unit}', e.ts) AS start,"
+            f" CAST({value} AS DECIMAL(38, 10)) AS value, CAST({bvalue} AS VARCHAR) AS bvalue"
+            f" FROM events e JOIN persons p ON p.id = e.person_id"
+            f" WHERE e.name = '{s['event']}' AND e.ts >= $from AND e.ts < $to")
+    sql = f"""
+    WITH matched AS ({' UNION ALL '.join(branches)}),
+    ranked AS (
+        SELECT series, bvalue, rank FROM (
+            SELECT series, bvalue, row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue) AS rank
+            FROM matched WHERE bvalue IS NOT NULL GROUP BY series, bvalue) WHERE rank <= {int(limit)}
+    )
+    SELECT m.series, r.rank, r.bvalue, m.start, GROUPING(m.start) AS is_total,
+           count(*) AS events, count(DISTINCT m.person_id) AS people, sum(m.value) AS total
+    FROM matched m LEFT JOIN ranked r ON r.series = m.series AND r.bvalue = m.bvalue
+    GROUP BY GROUPING SETS ((m.series, r.rank, r.bvalue, m.start), (m.series, r.rank, r.bvalue))
+    """
+    rows = con.execute(sql, {"from": _naive(from_), "to": _naive(to)}).fetchall()
+
+    def value(row, math):
+        n, people, total = row[5], row[6], row[7]
+        return float(n) if math == "TOTAL" else float(people) if math == "PEOPLE" else float(total or 0)
+
+    out: dict[tuple, list] = {}
+    for row in rows:
+        math = series[row[0]]["math"]
+        entry = out.setdefault((row[0], row[1] is None, row[1] or 0, row[2]), [None, []])
+        if row[4]:
+            entry[0] = value(row, math)
+        elif value(row, math):
+            entry[1].append((row[3], value(row, math)))
+    return [(k[0], k[3], total, sorted(points)) for k, (total, points) in sorted(out.items(), key=lambda kv: kv[0][:3])]
+
+
+def connect_persons(con, csv_paths: dict[str, Path]) -> None:
+    con.execute(PERSONS_SQL.format(persons=csv_paths["persons"]))
+
+
+STICKINESS_SQL = """
+WITH active AS (
+    SELECT DISTINCT person_id, date_trunc($unit, ts) AS period FROM events
+    WHERE name = $event AND ts >= $from AND ts < $to
+),
+per_person AS (SELECT person_id, count(*) AS n FROM active GROUP BY person_id)
+SELECT n, count(*) FROM per_person GROUP BY n ORDER BY n
+"""
+
+
+def stickiness(con, event: str, from_: datetime, to: datetime, interval: str) -> dict[int, int]:
+    """{n: people active in exactly n periods} (n with nobody left out)."""
+    rows = con.execute(STICKINESS_SQL, {"unit": interval.lower(), "event": event, "from": _naive(from_),
+                                        "to": _naive(to)}).fetchall()
+    return {n: people for n, people in rows}

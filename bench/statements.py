@@ -51,10 +51,10 @@ import asyncpg
 
 from . import common, duckdb_reports, generate, reports
 
-KINDS = ("funnel", "cohort", "revenue", "lifecycle", "paths")
+KINDS = ("funnel", "cohort", "revenue", "trends", "stickiness", "lifecycle", "paths")
 # The reports on the report contract (app/reports/contract.py): statement by
-# kind.build, answer by kind.assemble over its rows.
-CONTRACT_KINDS = ("lifecycle", "paths")
+# kind.build (with kind.settings), answer by kind.assemble over its rows.
+CONTRACT_KINDS = ("trends", "stickiness", "lifecycle", "paths")
 LOAD_LOCK = "/tmp/whodid-bench-load.lock"
 # cohort cells are "complete" relative to computedAt: fixed, so answers compare
 COMPUTED_AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -79,13 +79,33 @@ def _specs(start: datetime, end: datetime, limit: int):
     return fspec, cspec, rspec
 
 
+# trends: people who visited, logins and the sum of Revenue on bills, per day
+# over the year, broken down by the person's Variant; stickiness: weeks with a
+# login over the year.
+TREND_SERIES = [{"event": "Visited Site", "math": "PEOPLE"}, {"event": "Logged In", "math": "TOTAL"},
+                {"event": "Billed", "math": "SUM", "property": "Revenue"}]
+TREND_BREAKDOWN = "Variant"
+STICKY_EVENT, STICKY_INTERVAL = "Logged In", "WEEK"
+
+
 def _contract_specs(start: datetime, end: datetime, kinds: tuple[str, ...]) -> dict:
     """{report: (ReportKind, spec)} of the contract's reports among `kinds`
     (imported only when asked: an earlier tree may not have them)."""
+    from app.reports.periods import Period
+
     out = {}
+    if "trends" in kinds:
+        from app.reports.trends import TRENDS, BreakdownSpec, SeriesSpec, TrendMath, TrendsSpec
+
+        out["trends"] = (TRENDS, TrendsSpec(
+            tuple(SeriesSpec(s["event"], math=TrendMath(s["math"]), property=s.get("property")) for s in TREND_SERIES),
+            start, end, Period.DAY, BreakdownSpec(person_property=TREND_BREAKDOWN)))
+    if "stickiness" in kinds:
+        from app.reports.stickiness import STICKINESS, StickinessSpec
+
+        out["stickiness"] = (STICKINESS, StickinessSpec(STICKY_EVENT, start, end, interval=Period(STICKY_INTERVAL)))
     if "lifecycle" in kinds:
         from app.reports.lifecycle import LIFECYCLE, LifecycleSpec
-        from app.reports.periods import Period
 
         out["lifecycle"] = (LIFECYCLE, LifecycleSpec(reports.LIFECYCLE_EVENT, start, end, interval=Period.WEEK))
     if "paths" in kinds:
@@ -118,7 +138,15 @@ def settings() -> dict[str, str | None]:
 
     out = {kind: getattr(mod, "STATEMENT_SETTINGS", None)
            for kind, mod in (("funnel", funnel_mod), ("cohort", cohort_mod), ("revenue", revenue_mod))}
-    out.update({kind: None for kind in CONTRACT_KINDS})  # overwritten by kind.settings where built
+    # The contract's reports carry their own (kind.settings); a tree from
+    # before them (--compare-ref) has none of them.
+    for kind in CONTRACT_KINDS:
+        try:
+            report, _ = _contract_specs(datetime(2025, 1, 1, tzinfo=timezone.utc),
+                                        datetime(2025, 1, 2, tzinfo=timezone.utc), (kind,))[kind]
+        except ImportError:
+            continue
+        out[kind] = report.settings
     return out
 
 
@@ -152,6 +180,8 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
         "revenue": lambda c: revenue_mod.compute_revenue(c, project_id, rspec),
     }
     async def contract(c, report, spec):
+        if report.settings:
+            await c.execute(report.settings)
         sql, params = report.build(project_id, spec)
         return report.assemble(await c.fetch(sql, *params), spec, COMPUTED_AT)
 
@@ -170,6 +200,11 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
     finally:
         await conn.close()
     return out
+
+
+def _unpack(statement: tuple[str, list]) -> list:
+    sql, params = statement
+    return [sql, *params]
 
 
 def emit(args) -> None:
@@ -211,6 +246,13 @@ def duck_shape(kind: str, answer: dict):
     if kind == "cohort":
         return [(r["start"].astimezone(timezone.utc).replace(tzinfo=None), r["size"], [c["people"] for c in r["cells"]])
                 for r in answer["rows"]]
+    if kind == "trends":
+        return [(s["index"], s["breakdown_value"], s["total"],
+                 [(p["start"].astimezone(timezone.utc).replace(tzinfo=None), p["value"]) for p in s["points"]
+                  if p["value"]])
+                for s in answer["series"]]
+    if kind == "stickiness":
+        return {b["periods"]: b["people"] for b in answer["buckets"] if b["people"]}
     m = answer["money"]
     return {
         "total": Decimal(m["total"]), "gross": Decimal(m["gross"]), "refunds": Decimal(m["refunds"]),
@@ -392,6 +434,9 @@ def main() -> None:
         duck["lifecycle"] = lambda: duckdb_reports.lifecycle(
             con, reports.LIFECYCLE_EVENT, start, end, "week", start, end - timedelta(weeks=1))
         duck["paths"] = lambda: duckdb_reports.paths(con, reports.PATHS_START, start, end, 4, 10)
+        duckdb_reports.connect_persons(con, paths)
+        duck["trends"] = lambda: duckdb_reports.trends(con, TREND_SERIES, start, end, "DAY", TREND_BREAKDOWN)
+        duck["stickiness"] = lambda: duckdb_reports.stickiness(con, STICKY_EVENT, start, end, STICKY_INTERVAL)
         same = {}
         for kind in kinds:
             notes = []
