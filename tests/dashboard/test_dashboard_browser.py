@@ -463,6 +463,23 @@ async def test_trends_series_table_points_and_the_people_of_a_point(tab, demo, s
     assert await page.evaluate("""async () => {
         const echarts = await import('/dashboard/vendor/echarts-5.6.0/echarts.esm.min.js');
         return echarts.getInstanceByDom(document.getElementById('trends-chart')).getOption().series[0].type; }""") == "line"
+    # A point of the line clicked on its symbol: the people of that breakdown value in that period.
+    point = await page.evaluate("""async () => {
+        const echarts = await import('/dashboard/vendor/echarts-5.6.0/echarts.esm.min.js');
+        const el = document.getElementById('trends-chart');
+        const chart = echarts.getInstanceByDom(el);
+        const data = chart.getOption().series[0].data;
+        const i = data.indexOf(Math.max(...data));
+        const [x, y] = chart.convertToPixel({seriesIndex: 0}, [i, data[i]]);
+        const box = el.getBoundingClientRect();
+        return [i, box.left + x, box.top + y]; }""")
+    await page.mouse.click(point[1], point[2])
+    ids = await listed_people(page, "#trends-people")
+    answer = (await api(server, demo.read_key, f"""query($input: TrendsInput!) {{ trends(input: $input) {{
+        series {{ breakdownValue points {{ peopleList(first: 50) {{ {PEOPLE_PAGE} }} }} }} }} }}""", variables))["trends"]
+    expected_point = answer["series"][0]["points"][point[0]]["peopleList"]
+    assert ids == [n["id"] for n in expected_point["nodes"]] and len(ids) > 0
+    assert await page.get_attribute("#trends-people ul.people-list", "data-total") == str(expected_point["totalCount"])
     assert tab.errors == []
 
 
@@ -623,6 +640,32 @@ async def test_stickiness_bars_table_and_people(tab, demo, server):
         buckets {{ periods peopleList(first: 50) {{ {PEOPLE_PAGE} }} }} }} }}""", variables))["stickiness"]
     expected = next(x for x in answer["buckets"] if x["periods"] == b["periods"])["peopleList"]
     assert ids == [n["id"] for n in expected["nodes"]] and expected["totalCount"] == b["people"]
+    assert tab.errors == []
+
+
+async def test_every_query_of_the_new_pages_costs_under_half_the_maximum(tab, demo):
+    page = tab.page
+    await tab.sign_in(demo.read_key, "#/trends?series=Signed%20Up%20%7C%20PEOPLE&interval=WEEK&days=90")
+    await page.wait_for_selector("#trends-points button[data-series='0']")
+    await page.click("#trends-points button[data-series='0']")
+    await page.wait_for_selector("#trends-people ul.people-list")
+    for fragment, ready, button, people in [
+            ("#/paths?startEvent=Visited%20Site&days=90", "#paths-nodes", "#paths-nodes button", "#paths-people"),
+            ("#/lifecycle", "#lifecycle-table", "#lifecycle-table button", "#lifecycle-people"),
+            ("#/stickiness", "#stickiness-table", "#stickiness-table button", "#stickiness-people"),
+            ("#/funnel?trendInterval=DAY&exclude=Refunded%20%3A%201%20%3A%202", "#funnel-trend-table", "#funnel-steps-table button", "#funnel-people"),
+            ("#/retention?mode=RECURRING&cumulative=1&cohorts=52&buckets=52", "#retention-table", None, None),
+            ("#/overview", "#overview-table", None, None)]:
+        await tab.open(fragment, ready)
+        if button:
+            await page.click(button)
+            await page.wait_for_selector(f"{people} ul.people-list")
+    costs = await tab.costs()
+    names = {name for name, _, _ in costs}
+    assert {"query Trends", "query TrendsPeople", "query Paths", "query PathsPeople", "query Lifecycle", "query LifecyclePeople",
+            "query Stickiness", "query StickinessPeople", "query Funnel", "query FunnelPeople", "query Retention",
+            "query OverviewTrends"} <= names, names
+    assert all(cost <= maximum / 2 for _, cost, maximum in costs), sorted(costs, key=lambda c: -c[1])[:3]
     assert tab.errors == []
 
 
