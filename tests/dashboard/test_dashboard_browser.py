@@ -669,6 +669,53 @@ async def test_every_query_of_the_new_pages_costs_under_half_the_maximum(tab, de
     assert tab.errors == []
 
 
+async def test_a_server_without_the_newer_reports_gets_the_older_pages(tab, demo):
+    """Against a server of the same contract that lacks the newer reports (its
+    introspection says so), the pages and options of those reports stay out,
+    and the overview counts by paging through `events` instead: the same
+    numbers as with the trends report."""
+    page = tab.page
+    sent: list[str] = []
+
+    async def older_server(route):
+        body = route.request.post_data or ""
+        sent.append(body)
+        if "DashboardCapabilities" in body:
+            response = await route.fetch()
+            data = await response.json()
+            for name in ("trends", "paths", "lifecycle", "stickiness"):
+                data["data"][name] = None
+            newer = {"exclusions", "holdConstant", "people", "trend", "mode", "cumulative"}
+            for t in ("funnelInput", "cohortInput", "revenueInput", "trendsInput", "pathsInput", "lifecycleInput", "stickinessInput"):
+                data["data"][t]["inputFields"] = [f for f in data["data"][t]["inputFields"] if f["name"] not in newer]
+            data["data"]["funnelReport"]["fields"] = [f for f in data["data"]["funnelReport"]["fields"] if f["name"] not in newer]
+            await route.fulfill(response=response, json=data)
+        else:
+            await route.fallback()
+
+    await page.route("**/graphql", older_server)
+    await tab.sign_in(demo.read_key)
+    await page.wait_for_selector("#overview-table")
+    assert await texts(page, "#nav a") == ["Overview", "Funnel", "Retention", "Revenue", "People", "Live"]
+    assert any("OverviewEvents" in b for b in sent) and not any("OverviewTrends" in b for b in sent)
+    paged = await page.eval_on_selector_all("#overview-table tbody tr", "rs => rs.map(r => [r.dataset.name, r.cells[1].textContent])")
+    await tab.open("#/trends", "#overview-table")  # an unknown page is the overview
+    await tab.open("#/funnel", "#funnel-steps-table")
+    assert await page.locator("textarea[name=exclude], input[name=pkey], select[name=trendInterval]").count() == 0
+    await tab.open("#/retention", "#retention-table")
+    assert await page.locator("select[name=mode], select[name=cumulative], input[name=pkey]").count() == 0
+    await page.unroute("**/graphql")
+
+    # The same counts from the trends report, on the real server's schema.
+    second = await _new_tab(tab.page.context.browser, tab.base)
+    await second.sign_in(demo.read_key)
+    await second.page.wait_for_selector("#overview-table")
+    assert await second.page.eval_on_selector_all("#overview-table tbody tr", "rs => rs.map(r => [r.dataset.name, r.cells[1].textContent])") == paged
+    await second.page.context.close()
+    assert second.outside == []
+    assert tab.errors == []
+
+
 async def test_revenue_with_the_people_filter(tab, demo, server):
     page = tab.page
     await tab.sign_in(demo.read_key, "#/revenue?days=365&interval=MONTH&pkey=Campaign%20Source&pop=EQ&pvalue=google")
