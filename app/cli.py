@@ -34,7 +34,7 @@ def _url(settings: Settings) -> str:
 
         atexit.register(release)
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # Workers started by uvicorn inherit the environment: point them at the same server.
     os.environ["DATABASE_URL"] = url
     return url
@@ -83,8 +83,42 @@ def _where_the_data_is(settings: Settings, url: str) -> str:
             f"           psql / pg_dump: '{plain}'")
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM outside an event loop: exit (atexit then stops the embedded
+    PostgreSQL), with the status the signal would have given a shell."""
+    sys.exit(128 + signum)
+
+
 def _run(coro):
-    return asyncio.run(coro)
+    """asyncio.run(coro). When SIGTERM is to end the command (_exit_on_sigterm),
+    the loop takes it instead while it runs and cancels the command: the writer
+    drains, the services close, then the command exits 143. (A SystemExit
+    raised by a signal handler at an arbitrary point of the event loop can be
+    lost: a long `whodid demo` sometimes went on loading after SIGTERM.)"""
+    if signal.getsignal(signal.SIGTERM) is not _exit_on_sigterm:
+        return asyncio.run(coro)
+
+    async def cancelled_by_sigterm():
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        terminated = []
+
+        def terminate() -> None:
+            terminated.append(True)
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            if terminated:
+                raise SystemExit(128 + signal.SIGTERM) from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+    return asyncio.run(cancelled_by_sigterm())
 
 
 @contextlib.asynccontextmanager
