@@ -24,7 +24,7 @@ from .ingest.identity import validate_identity
 from .ingest.validation import (
     MAX_BATCH_BYTES, MAX_BATCH_EVENTS, EventIn, check_properties, check_timestamp, normalise_event,
 )
-from .tracking.kissmetrics import event_id, unix_time
+from .ingest.kissmetrics import event_id, unix_time
 
 RESERVED = frozenset({"_p", "_p2", "_n", "_t", "_d", "_k"})
 # Event batches replayed at once between two aliases or property sets.

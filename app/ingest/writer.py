@@ -25,7 +25,7 @@ from ..storage import identities as identity_store
 from ..storage import people as people_store
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.events import EventRow
-from .identity import person_id_for
+from ..storage.person_ids import person_id_for
 from .validation import NormalEvent
 
 log = logging.getLogger("whodid.writer")

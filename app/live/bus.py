@@ -30,7 +30,7 @@ from typing import Optional
 
 import asyncpg
 
-from ..ingest.identity import person_id_for
+from ..storage.person_ids import person_id_for
 from ..storage.events import EventRepository, EventRow
 from ..storage.listener import Listener
 from . import payload as wire

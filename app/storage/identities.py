@@ -18,7 +18,7 @@ from typing import Iterable
 
 import asyncpg
 
-from ..ingest.identity import PersonState
+from .person_ids import PersonState
 
 
 async def lock_people_of(
