@@ -6,7 +6,7 @@ import itertools
 import logging
 import os
 import time
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import parse_qs
 
 import orjson
@@ -21,7 +21,7 @@ log = logging.getLogger("whodid.access")
 MAX_GRAPHQL_BODY = 1024 * 1024
 
 
-async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send: Send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     payload = orjson.dumps(body)
     await send({
         "type": "http.response.start",
@@ -107,7 +107,8 @@ class RequestLog:
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole request body, or None when it is larger than `limit`."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 
@@ -244,7 +244,7 @@ async def replay(services, project_id: uuid.UUID, parsed: Parsed,
 
 
 async def import_file(services, project_name: str, path: Path,
-                      progress_factory: Callable[[int], object] | None = None) -> Report:
+                      progress_factory: Callable[[int], Any] | None = None) -> Report:
     """Parse `path` and replay it into the project named `project_name`."""
     project = await services.auth.projects.by_name(project_name)
     if project is None:

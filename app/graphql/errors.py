@@ -66,7 +66,8 @@ class WhodidErrors(MaskErrors):
                 out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"},
                                             "text may not contain the NUL character (\\u0000)"))
             elif isinstance(original, (Unavailable, *CONNECTION_ERRORS)):
-                out.append(_with_extensions(error, {"code": "UNAVAILABLE"}, "The database is unavailable; retry later."))
+                out.append(_with_extensions(error, {"code": "UNAVAILABLE"},
+                                            "The database is unavailable; retry later."))
             elif isinstance(original, GraphQLError):
                 out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"}))
             else:

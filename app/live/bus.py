@@ -273,7 +273,7 @@ class LiveBus:
             rows = [fetched.get(e) if isinstance(e, uuid.UUID) else e for e in entries]
             self._deliver(project_id, [r for r in rows if r is not None])
         else:
-            self._deliver(project_id, entries)
+            self._deliver(project_id, entries)  # type: ignore[arg-type]  # no ids among them: all rows
 
     def _deliver(self, project_id: uuid.UUID, rows: list[EventRow], *, catch_up: bool = False) -> None:
         subs = self._subs.get(project_id)
@@ -307,7 +307,7 @@ class LiveBus:
                     self.pool, project_id, ts_since=alive - CATCHUP_TS_WINDOW,
                     received_since=alive - self.catchup_margin, limit=limit,
                 )
-                recent = self._recent.get(project_id, {})
+                recent: dict = self._recent.get(project_id, {})
                 ids = [i for i in ids if i not in recent]
                 rows = await self.events.by_ids(project_id, ids) if ids else []
             except Exception as exc:

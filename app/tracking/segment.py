@@ -194,7 +194,8 @@ def plan_message(message: Any, kind: str | None, received_at: datetime,
         traits = json_object(message, "traits", f"{at}traits")
         if traits:
             plan.traits.append(SetTraits(who, traits, timestamp, {
-                "input.identity": f"{at}{who_key}", "input.properties": f"{at}traits", "input.timestamp": f"{at}timestamp"}))
+                "input.identity": f"{at}{who_key}", "input.properties": f"{at}traits",
+                "input.timestamp": f"{at}timestamp"}))
         return plan
     if kind == "group":
         return plan  # accepted; groups are not modelled (yet)
