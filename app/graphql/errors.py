@@ -10,9 +10,9 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types.graphql import OperationType
 
-from ..errors import BadInput, Unavailable, WhodidError
+from ..errors import BadInput
 from ..metrics import EVENTS_REFUSED
-from ..storage.pool import CONNECTION_ERRORS, TEXT_ERRORS
+from ..problems import graphql_extensions, problem
 
 log = logging.getLogger("whodid.graphql")
 
@@ -54,20 +54,12 @@ class WhodidErrors(MaskErrors):
             if original is None:
                 # Syntax, validation and variable coercion errors: the caller's input.
                 out.append(_with_extensions(error, {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}))
-            elif isinstance(original, WhodidError):
-                extensions = {"code": original.code}
-                if isinstance(original, BadInput):
-                    extensions["field"] = original.field
-                    if self.execution_context.operation_type == OperationType.MUTATION:
-                        EVENTS_REFUSED.labels("graphql").inc()
-                out.append(_with_extensions(error, extensions, original.message))
-            elif isinstance(original, TEXT_ERRORS):
-                # A filter or name with a NUL character (no stored text can hold one).
-                out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"},
-                                            "text may not contain the NUL character (\\u0000)"))
-            elif isinstance(original, (Unavailable, *CONNECTION_ERRORS)):
-                out.append(_with_extensions(error, {"code": "UNAVAILABLE"},
-                                            "The database is unavailable; retry later."))
+            elif (domain := problem(original)) is not None:
+                # Whodid's own errors, and the driver's as storage names them (a lost
+                # database: UNAVAILABLE; a NUL character in a filter: BAD_USER_INPUT).
+                if isinstance(domain, BadInput) and self.execution_context.operation_type == OperationType.MUTATION:
+                    EVENTS_REFUSED.labels("graphql").inc()
+                out.append(_with_extensions(error, graphql_extensions(domain), domain.message))
             elif isinstance(original, GraphQLError):
                 out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"}))
             else:
