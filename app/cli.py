@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
+import signal
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import click
@@ -24,9 +27,60 @@ def _url(settings: Settings) -> str:
     from .database import database_url
 
     url = database_url(settings)
+    if not settings.database_url:
+        # The embedded PostgreSQL stops with the command that started it
+        # (app/storage/embedded.py), SIGTERM included; `serve` does it itself.
+        from .storage.embedded import release
+
+        atexit.register(release)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # Workers started by uvicorn inherit the environment: point them at the same server.
     os.environ["DATABASE_URL"] = url
     return url
+
+
+class _Signalled(BaseException):
+    """SIGINT or SIGTERM reached `whodid serve` outside uvicorn (while the
+    database starts, or re-raised by uvicorn once it has shut down)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    raise _Signalled(signum)
+
+
+def _die_by(signum: int) -> None:
+    """End as the signal would have ended us (exit status -N for the parent),
+    now that what we started is stopped. PID 1 (a container) cannot be killed
+    by its own default action: it exits 128+N instead."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.getpid() == 1:
+        os._exit(128 + signum)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _where_the_data_is(settings: Settings, url: str) -> str:
+    if settings.database_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        host = parts.hostname or "local socket"
+        port = f":{parts.port}" if parts.port else ""
+        user = f"{parts.username}@" if parts.username else ""
+        return f"database:  PostgreSQL at {user}{host}{port}{parts.path} (DATABASE_URL)"
+    from .storage.embedded import current
+
+    embedded = current()
+    plain = url.replace("&application_name=whodid", "").replace("?application_name=whodid", "")
+    return (f"data:      {embedded.pgdata if embedded else settings.data_dir}"
+            f" (embedded PostgreSQL; it stops when whodid stops)\n"
+            f"           psql / pg_dump: '{plain}'")
 
 
 def _run(coro):
@@ -70,21 +124,49 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
 def serve(host: str, port: int, workers: int) -> None:
-    """Start the API (GraphQL at /graphql, tracking endpoints, /healthz)."""
-    import uvicorn
-
+    """Start the API (GraphQL at /graphql, tracking endpoints, /healthz).
+    Ctrl-C or SIGTERM stops it, and the embedded PostgreSQL with it."""
     from .database import bootstrap_default_project, prepare_database
-    from .listening import serve_workers, spreads_connections
+    from .listening import STARTUP_FAILURE, _bind_problem
     from .logs import setup_logging
+    from .storage.embedded import release
 
     settings = _settings()
+    # Check first, then announce: a busy port fails before anything is started or printed.
+    problem = _bind_problem(host, port) if port else None
+    if problem is not None:
+        click.echo(f"whodid: cannot listen on {host}:{port}: {problem.strerror}", err=True)
+        sys.exit(STARTUP_FAILURE)
     setup_logging(settings.log_format)
-    url = _url(settings)
-    _run(prepare_database(url, settings))
-    keys = _run(bootstrap_default_project(url))
-    if keys:
-        _announce_new_keys(keys)
-    click.echo(f"whodid on http://{host}:{port}/graphql")
+    signalled = None
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        url = _url(settings)
+        _run(prepare_database(url, settings))
+        keys = _run(bootstrap_default_project(url))
+        click.echo(_where_the_data_is(settings, url))
+        if keys:
+            _announce_new_keys(keys)
+        click.echo(f"whodid on http://{host}:{port}/graphql (GraphiQL in a browser; live events at /live)")
+        click.echo(f"dashboard on http://{host}:{port}/dashboard")
+        _serve(host, port, workers)
+    except _Signalled as exc:
+        signalled = exc.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stopped = release()
+        if stopped:
+            click.echo(stopped, err=True)
+    if signalled is not None:
+        _die_by(signalled)
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from .listening import serve_workers, spreads_connections
+
     with contextlib.ExitStack() as stack:
         if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Every worker writes its metrics here; /metrics aggregates them.
@@ -218,7 +300,10 @@ def import_command(file: Path, project_name: str) -> None:
 @click.option("--project", "project_name", default="demo", show_default=True,
               help="the project to load into (created when missing)")
 @click.option("--seed", default=42, show_default=True, type=int, help="random seed (same seed, same data)")
-def demo(people: int, project_name: str, seed: int) -> None:
+@click.option("--anchor", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="the data covers the 182 days before this day (YYYY-MM-DD, UTC; default: today);"
+                   " the same anchor, seed and --people give the same data on any day")
+def demo(people: int, project_name: str, seed: int, anchor) -> None:
     """Load a realistic SaaS demo data set (visits, campaigns, an A/B test,
     signups, billing with refunds and churn, logins) through the ingest path."""
     from tqdm import tqdm
@@ -241,7 +326,8 @@ def demo(people: int, project_name: str, seed: int) -> None:
                            f" created; `whodid project rotate-keys {project_name}` makes new ones).")
                 project_id = found.id
             with tqdm(total=people, unit="people", desc="demo") as bar:
-                return await load_demo(services, project_id, people, seed=seed, progress=bar.update)
+                return await load_demo(services, project_id, people, seed=seed, progress=bar.update,
+                                       anchor=anchor.replace(tzinfo=timezone.utc) if anchor else None)
 
     stats = _run(run())
     click.echo(
@@ -249,6 +335,45 @@ def demo(people: int, project_name: str, seed: int) -> None:
         f" {stats.signups} signups, {stats.paying} paying, {stats.property_sets} property sets"
         f" in {stats.seconds:.1f} s"
     )
+
+
+@main.group()
+def db() -> None:
+    """The embedded PostgreSQL (used when DATABASE_URL is unset)."""
+
+
+@db.command("status")
+def db_status() -> None:
+    """Whether the embedded PostgreSQL runs, where, and who uses it."""
+    from .storage.embedded import status
+
+    settings = _settings()
+    if settings.database_url:
+        click.echo("DATABASE_URL is set: whodid uses that server, not an embedded one.")
+        return
+    found = status(settings.data_dir)
+    if not found.running:
+        click.echo(f"stopped ({found.pgdata}); whodid starts it when it needs it")
+        return
+    click.echo(f"running (pid {found.pid}) in {found.pgdata}")
+    click.echo(f"  psql / pg_dump: '{found.uri}'")
+    if found.holders:
+        click.echo(f"  used by whodid process {', '.join(map(str, found.holders))}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL now (a running `whodid serve` loses its
+    database until it is started again)."""
+    from .storage.embedded import status, stop
+
+    settings = _settings()
+    if settings.database_url:
+        raise click.ClickException("DATABASE_URL is set: there is no embedded PostgreSQL to stop")
+    found = status(settings.data_dir)
+    if found.holders:
+        click.echo(f"note: whodid process {', '.join(map(str, found.holders))} uses it", err=True)
+    click.echo(f"stopped ({found.pgdata})" if stop(found.pgdata) else f"not running ({found.pgdata})")
 
 
 @main.command("export-schema")

@@ -47,6 +47,12 @@ class Settings:
     # Group-commit writer: how many items one transaction takes at most.
     writer_max_batch: int = 2000
     live_queue_size: int = 1000
+    # The most a GraphQL query may cost (app/graphql/cost.py, docs/api.md).
+    max_query_cost: int = 50_000
+    # Automatic persisted queries: documents kept in each process's memory
+    # (and, with Redis, how long the shared entry lives).
+    apq_max_entries: int = 1000
+    apq_ttl: int = 86_400
 
     def __post_init__(self) -> None:
         if self.access_log not in ACCESS_LOG_CHOICES:
@@ -72,4 +78,7 @@ class Settings:
             log_format=os.environ.get("WHODID_LOG_FORMAT", "text"),
             access_log=os.environ.get("WHODID_ACCESS_LOG", "all").strip().lower() or "all",
             live_queue_size=_int("WHODID_LIVE_QUEUE", 1000),
+            max_query_cost=_int("WHODID_MAX_QUERY_COST", 50_000),
+            apq_max_entries=_int("WHODID_APQ_MAX_ENTRIES", 1000),
+            apq_ttl=_int("WHODID_APQ_TTL", 86_400),
         )

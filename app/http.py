@@ -137,7 +137,7 @@ def replay(body: bytes) -> Receive:
 
 class AuthenticatedGraphQL:
     """Bearer-key authentication and the body limit for GraphQL over HTTP.
-    GraphiQL (a GET without a query) is served to anyone; WebSocket
+    GraphiQL (a GET without a query or extensions) is served to anyone; WebSocket
     connections authenticate in connection_init (the view's on_ws_connect)."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_GRAPHQL_BODY):
@@ -149,7 +149,7 @@ class AuthenticatedGraphQL:
             return await self.app(scope, receive, send)
         state = scope.setdefault("state", {})
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if scope["method"] == "GET" and "query" not in query:
+        if scope["method"] == "GET" and "query" not in query and "extensions" not in query:
             return await self.app(scope, receive, send)
         if scope["method"] == "OPTIONS":
             return await self.app(scope, receive, send)

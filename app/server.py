@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from .config import Settings
+from .dashboard.routes import routes as dashboard_routes
 from .database import database_url, prepare_database
 from .graphql.schema import schema
 from .graphql.view import WhodidGraphQL
@@ -23,6 +24,7 @@ from .metrics import metrics_endpoint, observe_flush, observe_request, set_known
 from .services import Services
 from .storage.pool import CONNECTION_ERRORS, create_pool
 from .tracking.routes import TrackingRoutes
+from .vendor import routes as vendor_routes
 
 log = logging.getLogger("whodid.server")
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
         WebSocketRoute("/graphql", graphql),
         *live_routes(),
+        *dashboard_routes(),
+        *vendor_routes(),
     ]
     app = TrackingRoutes(Starlette(routes=routes, lifespan=lifespan))
     set_known_routes({route.path for route in routes if hasattr(route, "path")} | app.paths)

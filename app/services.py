@@ -8,6 +8,7 @@ import asyncpg
 
 from .auth import AuthService
 from .config import Settings
+from .graphql.persisted import PersistedQueryStore
 from .ingest.service import IngestService
 from .ingest.writer import Writer
 from .live.bus import LiveBus
@@ -36,6 +37,8 @@ class Services:
     live: LiveBus | None = None
     # The planner's statistics kept up with what the writer adds.
     statistics: StatisticsKeeper | None = None
+    # Automatic persisted queries (app/graphql/persisted.py): memory, and Redis when configured.
+    persisted: PersistedQueryStore | None = None
     closers: list = field(default_factory=list)
 
     @classmethod
@@ -60,6 +63,8 @@ class Services:
             listener=listener,
             live=live,
             statistics=statistics,
+            persisted=PersistedQueryStore(redis_url=settings.redis_url, max_entries=settings.apq_max_entries,
+                                          ttl=settings.apq_ttl),
         )
 
     async def start_areas(self, *, key_cache: bool = False) -> None:
@@ -100,3 +105,5 @@ class Services:
             await closer()
         if self.reports is not None:
             await self.reports.close()
+        if self.persisted is not None:
+            await self.persisted.close()

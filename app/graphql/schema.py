@@ -2,10 +2,12 @@
 their areas, with the limits of DESIGN.md §7."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 import dateutil.parser
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -18,8 +20,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.tools import merge_types
 
+from ..errors import WhodidError
+from ..storage.pool import CONNECTION_ERRORS, TEXT_ERRORS
+from .cost import QueryCost
 from .errors import WhodidErrors
 from .mutation import Mutation
+from .persisted import MarkValidated
 from .query import PeopleQuery
 from .reports import ReportsQuery
 from .subscription import LiveExecutionContext, LiveExtensions, Subscription
@@ -68,8 +74,44 @@ DateTime = strawberry.scalar(
 )
 
 
+log = logging.getLogger("whodid.graphql")
+# Not the caller's fault, but not a bug either: worth a warning, not a traceback.
+_WARNINGS = frozenset({"UNAVAILABLE", "TIMEOUT"})
+
+
+def client_error_code(error: GraphQLError) -> str | None:
+    """The code of an error the caller can act on (their input, their key,
+    the database away), or None for a server error (a bug)."""
+    original = error.original_error
+    if original is None or isinstance(original, (GraphQLError, *TEXT_ERRORS)):
+        return (error.extensions or {}).get("code") or "BAD_USER_INPUT"
+    if isinstance(original, WhodidError):
+        return original.code
+    if isinstance(original, CONNECTION_ERRORS):
+        return "UNAVAILABLE"
+    return None
+
+
+class WhodidSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Strawberry logs every error at ERROR with a traceback (logger
+        strawberry.execution). Here a client error is one INFO line (a
+        WARNING when the database is away) with its code and request id; a
+        server error is logged, with its traceback and request id, where it
+        is masked (WhodidErrors in app/graphql/errors.py)."""
+        context = getattr(execution_context, "context", None)
+        request_id = getattr(context, "request_id", "-")
+        for error in errors:
+            code = client_error_code(error)
+            if code is None:
+                continue
+            path = ".".join(map(str, error.path)) if error.path else "-"
+            log.log(logging.WARNING if code in _WARNINGS else logging.INFO, "%s request_id=%s path=%s: %s",
+                    code, request_id, path, error.message.splitlines()[0] if error.message else "")
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return WhodidSchema(
         query=merge_types("Query", (PeopleQuery, ReportsQuery)),
         mutation=Mutation,
         subscription=Subscription,
@@ -83,6 +125,8 @@ def build_schema() -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
+            QueryCost,  # after ValidationCache: it prices a validated document before execution
+            MarkValidated,  # after QueryCost: a persisted query is stored once valid and not too costly
             WhodidErrors,
             LiveExtensions,  # liveEvents reports drops in the next result's extensions
         ],

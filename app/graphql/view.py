@@ -4,10 +4,14 @@ in `connection_init` (on_ws_connect below) for WebSocket."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -22,9 +26,34 @@ from ..auth import Role, bearer_token
 from ..problems import connection_refusal, problem, ws_close
 from .context import Context
 from .errors import with_codes
+from .persisted import carries_operation, run_persisted
 from .schema import MAX_TOKENS
 
 _PROTOCOL_KEY = "whodid.ws_protocol"
+
+GRAPHIQL = Path(__file__).resolve().parent / "static" / "graphiql.html"
+# GraphiQL's page: scripts and styles from this server only (app/static/vendor);
+# inline ones for the page's own script and GraphiQL's runtime styles.
+GRAPHIQL_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "font-src 'self' data:; img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+# Strawberry refuses a request before it is a GraphQL request (a body that is
+# not JSON, a wrong method or content type) with an HTTPException, which it
+# answers in plain text; whodid answers in the errors shape of every other
+# refusal, with a code per status.
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+@cache
+def _graphiql_page() -> str:
+    return GRAPHIQL.read_text(encoding="utf-8")
 
 
 @dataclass
@@ -83,6 +112,23 @@ def _authorization(context: SocketContext) -> str | None:
 class WhodidGraphQL(GraphQL):
     websocket_adapter_class = _SocketAdapter  # type: ignore[assignment]
 
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason,
+                             "extensions": {"code": _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request) -> Response:
+        """GraphiQL, with every script and style served by whodid itself."""
+        return HTMLResponse(_graphiql_page(), headers=GRAPHIQL_HEADERS)
+
     async def get_context(self, request, response) -> Context:
         state = request.scope.get("state", {})
         kind = SocketContext if isinstance(request, WebSocket) else Context
@@ -110,7 +156,19 @@ class WhodidGraphQL(GraphQL):
         close 4400 over WebSocket."""
         return strict_json.loads(data)
 
+    def should_render_graphql_ide(self, request) -> bool:
+        # GraphiQL only for a browser asking for HTML; a GET that carries an
+        # operation (`query` or `extensions`, Apollo sends Accept: */*) is answered with JSON.
+        return (request.method == "GET" and not carries_operation(request.query_params)
+                and "text/html" in request.headers.get("accept", ""))
+
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        # Automatic persisted queries and GET caching headers (app/graphql/persisted.py).
+        return await run_persisted(request_adapter.method, sub_response, context, request_data,
+                                   lambda data: self._execute_single(request, request_adapter, sub_response,
+                                                                     context, root_value, data))
+
+    async def _execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         # Strawberry runs a subscription sent over HTTP as if it were a query:
         # the stream cannot be returned and it ends as an unexpected error.
         # Subscriptions are served over WebSocket only; say so.

@@ -71,8 +71,11 @@ async def migrate(conn: asyncpg.Connection, directory: Path) -> list[str]:
                 async with conn.transaction():
                     await conn.execute(text)
                     await conn.execute("INSERT INTO schema_migrations(name) VALUES ($1)", path.name)
-            log.info("applied migration %s", path.name)
+            # A new database takes every migration: one line for all (below), not one each.
+            log.log(logging.INFO if done else logging.DEBUG, "applied migration %s", path.name)
             applied.append(path.name)
+        if applied and not done:
+            log.info("created whodid's tables (%d migrations, up to %s)", len(applied), applied[-1])
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
     return applied

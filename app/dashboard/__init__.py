@@ -1,0 +1,1 @@
+"""The dashboard: a browser client of the public GraphQL API at /dashboard."""
