@@ -10,9 +10,14 @@ TESTS = Path(__file__).resolve().parent
 
 # Left for the funnel split (issue 11, point 3): the funnel oracle helpers
 # (load, oracle, compare) still live in test_funnel_properties.py.
-KNOWN = {
-    ("reports/test_funnel_lone.py", "tests.reports.test_funnel_properties"),
-    ("reports/test_funnel_statistics.py", "tests.reports.test_funnel_properties"),
+KNOWN = {"tests.reports.test_funnel_properties"}
+# Where the helpers that test modules used to take from a conftest live now.
+MOVED = {
+    "tests.conftest": "tests.support.server (make_project, serving, GraphQLClient) or tests.support.database"
+                      " (free_port, scratch_database, admin_execute)",
+    "tests.live.conftest": "tests.support.live",
+    "tests.security.conftest": "tests.support.leaks",
+    "tests.dashboard.conftest": "tests.support.dashboard",
 }
 
 
@@ -37,7 +42,8 @@ def test_no_test_module_imports_another_or_a_conftest():
             parts = name.split(".")
             if parts[0] != "tests":
                 continue
-            if parts[-1] == "conftest" and not path.name == "conftest.py" or \
-                    parts[-1].startswith("test_") and (relative, name) not in KNOWN:
-                wrong.append(f"{relative} imports {name}")
+            if parts[-1] == "conftest" and not path.name == "conftest.py":
+                wrong.append(f"{relative} imports {name}: import from {MOVED.get(name, 'tests/support/')}")
+            elif parts[-1].startswith("test_") and name not in KNOWN:
+                wrong.append(f"{relative} imports the test module {name}: move what it shares to tests/support/")
     assert not wrong, "import shared test code from tests/support/:\n" + "\n".join(wrong)
