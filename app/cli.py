@@ -389,5 +389,8 @@ def export_schema(output: Path | None) -> None:
         sys.stdout.write(text)
 
 
+# person delete|export, export, project delete|set-retention (app/cli_lifecycle.py)
+from . import cli_lifecycle  # noqa: E402,F401
+
 if __name__ == "__main__":
     main()

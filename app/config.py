@@ -53,6 +53,10 @@ class Settings:
     # (and, with Redis, how long the shared entry lives).
     apq_max_entries: int = 1000
     apq_ttl: int = 86_400
+    # Retention (app/storage/retention.py): seconds between passes (0: no
+    # background removal in this process) and events removed per transaction.
+    retention_interval: float = 300.0
+    retention_batch: int = 2000
 
     def __post_init__(self) -> None:
         if self.access_log not in ACCESS_LOG_CHOICES:
@@ -81,4 +85,6 @@ class Settings:
             max_query_cost=_int("WHODID_MAX_QUERY_COST", 50_000),
             apq_max_entries=_int("WHODID_APQ_MAX_ENTRIES", 1000),
             apq_ttl=_int("WHODID_APQ_TTL", 86_400),
+            retention_interval=_float("WHODID_RETENTION_INTERVAL", 300.0),
+            retention_batch=_int("WHODID_RETENTION_BATCH", 2000),
         )

@@ -24,6 +24,10 @@ WRITER_BATCH = Histogram("whodid_writer_batch_size", "Items committed per group-
 WRITER_SECONDS = Histogram("whodid_writer_flush_seconds", "Duration of one group-commit transaction",
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 REPORT_CACHE = Counter("whodid_report_cache_total", "Report cache lookups", ["report", "result"])
+REPORT_REPLICA_FALLBACKS = Counter(
+    "whodid_report_replica_fallbacks_total",
+    "Reports computed on the primary instead of the read replica, by reason (down, recovery_conflict)",
+    ["reason"])
 POOL_CONNECTIONS = Gauge("whodid_pool_connections", "Database pool connections", ["state"],
                          multiprocess_mode="livesum")
 LIVE_SUBSCRIBERS = Gauge("whodid_live_subscribers", "Open liveEvents subscriptions", multiprocess_mode="livesum")

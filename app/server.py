@@ -19,6 +19,8 @@ from .graphql.schema import schema
 from .graphql.view import WhodidGraphQL
 from .heap import settle_after_startup
 from .http import AuthenticatedGraphQL, RequestLog
+from .live.goingaway import GoingAway
+from .live.goingaway import install as install_going_away
 from .live.routes import routes as live_routes
 from .metrics import metrics_endpoint, observe_flush, observe_request, set_known_routes
 from .services import Services
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
         services.writer.observers.append(observe_flush)
         await services.start_areas(key_cache=True)
         services.start()
+        services.start_retention()
         settle_after_startup()
         try:
             yield {"services": services}
@@ -78,6 +81,8 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
         *dashboard_routes(),
         *vendor_routes(),
     ]
+    # Before uvicorn's shutdown: subscriptions completed, WebSockets closed 1001.
+    install_going_away()
     app = TrackingRoutes(Starlette(routes=routes, lifespan=lifespan))
     set_known_routes({route.path for route in routes if hasattr(route, "path")} | app.paths)
-    return RequestLog(app, observer=observe_request, access_log=settings.access_log)
+    return RequestLog(GoingAway(app), observer=observe_request, access_log=settings.access_log)

@@ -17,6 +17,7 @@ from .storage.events import EventRepository
 from .storage.listener import Listener, pool_connector
 from .storage.people import PeopleRepository
 from .storage.projects import ProjectRepository
+from .storage.retention import RetentionKeeper
 from .storage.statistics import StatisticsKeeper
 
 
@@ -39,6 +40,8 @@ class Services:
     statistics: StatisticsKeeper | None = None
     # Automatic persisted queries (app/graphql/persisted.py): memory, and Redis when configured.
     persisted: PersistedQueryStore | None = None
+    # Events past a project's retention removed in the background (servers only).
+    retention: RetentionKeeper | None = None
     closers: list = field(default_factory=list)
 
     @classmethod
@@ -89,6 +92,13 @@ class Services:
         if self.statistics is not None:
             self.statistics.start()
 
+    def start_retention(self) -> None:
+        """The retention keeper of a serving process (app/storage/retention.py)."""
+        if self.retention is None:
+            self.retention = RetentionKeeper(
+                self.pool, interval=self.settings.retention_interval, batch=self.settings.retention_batch)
+        self.retention.start()
+
     async def settle(self) -> None:
         """What a loading command (import, demo) does before it ends: every
         write committed, and the planner's statistics caught up with them, so
@@ -98,6 +108,8 @@ class Services:
             await self.statistics.flush()
 
     async def close(self) -> None:
+        if self.retention is not None:
+            await self.retention.close()
         await self.writer.close()
         if self.statistics is not None:
             await self.statistics.close()

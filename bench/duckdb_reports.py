@@ -201,3 +201,178 @@ def revenue(con, from_: datetime, to: datetime, prop: str):
                for r in con.execute(REVENUE_SOURCES_SQL, {**params, "key": prop, "prop": f"$.\"{prop}\""}).fetchall()]
     return {"total": Decimal(total), "gross": Decimal(gross), "refunds": Decimal(refunds), "paying": paying,
             "series": series, "sources": sources}
+
+
+# Lifecycle (DESIGN.md §5): each person's active periods before `to`, lag/lead
+# over them, statuses per period of the range. {unit}/{step}: the period.
+LIFECYCLE_SQL = """
+WITH active AS (
+    SELECT DISTINCT person_id, date_trunc('{unit}', ts) AS p FROM events WHERE name = $event AND ts < $to
+),
+marked AS (
+    SELECT person_id, p, lag(p) OVER w AS prev, lead(p) OVER w AS next
+    FROM active WINDOW w AS (PARTITION BY person_id ORDER BY p)
+),
+statuses AS (
+    SELECT p AS period,
+           CASE WHEN prev IS NULL THEN 'NEW' WHEN prev = p - INTERVAL {step} THEN 'RETURNING'
+                ELSE 'RESURRECTING' END AS status
+    FROM marked WHERE p >= $first AND p <= $last
+    UNION ALL
+    SELECT p + INTERVAL {step}, 'DORMANT' FROM marked
+    WHERE (next IS NULL OR next > p + INTERVAL {step})
+      AND p + INTERVAL {step} >= $first AND p + INTERVAL {step} <= $last
+)
+SELECT period, count(*) FILTER (WHERE status = 'NEW'), count(*) FILTER (WHERE status = 'RETURNING'),
+       count(*) FILTER (WHERE status = 'RESURRECTING'), count(*) FILTER (WHERE status = 'DORMANT')
+FROM statuses GROUP BY period ORDER BY period
+"""
+
+_LIFECYCLE_STEP = {"hour": "1 HOUR", "day": "1 DAY", "week": "7 DAY", "month": "1 MONTH"}
+
+
+def lifecycle(con, event: str, from_: datetime, to: datetime, unit: str, first: datetime, last: datetime):
+    """[(period start, new, returning, resurrecting, dormant)] for periods with anyone."""
+    sql = LIFECYCLE_SQL.format(unit=unit, step=_LIFECYCLE_STEP[unit])
+    rows = con.execute(sql, {"event": event, "to": _naive(to), "first": _naive(first), "last": _naive(last)}).fetchall()
+    return [tuple(r) for r in rows]
+
+
+# Paths from a start event (DESIGN.md §5): each person's events in range from
+# their first start on, in (ts, name) order, consecutive equal names one step.
+PATHS_SQL = """
+WITH anchors AS (
+    SELECT person_id, min(ts) AS t0 FROM events WHERE name = $anchor AND ts >= $from AND ts < $to GROUP BY person_id
+),
+walk AS (
+    SELECT e.person_id, e.ts, e.name FROM events e JOIN anchors a ON a.person_id = e.person_id
+    WHERE e.ts >= $from AND e.ts < $to AND (e.ts > a.t0 OR (e.ts = a.t0 AND e.name >= $anchor))
+),
+c AS (
+    SELECT person_id, ts, name,
+           name IS DISTINCT FROM lag(name) OVER (PARTITION BY person_id ORDER BY ts, name) AS starts
+    FROM walk
+),
+n AS (
+    SELECT person_id, name, starts,
+           count(*) FILTER (WHERE starts) OVER (PARTITION BY person_id ORDER BY ts, name ROWS UNBOUNDED PRECEDING) AS n
+    FROM c
+),
+steps AS (SELECT person_id, n - 1 AS step, name FROM n WHERE starts AND n <= $depth + 1),
+kept AS (
+    SELECT step, name FROM (
+        SELECT step, name, row_number() OVER (PARTITION BY step ORDER BY count(*) DESC, name) AS r
+        FROM steps GROUP BY step, name
+    ) WHERE r <= $limit
+),
+folded AS (SELECT s.person_id, s.step, k.name FROM steps s LEFT JOIN kept k ON k.step = s.step AND k.name = s.name)
+SELECT 'node', step, name, NULL, count(*) FROM folded GROUP BY step, name
+UNION ALL
+SELECT 'link', a.step, a.name, b.name, count(*)
+FROM folded a JOIN folded b ON b.person_id = a.person_id AND b.step = a.step + 1
+GROUP BY a.step, a.name, b.name
+"""
+
+
+def paths(con, start_event: str, from_: datetime, to: datetime, depth: int, limit: int):
+    """{"nodes": [(step, event, people)], "links": [(fromStep, source, target, people)]} in DESIGN's orders."""
+    rows = con.execute(PATHS_SQL, {"anchor": start_event, "from": _naive(from_), "to": _naive(to),
+                                   "depth": depth, "limit": limit}).fetchall()
+
+    def name(v):
+        return (v is None, v or "")
+
+    nodes = sorted(((s, a, n) for kind, s, a, _, n in rows if kind == "node"), key=lambda x: (x[0], -x[2], name(x[1])))
+    links = sorted(((s, a, b, n) for kind, s, a, b, n in rows if kind == "link"),
+                   key=lambda x: (x[0], -x[3], name(x[1]), name(x[2])))
+    return {"nodes": nodes, "links": links}
+# ---------------------------------------------------------------- trends and stickiness
+# The same semantics (DESIGN.md §5 "Trends", "Stickiness"), for the series
+# bench/statements.py runs: a value is a JSON string's text or the JSON text
+# of anything else; a numeric property is a JSON number or a numeric string;
+# person properties are the persons' current ones (persons.csv).
+
+PERSONS_SQL = """
+CREATE OR REPLACE TABLE persons AS
+  SELECT id::UUID AS id, properties::JSON AS properties
+  FROM read_csv('{persons}', header = true, all_varchar = true)
+  WHERE coalesce(merged_into, '') = '';
+"""
+
+
+def _text(json: str) -> str:
+    return f"CASE WHEN json_type({json}) = 'VARCHAR' THEN {json} ->> '$' ELSE CAST({json} AS VARCHAR) END"
+
+
+def _numeric(json: str) -> str:
+    return (f"CASE WHEN json_type({json}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(CAST({json} AS VARCHAR)"
+            f" AS DECIMAL(38, 10)) WHEN json_type({json}) = 'VARCHAR' THEN TRY_CAST({json} ->> '$' AS DECIMAL(38, 10))"
+            " END")
+
+
+def trends(con, series: list[dict], from_: datetime, to: datetime, interval: str, person_property: str | None,
+           limit: int = 10):
+    """[(series index, breakdown value, total, [(start, value) of the periods with events])], in the report's
+    order; series: [{"event", "math": TOTAL | PEOPLE | SUM, "property"}]; breakdown by a person property or none."""
+    if not any(
+        r[0] for r in con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'persons'").fetchall()
+    ):
+        raise RuntimeError("persons not loaded: connect_persons(con, paths) first")
+    unit = interval.lower()
+    branches = []
+    for i, s in enumerate(series):
+        value = _numeric(f"e.properties -> '$.\"{s['property']}\"'") if s.get("property") else "NULL"
+        bvalue = _text(f"p.properties -> '$.\"{person_property}\"'") if person_property else "NULL"
+        branches.append(
+            f"SELECT {i} AS series, e.person_id, date_trunc('{unit}', e.ts) AS start,"
+            f" CAST({value} AS DECIMAL(38, 10)) AS value, CAST({bvalue} AS VARCHAR) AS bvalue"
+            f" FROM events e JOIN persons p ON p.id = e.person_id"
+            f" WHERE e.name = '{s['event']}' AND e.ts >= $from AND e.ts < $to")
+    sql = f"""
+    WITH matched AS ({' UNION ALL '.join(branches)}),
+    ranked AS (
+        SELECT series, bvalue, rank FROM (
+            SELECT series, bvalue, row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue) AS rank
+            FROM matched WHERE bvalue IS NOT NULL GROUP BY series, bvalue) WHERE rank <= {int(limit)}
+    )
+    SELECT m.series, r.rank, r.bvalue, m.start, GROUPING(m.start) AS is_total,
+           count(*) AS events, count(DISTINCT m.person_id) AS people, sum(m.value) AS total
+    FROM matched m LEFT JOIN ranked r ON r.series = m.series AND r.bvalue = m.bvalue
+    GROUP BY GROUPING SETS ((m.series, r.rank, r.bvalue, m.start), (m.series, r.rank, r.bvalue))
+    """
+    rows = con.execute(sql, {"from": _naive(from_), "to": _naive(to)}).fetchall()
+
+    def value(row, math):
+        n, people, total = row[5], row[6], row[7]
+        return float(n) if math == "TOTAL" else float(people) if math == "PEOPLE" else float(total or 0)
+
+    out: dict[tuple, list] = {}
+    for row in rows:
+        math = series[row[0]]["math"]
+        entry = out.setdefault((row[0], row[1] is None, row[1] or 0, row[2]), [None, []])
+        if row[4]:
+            entry[0] = value(row, math)
+        elif value(row, math):
+            entry[1].append((row[3], value(row, math)))
+    return [(k[0], k[3], total, sorted(points)) for k, (total, points) in sorted(out.items(), key=lambda kv: kv[0][:3])]
+
+
+def connect_persons(con, csv_paths: dict[str, Path]) -> None:
+    con.execute(PERSONS_SQL.format(persons=csv_paths["persons"]))
+
+
+STICKINESS_SQL = """
+WITH active AS (
+    SELECT DISTINCT person_id, date_trunc($unit, ts) AS period FROM events
+    WHERE name = $event AND ts >= $from AND ts < $to
+),
+per_person AS (SELECT person_id, count(*) AS n FROM active GROUP BY person_id)
+SELECT n, count(*) FROM per_person GROUP BY n ORDER BY n
+"""
+
+
+def stickiness(con, event: str, from_: datetime, to: datetime, interval: str) -> dict[int, int]:
+    """{n: people active in exactly n periods} (n with nobody left out)."""
+    rows = con.execute(STICKINESS_SQL, {"unit": interval.lower(), "event": event, "from": _naive(from_),
+                                        "to": _naive(to)}).fetchall()
+    return {n: people for n, people in rows}

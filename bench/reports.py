@@ -7,6 +7,8 @@ semantics in-process over the same rows (bench/duckdb_reports.py):
            first step's "Campaign Source" (limit 10)
   cohort   Signed Up → Logged In, 12 weekly cohorts × 12 weekly cells
   revenue  the year by month, by first-touch "Campaign Source"
+  lifecycle  "Logged In" by WEEK over the year
+  paths    from "Visited Site" over the year, depth 4, limit 10
 
 The data are loaded by binary COPY and then `VACUUM (ANALYZE)` (bench/generate.py
 `load`): the state autovacuum keeps a live database in (pages all-visible, so
@@ -25,7 +27,8 @@ index-only scans skip the table), not the state straight after a bulk load.
 Peak RSS of each worker of both servers is sampled throughout. `--explain`
 prints EXPLAIN (ANALYZE, BUFFERS) of each report's statement as whodid runs it.
 
-    .venv/bin/python -m bench.reports [--events 1000000] [--rounds 3] [--explain] [--quick]"""
+    .venv/bin/python -m bench.reports [--events 1000000] [--rounds 3] [--explain] [--quick]
+        [--reports funnel,cohort,revenue,lifecycle,paths]"""
 from __future__ import annotations
 
 import argparse
@@ -50,6 +53,9 @@ SEGMENT = "Campaign Source"
 COHORT_FROM = generate.START + timedelta(weeks=20)
 COHORT_TO = COHORT_FROM + timedelta(weeks=12)
 WEEK = 7 * 86400
+# lifecycle (WEEK over the year) and paths (from the first visit, depth 4, limit 10)
+LIFECYCLE_EVENT = "Logged In"
+PATHS_START = "Visited Site"
 
 FUNNEL_QUERY = """query($i: FunnelInput!) { funnel(input: $i) {
   steps { index event people droppedOff } segments { value conversionRate steps { people } } computedAt cached } }"""
@@ -58,6 +64,11 @@ COHORT_QUERY = """query($i: CohortInput!) { cohort(input: $i) {
 REVENUE_QUERY = """query($i: RevenueReportInput!) { revenueReport(input: $i) {
   total gross refunds payingPeople averageRevenuePerPayingPerson
   series { start total gross refunds payingPeople } bySource { value total payingPeople } computedAt cached } }"""
+LIFECYCLE_QUERY = """query($i: LifecycleInput!) { lifecycle(input: $i) {
+  points { start new returning resurrecting dormant } computedAt cached } }"""
+PATHS_QUERY = """query($i: PathsInput!) { paths(input: $i) {
+  nodes { step event people } links { fromStep source target people } computedAt cached } }"""
+KINDS = ("funnel", "cohort", "revenue", "lifecycle", "paths")
 
 
 def iso(t: datetime) -> str:
@@ -74,6 +85,9 @@ def requests(start: datetime, end: datetime) -> dict[str, tuple[str, dict]]:
             "cohortPeriod": "WEEK", "bucket": "WEEK", "buckets": 12}}),
         "revenue": (REVENUE_QUERY, {"i": {
             "from": iso(start), "to": iso(end), "interval": "MONTH", "sourceProperty": SEGMENT}}),
+        "lifecycle": (LIFECYCLE_QUERY, {"i": {
+            "event": LIFECYCLE_EVENT, "from": iso(start), "to": iso(end), "interval": "WEEK"}}),
+        "paths": (PATHS_QUERY, {"i": {"startEvent": PATHS_START, "from": iso(start), "to": iso(end)}}),
     }
 
 
@@ -82,6 +96,9 @@ def duck_answers(con, start: datetime, end: datetime) -> dict:
         "funnel": lambda: duckdb_reports.funnel(con, FUNNEL_STEPS, start, end, WINDOW, SEGMENT, 10),
         "cohort": lambda: duckdb_reports.cohort(con, "Signed Up", "Logged In", COHORT_FROM, COHORT_TO, WEEK, 12),
         "revenue": lambda: duckdb_reports.revenue(con, start, end, SEGMENT),
+        "lifecycle": lambda: duckdb_reports.lifecycle(con, LIFECYCLE_EVENT, start, end, "week", start,
+                                                      end - timedelta(weeks=1)),
+        "paths": lambda: duckdb_reports.paths(con, PATHS_START, start, end, 4, 10),
     }
 
 
@@ -135,6 +152,13 @@ def whodid_comparable(kind: str, answer: dict):
     if kind == "funnel":
         return {"steps": [s["people"] for s in answer["steps"]],
                 "segments": {s["value"]: [x["people"] for x in s["steps"]] for s in answer["segments"]}}
+    if kind == "lifecycle":  # periods with anyone, as DuckDB gives them
+        return [(datetime.fromisoformat(p["start"].replace("Z", "+00:00")).replace(tzinfo=None), p["new"],
+                 p["returning"], p["resurrecting"], p["dormant"]) for p in answer["points"]
+                if p["new"] or p["returning"] or p["resurrecting"] or p["dormant"]]
+    if kind == "paths":
+        return {"nodes": [(n["step"], n["event"], n["people"]) for n in answer["nodes"]],
+                "links": [(x["fromStep"], x["source"], x["target"], x["people"]) for x in answer["links"]]}
     if kind == "cohort":
         out = []
         for row in answer["rows"]:
@@ -164,6 +188,8 @@ def differences(kind: str, ours, duck) -> list[str]:
             if a != b:
                 out.append(f"segment {value!r}: {a} != {b}")
         return out
+    if kind in ("lifecycle", "paths"):
+        return [f"{kind}: {ours} != {duck}"[:400]]
     if kind == "cohort":
         return [f"row {a} != {b}" for a, b in zip(ours, duck) if a != b] + (
             [f"{len(ours)} rows != {len(duck)}"] if len(ours) != len(duck) else [])
@@ -298,10 +324,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--quick", action="store_true", help="smoke run: ~20,000 events, 1 round")
+    ap.add_argument("--reports", default="funnel,cohort,revenue", help=f"some of {','.join(KINDS)}")
     args = ap.parse_args()
     if args.quick:
         args.events, args.rounds, args.cached_seconds = 20_000, 1, 2
-    res = run(args.events, args.rounds, args.cached_seconds, args.explain, args.seed)
+    kinds = tuple(k for k in KINDS if k in args.reports.split(","))
+    res = run(args.events, args.rounds, args.cached_seconds, args.explain, args.seed, kinds=kinds)
     print(f"\n{res['events']:,} events (generated in {res['generate_s']:.0f} s, COPY then VACUUM (ANALYZE): "
           + ", ".join(f"{k} {v:.1f} s" for k, v in res["load"].items())
           + f"; DuckDB load {res['duckdb_load_s']:.1f} s); cold = median of {args.rounds}, over HTTP")

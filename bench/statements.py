@@ -2,7 +2,8 @@
 earlier commit): the SQL cost without HTTP, GraphQL or the Python assembly.
 
 - whodid: the statement exactly as the server builds it (funnel_mod.build_query
-  without people, cohort_sql/cohort_params, revenue_sql), run on one
+  without people, cohort_sql/cohort_params, revenue_sql, and the report
+  contract's kind.build for lifecycle and paths), run on one
   connection inside a read-only REPEATABLE READ transaction with
   app/reports/service.py's REPORT_SETTINGS applied, as the report service does,
   and the report module's own STATEMENT_SETTINGS when it has some;
@@ -25,7 +26,7 @@ minutes); a later run with the same NAME reuses them (`whodid migrate` is run
 again), after checking they hold the same --events/--seed. Without it both are
 removed at the end. `--drop NAME` removes a kept one.
 
-    .venv/bin/python -m bench.statements [--reports funnel,cohort,revenue] [--rounds 3] [--runs 5]
+    .venv/bin/python -m bench.statements [--reports funnel,cohort,revenue,lifecycle,paths] [--rounds 3] [--runs 5]
         [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--keep NAME] [--quick]"""
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,7 +51,10 @@ import asyncpg
 
 from . import common, duckdb_reports, generate, reports
 
-KINDS = ("funnel", "cohort", "revenue")
+KINDS = ("funnel", "cohort", "revenue", "trends", "stickiness", "lifecycle", "paths")
+# The reports on the report contract (app/reports/contract.py): statement by
+# kind.build (with kind.settings), answer by kind.assemble over its rows.
+CONTRACT_KINDS = ("trends", "stickiness", "lifecycle", "paths")
 LOAD_LOCK = "/tmp/whodid-bench-load.lock"
 # cohort cells are "complete" relative to computedAt: fixed, so answers compare
 COMPUTED_AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -75,16 +79,56 @@ def _specs(start: datetime, end: datetime, limit: int):
     return fspec, cspec, rspec
 
 
-def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10) -> dict[str, tuple[str, list]]:
+# trends: people who visited, logins and the sum of Revenue on bills, per day
+# over the year, broken down by the person's Variant; stickiness: weeks with a
+# login over the year.
+TREND_SERIES = [{"event": "Visited Site", "math": "PEOPLE"}, {"event": "Logged In", "math": "TOTAL"},
+                {"event": "Billed", "math": "SUM", "property": "Revenue"}]
+TREND_BREAKDOWN = "Variant"
+STICKY_EVENT, STICKY_INTERVAL = "Logged In", "WEEK"
+
+
+def _contract_specs(start: datetime, end: datetime, kinds: tuple[str, ...]) -> dict:
+    """{report: (ReportKind, spec)} of the contract's reports among `kinds`
+    (imported only when asked: an earlier tree may not have them)."""
+    from app.reports.periods import Period
+
+    out = {}
+    if "trends" in kinds:
+        from app.reports.trends import TRENDS, BreakdownSpec, SeriesSpec, TrendMath, TrendsSpec
+
+        out["trends"] = (TRENDS, TrendsSpec(
+            tuple(SeriesSpec(s["event"], math=TrendMath(s["math"]), property=s.get("property")) for s in TREND_SERIES),
+            start, end, Period.DAY, BreakdownSpec(person_property=TREND_BREAKDOWN)))
+    if "stickiness" in kinds:
+        from app.reports.stickiness import STICKINESS, StickinessSpec
+
+        out["stickiness"] = (STICKINESS, StickinessSpec(STICKY_EVENT, start, end, interval=Period(STICKY_INTERVAL)))
+    if "lifecycle" in kinds:
+        from app.reports.lifecycle import LIFECYCLE, LifecycleSpec
+
+        out["lifecycle"] = (LIFECYCLE, LifecycleSpec(reports.LIFECYCLE_EVENT, start, end, interval=Period.WEEK))
+    if "paths" in kinds:
+        from app.reports.paths import PATHS, PathsSpec
+
+        out["paths"] = (PATHS, PathsSpec(start, end, start_event=reports.PATHS_START))
+    return out
+
+
+def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10,
+          kinds: tuple[str, ...] = KINDS) -> dict[str, tuple[str, list]]:
     """{report: (sql, params)}: each statement as the server builds it."""
     from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
 
     fspec, cspec, rspec = _specs(start, end, limit)
-    return {
+    out = {
         "funnel": funnel_mod.build_query(project_id, fspec),
         "cohort": (cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)),
         "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT]),
     }
+    for kind, (report, spec) in _contract_specs(start, end, kinds).items():
+        out[kind] = report.build(project_id, spec)
+    return out
 
 
 def settings() -> dict[str, str | None]:
@@ -92,8 +136,18 @@ def settings() -> dict[str, str | None]:
     REPORT_SETTINGS (the module's STATEMENT_SETTINGS, if it has any)}."""
     from app.reports import cohort as cohort_mod, funnel as funnel_mod, revenue as revenue_mod
 
-    return {kind: getattr(mod, "STATEMENT_SETTINGS", None)
-            for kind, mod in (("funnel", funnel_mod), ("cohort", cohort_mod), ("revenue", revenue_mod))}
+    out = {kind: getattr(mod, "STATEMENT_SETTINGS", None)
+           for kind, mod in (("funnel", funnel_mod), ("cohort", cohort_mod), ("revenue", revenue_mod))}
+    # The contract's reports carry their own (kind.settings); a tree from
+    # before them (--compare-ref) has none of them.
+    for kind in CONTRACT_KINDS:
+        try:
+            report, _ = _contract_specs(datetime(2025, 1, 1, tzinfo=timezone.utc),
+                                        datetime(2025, 1, 2, tzinfo=timezone.utc), (kind,))[kind]
+        except ImportError:
+            continue
+        out[kind] = report.settings
+    return out
 
 
 def _plain(value):
@@ -125,6 +179,14 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
         "cohort": lambda c: cohort_mod.compute_cohort(c, project_id, cspec, COMPUTED_AT),
         "revenue": lambda c: revenue_mod.compute_revenue(c, project_id, rspec),
     }
+    async def contract(c, report, spec):
+        if report.settings:
+            await c.execute(report.settings)
+        sql, params = report.build(project_id, spec)
+        return report.assemble(await c.fetch(sql, *params), spec, COMPUTED_AT)
+
+    for kind, (report, spec) in _contract_specs(start, end, kinds).items():
+        compute[kind] = lambda c, report=report, spec=spec: contract(c, report, spec)
     conn = await connect(url)
     out = {}
     try:
@@ -140,12 +202,17 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
     return out
 
 
+def _unpack(statement: tuple[str, list]) -> list:
+    sql, params = statement
+    return [sql, *params]
+
+
 def emit(args) -> None:
     """Subprocess side of --compare-ref (run inside the exported tree): pickle
     the statements and the answers of this tree to args.emit."""
     project_id, start, end = uuid.UUID(args.project), generate.START, generate.END
     kinds = tuple(args.reports.split(","))
-    out = {"statements": build(project_id, start, end, args.limit), "settings": settings(),
+    out = {"statements": build(project_id, start, end, args.limit, kinds), "settings": settings(),
            "answers": asyncio.run(answers(args.url, project_id, start, end, args.limit, kinds))}
     Path(args.emit).write_bytes(pickle.dumps(out))
 
@@ -169,9 +236,23 @@ def duck_shape(kind: str, answer: dict):
     if kind == "funnel":
         return {"steps": [s["people"] for s in answer["steps"]],
                 "segments": {s["value"]: [x["people"] for x in s["steps"]] for s in answer["segments"]}}
+    if kind == "lifecycle":  # periods with anyone, as DuckDB gives them
+        return [(p["start"].astimezone(timezone.utc).replace(tzinfo=None), p["new"], p["returning"],
+                 p["resurrecting"], p["dormant"]) for p in answer["points"]
+                if p["new"] or p["returning"] or p["resurrecting"] or p["dormant"]]
+    if kind == "paths":
+        return {"nodes": [(n["step"], n["event"], n["people"]) for n in answer["nodes"]],
+                "links": [(x["from_step"], x["source"], x["target"], x["people"]) for x in answer["links"]]}
     if kind == "cohort":
         return [(r["start"].astimezone(timezone.utc).replace(tzinfo=None), r["size"], [c["people"] for c in r["cells"]])
                 for r in answer["rows"]]
+    if kind == "trends":
+        return [(s["index"], s["breakdown_value"], s["total"],
+                 [(p["start"].astimezone(timezone.utc).replace(tzinfo=None), p["value"]) for p in s["points"]
+                  if p["value"]])
+                for s in answer["series"]]
+    if kind == "stickiness":
+        return {b["periods"]: b["people"] for b in answer["buckets"] if b["people"]}
     m = answer["money"]
     return {
         "total": Decimal(m["total"]), "gross": Decimal(m["gross"]), "refunds": Decimal(m["refunds"]),
@@ -342,7 +423,7 @@ def main() -> None:
 
     with dataset(args.events, args.seed, args.keep) as (url, project_id, paths):
         ref = ref_statements(args.compare_ref, url, project_id, args.limit, kinds) if args.compare_ref else None
-        ours, our_settings = build(project_id, start, end, args.limit), settings()
+        ours, our_settings = build(project_id, start, end, args.limit, kinds), settings()
         our_answers = asyncio.run(answers(url, project_id, start, end, args.limit, kinds))
         started = time.perf_counter()
         con = duckdb_reports.connect(paths)
@@ -350,6 +431,12 @@ def main() -> None:
         duck = reports.duck_answers(con, start, end)
         duck["funnel"] = lambda: duckdb_reports.funnel(con, reports.FUNNEL_STEPS, start, end, reports.WINDOW,
                                                        reports.SEGMENT, args.limit)
+        duck["lifecycle"] = lambda: duckdb_reports.lifecycle(
+            con, reports.LIFECYCLE_EVENT, start, end, "week", start, end - timedelta(weeks=1))
+        duck["paths"] = lambda: duckdb_reports.paths(con, reports.PATHS_START, start, end, 4, 10)
+        duckdb_reports.connect_persons(con, paths)
+        duck["trends"] = lambda: duckdb_reports.trends(con, TREND_SERIES, start, end, "DAY", TREND_BREAKDOWN)
+        duck["stickiness"] = lambda: duckdb_reports.stickiness(con, STICKY_EVENT, start, end, STICKY_INTERVAL)
         same = {}
         for kind in kinds:
             notes = []

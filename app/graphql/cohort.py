@@ -2,13 +2,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
+from typing import Optional
 
 import strawberry
 
 from ..reports import periods
 from ..reports.cohort import CohortResult, CohortSpec
 from .context import Context
+from .inputs import PeopleFilter, population
 from .types import Period
+
+
+@strawberry.enum
+class RetentionMode(Enum):
+    FIRST_TIME = "FIRST_TIME"
+    RECURRING = "RECURRING"
 
 
 @strawberry.input
@@ -20,6 +29,11 @@ class CohortInput:
     cohort_period: Period = Period.WEEK
     bucket: Period = Period.WEEK
     buckets: int = 12
+    mode: RetentionMode = RetentionMode.FIRST_TIME
+    cumulative: bool = strawberry.field(
+        default=False, description="Cell n counts people who returned in bucket n or later."
+    )
+    people: Optional[PeopleFilter] = None
 
     def to_spec(self) -> CohortSpec:
         return CohortSpec(
@@ -30,6 +44,9 @@ class CohortInput:
             cohort_period=periods.Period(self.cohort_period.value),
             bucket=periods.Period(self.bucket.value),
             buckets=self.buckets,
+            mode=self.mode.value,
+            cumulative=self.cumulative,
+            people=population(self.people),
         )
 
 

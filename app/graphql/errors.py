@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from graphql.error import GraphQLError
+from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 from strawberry.types.graphql import OperationType
 
@@ -29,11 +29,19 @@ def _with_extensions(error: GraphQLError, extensions: dict, message: str | None 
     )
 
 
+def input_code(error: GraphQLError) -> str:
+    """The code of an error in the caller's document: GRAPHQL_PARSE_FAILED for a
+    syntax error (Apollo's code), BAD_USER_INPUT for the rest."""
+    if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    return "BAD_USER_INPUT"
+
+
 def with_codes(errors: list[GraphQLError]) -> list[GraphQLError]:
     """Errors that no schema extension saw (Strawberry answers a syntax error
     before the extensions' operation hook gets a result) get the code of the
     caller's input too, so that every error has `extensions.code`."""
-    return [error if (error.extensions or {}).get("code") else _with_extensions(error, {"code": "BAD_USER_INPUT"})
+    return [error if (error.extensions or {}).get("code") else _with_extensions(error, {"code": input_code(error)})
             for error in errors]
 
 
@@ -53,7 +61,7 @@ class WhodidErrors(MaskErrors):
             original = error.original_error
             if original is None:
                 # Syntax, validation and variable coercion errors: the caller's input.
-                out.append(_with_extensions(error, {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}))
+                out.append(_with_extensions(error, {"code": (error.extensions or {}).get("code", input_code(error))}))
             elif (domain := problem(original)) is not None:
                 # Whodid's own errors, and the driver's as storage names them (a lost
                 # database: UNAVAILABLE; a NUL character in a filter: BAD_USER_INPUT).

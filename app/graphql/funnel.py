@@ -18,15 +18,16 @@ import strawberry
 
 from ..errors import BadInput
 from ..reports import stats
+from ..reports import periods
 from ..reports.funnel import (
-    FunnelPeople, FunnelResult, FunnelSegmentResult, FunnelSpec, FunnelStepResult, FunnelStepSpec, SegmentSpec,
+    ExclusionSpec, FunnelPeople, FunnelResult, FunnelSegmentResult, FunnelSpec, FunnelStepResult, FunnelStepSpec, SegmentSpec,
     compute_funnel,
 )
 from ..reports.funnel import StepStatus as StepStatusValue
 from .context import Context
-from .inputs import PropertyFilter
+from .inputs import PeopleFilter, PropertyFilter, population
 from .pagination import check_first, decode_cursor, encode_cursor
-from .types import PageInfo, Person, PersonConnection
+from .types import PageInfo, Period, Person, PersonConnection
 
 Info = strawberry.Info[Context, None]
 
@@ -67,6 +68,14 @@ class SegmentInput:
 
 
 @strawberry.input
+class FunnelExclusionInput:
+    event: str
+    where: Optional[list[PropertyFilter]] = None
+    after_step: int
+    before_step: int
+
+
+@strawberry.input
 class FunnelInput:
     steps: list[FunnelStepInput]
     from_: datetime = strawberry.field(name="from")
@@ -75,18 +84,30 @@ class FunnelInput:
         default=None, description="No window when null: every step only has to fall before `to`."
     )
     segment_by: Optional[SegmentInput] = None
+    exclusions: Optional[list[FunnelExclusionInput]] = None
+    hold_constant: Optional[str] = strawberry.field(
+        default=None, description="An event property whose value every step must share with the first step's event."
+    )
+    people: Optional[PeopleFilter] = None
 
     def to_spec(self) -> FunnelSpec:
         steps = []
         for i, step in enumerate(self.steps):
             where = tuple(f.to_domain(f"input.steps[{i}].where[{j}]") for j, f in enumerate(step.where or ()))
             steps.append(FunnelStepSpec(step.event, where))
+        exclusions = []
+        for i, x in enumerate(self.exclusions or ()):
+            where = tuple(f.to_domain(f"input.exclusions[{i}].where[{j}]") for j, f in enumerate(x.where or ()))
+            exclusions.append(ExclusionSpec(x.event, x.after_step, x.before_step, where))
         return FunnelSpec(
             steps=tuple(steps),
             from_=self.from_,
             to=self.to,
             window_seconds=self.conversion_window_seconds,
             segment_by=self.segment_by.to_spec() if self.segment_by is not None else None,
+            exclusions=tuple(exclusions),
+            hold_constant=self.hold_constant,
+            people=population(self.people),
         )
 
 
@@ -210,11 +231,37 @@ class FunnelSegment:
 
 
 @strawberry.type
+class FunnelTrendPoint:
+    start: datetime
+    entered: int
+    converted: int
+    rate: float
+
+
+@strawberry.type
 class FunnelReport:
+    report: strawberry.Private[_Report]
     steps: list[FunnelStep]
     segments: list[FunnelSegment]
     computed_at: datetime
     cached: bool
+
+    @strawberry.field(description="Conversion by the period in which people entered the funnel.")
+    async def trend(self, info: Info, interval: Period = Period.DAY) -> list[FunnelTrendPoint]:
+        spec = self.report.spec
+        assert spec is not None
+        interval = periods.Period(interval.value)
+        points = periods.count_periods_overlapping(spec.from_, spec.to, interval)
+        if points > periods.MAX_SERIES_POINTS:
+            raise BadInput(
+                "interval", f"the trend would have {points} points (at most {periods.MAX_SERIES_POINTS});"
+                " use a longer interval"
+            )
+        people = await self.report.people(info)
+        return [
+            FunnelTrendPoint(start=start, entered=e, converted=c, rate=c / e if e else 0.0)
+            for start, e, c in people.trend(spec.from_, spec.to, interval)
+        ]
 
 
 # ======================================================================= assembly
@@ -273,6 +320,7 @@ def funnel_report(
 ) -> FunnelReport:
     report = _Report(result, spec, computed_at)
     return FunnelReport(
+        report=report,
         steps=_steps(report, result.steps, None),
         segments=[_segment(report, s, i) for i, s in enumerate(result.segments)],
         computed_at=computed_at,
@@ -296,6 +344,6 @@ async def resolve_funnel(info: Info, input: FunnelInput) -> FunnelReport:
         result = await compute_funnel(services.pool, info.context.project_id, spec, with_people=True)
         return funnel_report(result, result.computed_at, False, spec)
     # The per-person chains cost a little (~60 bytes a person): only with peopleList.
-    with_people = _selects(info.selected_fields, "peopleList")
+    with_people = _selects(info.selected_fields, "peopleList") or _selects(info.selected_fields, "trend")
     report = await services.reports.funnel(info.context.project_id, spec, with_people=with_people)
     return funnel_report(report.value, report.computed_at, report.cached, spec)

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from ..ingest.validation import EventIn
+from ..reports.population import Population
 from ..storage.filters import PropertyFilter as PropertyFilterValue
 from ..storage.filters import validate_filter
 from .types import FilterOp
@@ -88,6 +89,12 @@ class SetPropertiesInput:
 
 
 @strawberry.input
+class DeletePersonInput:
+    identity: Optional[str] = None
+    id: Optional[strawberry.ID] = None
+
+
+@strawberry.input
 class PeopleFilter:
     properties: Optional[list[PropertyFilter]] = None
     did_event: Optional[str] = strawberry.field(
@@ -95,6 +102,22 @@ class PeopleFilter:
     )
     from_: Optional[datetime] = strawberry.field(default=None, name="from")
     to: Optional[datetime] = None
+
+    def to_population(self, field: str = "input.people") -> Population:
+        """The report's population filter (app/reports/population.py); `field`
+        names it in errors."""
+        return Population(
+            properties=tuple(f.to_domain(f"{field}.properties[{i}]") for i, f in enumerate(self.properties or ())),
+            did_event=self.did_event,
+            from_=self.from_,
+            to=self.to,
+            field=field,
+        )
+
+
+def population(value: Optional[PeopleFilter], field: str = "input.people") -> Population | None:
+    """A report input's `people` as a Population (None: absent)."""
+    return None if value is None else value.to_population(field)
 
 
 @strawberry.input

@@ -10,9 +10,10 @@ from ..errors import BadInput, NotFound
 from ..ingest.validation import EventIn
 from ..storage.events import EventRow
 from .context import Context
-from .inputs import AliasInput, IdentifyInput, RecordEventInput, SetPropertiesInput
+from .inputs import AliasInput, DeletePersonInput, IdentifyInput, RecordEventInput, SetPropertiesInput
 from .types import (
-    Event, IdentifyPayload, Person, RecordEventPayload, RecordEventsPayload, SetPropertiesPayload,
+    DeletePersonPayload, Event, IdentifyPayload, Person, RecordEventPayload, RecordEventsPayload,
+    SetPropertiesPayload, parse_person_id,
 )
 
 Info = strawberry.Info[Context, None]
@@ -73,3 +74,16 @@ class Mutation:
             info.context.project_id, input.identity, input.properties, input.timestamp
         )
         return SetPropertiesPayload(person=await _person(info, person_id))
+
+    @strawberry.mutation(description="Removes a person with their events, identities and properties (read key).")
+    async def delete_person(self, info: Info, input: DeletePersonInput) -> DeletePersonPayload:
+        info.context.require_read()
+        if input.identity is None and input.id is None:
+            raise BadInput("input.identity", "give exactly one of identity or id")
+        if input.identity is not None and input.id is not None:
+            raise BadInput("input.id", "give exactly one of identity or id, not both")
+        person_id = parse_person_id(input.id, "input.id") if input.id is not None else None
+        gone = await info.context.services.ingest.delete_person(
+            info.context.project_id, identity=input.identity, person_id=person_id
+        )
+        return DeletePersonPayload(deleted=gone.deleted, events=gone.events)

@@ -12,6 +12,7 @@ from ..errors import BadInput
 from ..reports import periods
 from ..reports.revenue import Money, RevenueResult, RevenueSpec, TopPeopleSpec
 from .context import Context
+from .inputs import PeopleFilter, population
 from .pagination import check_first, decode_cursor, encode_cursor
 from .types import PageInfo, Period, Person
 
@@ -24,6 +25,7 @@ class RevenueReportInput:
     source_property: str = strawberry.field(
         default="Campaign Source", description="First-touch acquisition property for bySource."
     )
+    people: Optional[PeopleFilter] = None
 
     def to_spec(self) -> RevenueSpec:
         return RevenueSpec(
@@ -31,6 +33,7 @@ class RevenueReportInput:
             to=self.to,
             interval=periods.Period(self.interval.value),
             source_property=self.source_property,
+            people=population(self.people),
         )
 
 

@@ -23,7 +23,7 @@ from strawberry.tools import merge_types
 from ..errors import WhodidError
 from ..storage.pool import CONNECTION_ERRORS, TEXT_ERRORS
 from .cost import QueryCost
-from .errors import WhodidErrors
+from .errors import WhodidErrors, input_code
 from .mutation import Mutation
 from .persisted import MarkValidated
 from .query import PeopleQuery
@@ -84,7 +84,7 @@ def client_error_code(error: GraphQLError) -> str | None:
     the database away), or None for a server error (a bug)."""
     original = error.original_error
     if original is None or isinstance(original, (GraphQLError, *TEXT_ERRORS)):
-        return (error.extensions or {}).get("code") or "BAD_USER_INPUT"
+        return (error.extensions or {}).get("code") or input_code(error)
     if isinstance(original, WhodidError):
         return original.code
     if isinstance(original, CONNECTION_ERRORS):

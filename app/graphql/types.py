@@ -199,6 +199,12 @@ class SetPropertiesPayload:
     person: Person
 
 
+@strawberry.type
+class DeletePersonPayload:
+    deleted: bool
+    events: int
+
+
 def parse_person_id(value: str, field: str = "id") -> uuid.UUID:
     try:
         return uuid.UUID(str(value))

@@ -74,11 +74,42 @@ class _SocketAdapter(ASGIWebSocketAdapter):
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 
+    async def iter_json(self, *, ignore_parsing_errors: bool = False):
+        # A subscription whose document does not parse is answered here with
+        # an `error` carrying GRAPHQL_PARSE_FAILED: Strawberry's worker task
+        # would raise in its parsing hook and send only `complete`.
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            refusal = _parse_refusal(message)
+            if refusal is None:
+                yield message
+            else:
+                await self.send_json(refusal)
+
     async def close(self, code: int, reason: str) -> None:
         # on_ws_connect may already have closed with a more precise code.
         if self.ws.application_state == WebSocketState.DISCONNECTED:
             return
         await super().close(code, reason)
+
+
+def _parse_refusal(message: object) -> dict | None:
+    """The `error` answer to a subscribe (graphql-transport-ws) or start
+    (graphql-ws) message whose query is not valid GraphQL syntax, else None."""
+    if not isinstance(message, dict) or message.get("type") not in ("subscribe", "start"):
+        return None
+    payload = message.get("payload")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if not isinstance(query, str):
+        return None
+    from graphql import GraphQLSyntaxError, parse
+
+    try:
+        parse(query, max_tokens=MAX_TOKENS)  # the schema's limit: no more work than Strawberry's
+    except GraphQLSyntaxError as exc:
+        error = {**exc.formatted, "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}
+        return {"type": "error", "id": message.get("id"),
+                "payload": [error] if message["type"] == "subscribe" else error}
+    return None
 
 
 def _is_subscription(query: object, operation_name: object) -> bool:

@@ -11,10 +11,12 @@ import asyncpg
 
 from ..errors import BadInput, Unavailable
 from ..storage import identities as identity_store
+from ..storage import lifecycle as lifecycle_store
+from ..storage.lifecycle import DeletedPerson
 from ..storage import people as people_store
 from ..storage.pool import CONNECTION_ERRORS
 from .fields import detail, field_names
-from .identity import Action, Decision, Outcome, decide_alias, decide_identify, person_id_for
+from .identity import Action, Decision, Outcome, decide_alias, decide_identify, person_id_for, validate_identity
 from .plan import Link, Plan, SetTraits, check_link, check_traits
 from .retry import LINK, RETRYABLE
 from .retry import Conflict as _Retry
@@ -59,6 +61,20 @@ class IngestService:
         checked, at = check_traits(SetTraits(identity, properties, timestamp), self.clock())
         values = {key: json_text(value) for key, value in checked.items()}
         return await self.writer.submit(PropertyWrite(project_id, identity, values, at))
+
+    async def delete_person(
+        self, project_id: uuid.UUID, *, identity: str | None = None, person_id: uuid.UUID | None = None
+    ) -> "DeletedPerson":
+        """The person (by identity, or id: a merged-away id means its survivor)
+        and everything of it, in one transaction (app/storage/lifecycle.py)."""
+        if identity is not None:
+            validate_identity("input.identity", identity, for_linking=False)
+        try:
+            return await lifecycle_store.delete_person(self.pool, project_id, identity=identity, person_id=person_id)
+        except asyncpg.SerializationError:
+            raise Unavailable("the person changed too often while deleting it; retry") from None
+        except CONNECTION_ERRORS as exc:
+            raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
 
     async def identify(self, project_id: uuid.UUID, anonymous_id: str, user_id: str) -> Linked:
         check_link(Link(anonymous_id, user_id, alias=False))

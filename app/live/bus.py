@@ -116,6 +116,15 @@ class LiveBus:
         self._recent.clear()
         self._observe()
 
+    def going_away(self) -> None:
+        """The server is shutting down: every subscription ends now (its
+        generator returns, the client gets `complete`) and new ones end at once
+        (app/live/goingaway.py). Dispatching stops in close()."""
+        self._closed = True
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.close()
+
     @property
     def listening(self) -> bool:
         return self.listener.listening
@@ -226,7 +235,9 @@ class LiveBus:
         """The inbox is full: lose its oldest payload, counted as drops."""
         self.stats["overflows"] += 1
         for index, item in enumerate(self._inbox):
-            if item is not _CATCH_UP:
+            # A deletion's notice is never the one lost: it keeps a deleted
+            # person's queued events from being delivered.
+            if item is not _CATCH_UP and not wire.is_forget(item[1]):
                 del self._inbox[index]
                 break
         else:
@@ -259,6 +270,9 @@ class LiveBus:
                 log.exception("live: dispatch failed")
 
     async def _dispatch(self, project_id: uuid.UUID, payload: str) -> None:
+        if wire.is_forget(payload):
+            self._forget(project_id, payload)
+            return
         _, entries = wire.decode(payload)
         missing = [e for e in entries if isinstance(e, uuid.UUID)]
         if missing:
@@ -274,6 +288,15 @@ class LiveBus:
             self._deliver(project_id, [r for r in rows if r is not None])
         else:
             self._deliver(project_id, entries)  # type: ignore[arg-type]  # no ids among them: all rows
+
+    def _forget(self, project_id: uuid.UUID, payload: str) -> None:
+        """People were deleted (app/storage/lifecycle.py, sent in the deleting
+        transaction, so after every event of theirs that committed before):
+        their events still queued are not delivered."""
+        gone = wire.decode_forget(payload)
+        self.stats["forgotten"] = self.stats.get("forgotten", 0) + len(gone)
+        for sub in self._subs.get(project_id, ()):
+            sub.forget(gone)
 
     def _deliver(self, project_id: uuid.UUID, rows: list[EventRow], *, catch_up: bool = False) -> None:
         subs = self._subs.get(project_id)

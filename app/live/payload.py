@@ -78,6 +78,25 @@ def encode(project_id: uuid.UUID, rows: list[EventRow], *, max_payload: int = MA
     return payloads
 
 
+# `<project hex>!["<person id>", ...]`: these people were deleted (deletePerson).
+# Sent in the deleting transaction, so a process receives it after every
+# payload of their events that committed before (app/live/bus.py drops those
+# still queued).
+FORGET_MARK = "!"
+
+
+def encode_forget(project_id: uuid.UUID, person_ids: list[uuid.UUID]) -> str:
+    return project_id.hex + FORGET_MARK + orjson.dumps([str(p) for p in person_ids]).decode()
+
+
+def is_forget(payload: str) -> bool:
+    return payload[32:33] == FORGET_MARK
+
+
+def decode_forget(payload: str) -> set[uuid.UUID]:
+    return {uuid.UUID(i) for i in orjson.loads(payload[33:])}
+
+
 def project_hex(payload: str) -> str:
     """The project id (32 hex digits) a payload belongs to, without parsing it."""
     return payload[:32]

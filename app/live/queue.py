@@ -68,6 +68,11 @@ class Subscriber:
         self.queue.append(row)
         self._wakeup.set()
 
+    def forget(self, person_ids: set) -> None:
+        """Drop the queued events of deleted people (deletePerson)."""
+        if any(row.person_id in person_ids for row in self.queue):
+            self.queue = deque(row for row in self.queue if row.person_id not in person_ids)
+
     def lose(self, count: int) -> None:
         """Events that could not be delivered at all (counted like drops)."""
         if count > 0 and not self.closed:

@@ -3,8 +3,12 @@
 - Backend: aiocache. SimpleMemoryCache by default (per process); RedisCache when
   REDIS_URL is set, shared by every worker and host. Values are pickled in both,
   so a hit never hands out an object another request holds.
-- Key: `<namespace>:<kind>:<project id>:<sha256 of the normalised input>`. The
-  project id is always part of it: no entry is shared between projects.
+- Key: `<namespace>:<kind>:<project id>:g<generation>:<sha256 of the normalised
+  input>`. The project id is always part of it: no entry is shared between
+  projects. The generation is the project's report_generation, read from the
+  primary before every report and bumped in the transaction that removes data
+  (app/storage/lifecycle.py): after a deletePerson commits, every worker asks
+  for new keys, so nothing computed before it is served.
 - TTL: settings.report_ttl seconds (0 or less: nothing is stored, requests are
   still de-duplicated while they run).
 - Stampedes: concurrent identical requests compute once. In a process, the first
@@ -120,11 +124,13 @@ class ReportCache:
     # ------------------------------------------------------------ keys
 
     @staticmethod
-    def key(kind: str, project_id: uuid.UUID, spec: Spec) -> str:
-        """kind + project + a digest of the normalised input (the namespace is
-        added by the backend)."""
+    def key(kind: str, project_id: uuid.UUID, spec: Spec, generation: int = 0) -> str:
+        """kind + project + the project's report generation + a digest of the
+        normalised input (the namespace is added by the backend). The
+        generation grows when data is removed (deletePerson, retention:
+        app/storage/lifecycle.py): no entry computed before is reached again."""
         digest = hashlib.sha256(spec.cache_key().encode()).hexdigest()[:40]
-        return f"{kind}:{project_id}:{digest}"
+        return f"{kind}:{project_id}:g{generation}:{digest}"
 
     # ------------------------------------------------------------ backend, failures tolerated
 

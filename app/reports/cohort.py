@@ -25,10 +25,15 @@ from datetime import datetime, timedelta
 import orjson
 
 from ..errors import BadInput
+from ..storage.filters import Params
 from .periods import Period, bucket_seconds, period_end, to_utc
+from .population import Population, population_part
+from .population import normalised as population_key
+from .sql import Statement
 
 MAX_BUCKETS = 120
 MAX_NAME_LENGTH = 255
+MODES = ("FIRST_TIME", "RECURRING")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class CohortSpec:
     cohort_period: Period = Period.WEEK
     bucket: Period = Period.WEEK
     buckets: int = 12
+    mode: str = "FIRST_TIME"
+    cumulative: bool = False
+    people: Population | None = None
 
     def __post_init__(self) -> None:
         for field, name in (("cohortEvent", self.cohort_event), ("returnEvent", self.return_event)):
@@ -55,13 +63,30 @@ class CohortSpec:
             raise BadInput("input.to", "the range [from, to) ends before it starts")
         if not isinstance(self.buckets, int) or not 1 <= self.buckets <= MAX_BUCKETS:
             raise BadInput("input.buckets", f"between 1 and {MAX_BUCKETS} buckets (got {self.buckets})")
+        mode = getattr(self.mode, "value", self.mode)
+        if mode not in MODES:
+            raise BadInput("input.mode", f"FIRST_TIME or RECURRING (got {self.mode!r})")
+        object.__setattr__(self, "mode", mode)
+        if not isinstance(self.cumulative, bool):
+            raise BadInput("input.cumulative", "true or false")
+        if self.people is not None:
+            if not isinstance(self.people, Population):
+                raise BadInput("input.people", "not a people filter")
+            if self.people.is_everyone:  # `people: {}`: everyone, the report without a filter
+                object.__setattr__(self, "people", None)
+
+    @property
+    def has_options(self) -> bool:
+        return self.mode != "FIRST_TIME" or self.cumulative or self.people is not None
 
     def cache_key(self) -> str:
-        """The normalised input: equal for equal reports, whatever the offsets sent."""
-        return orjson.dumps(
-            ["cohort", self.cohort_event, self.return_event, self.from_.isoformat(), self.to.isoformat(),
-             self.cohort_period.value, self.bucket.value, self.buckets]
-        ).decode()
+        """The normalised input: equal for equal reports, whatever the offsets sent.
+        The options only when given: without them the key is the one it always was."""
+        key = ["cohort", self.cohort_event, self.return_event, self.from_.isoformat(), self.to.isoformat(),
+               self.cohort_period.value, self.bucket.value, self.buckets]
+        if self.has_options:
+            key.append({"mode": self.mode, "cumulative": self.cumulative, "people": population_key(self.people)})
+        return orjson.dumps(key).decode()
 
 
 @dataclass(frozen=True)
@@ -104,10 +129,11 @@ def _seconds(n: int) -> str:
     return f"($6::bigint * {n}) * interval '1 second'"
 
 
-def members_cte(cohort_period: Period, buckets: int) -> str:
+def members_cte(cohort_period: Period, buckets: int, population: str | None = None) -> str:
     """members(person_id, t0, row_start, bounds): t₀ is the first cohortEvent
     ever (events after `to` cannot be the first of a member, so they are not
-    read); only people with from ≤ t₀ < to. `bounds` are the member's cell
+    read); only people with from ≤ t₀ < to (and in `population`, the name of
+    a part of person ids, when given). `bounds` are the member's cell
     bounds t₀ + n·B, n = 1 … buckets − 1 (exact µs), so that each return event
     finds its cell by comparing timestamps. Not materialized: the members
     stream from their grouped index scan into the lookups (no tuple store)."""
@@ -117,10 +143,31 @@ def members_cte(cohort_period: Period, buckets: int) -> str:
         SELECT e.person_id, min(e.ts) AS t0, {row_start_sql("min(e.ts)", cohort_period)} AS row_start,
                ARRAY[{bounds}]::timestamptz[] AS bounds
         FROM events e
-        WHERE e.project_id = $1 AND e.name = $2 AND e.ts < $5
+        WHERE e.project_id = $1 AND e.name = $2 AND e.ts < $5{_in_population("e", population)}
         GROUP BY e.person_id
         HAVING min(e.ts) >= $4
     )"""
+
+
+def recurring_members_cte(cohort_period: Period, buckets: int, population: str | None = None) -> str:
+    """members for mode RECURRING: one per (person, cohortPeriod period in
+    which they did cohortEvent within [from, to)), t₀ their first cohortEvent
+    inside both (DESIGN.md §5, "Cohort: recurring and cumulative"). A person
+    can be a member of several rows."""
+    bounds = ", ".join(f"min(e.ts) + {_seconds(n)}" for n in range(1, buckets))
+    row_start = row_start_sql("e.ts", cohort_period)
+    return f"""
+    members AS (
+        SELECT e.person_id, min(e.ts) AS t0, {row_start} AS row_start,
+               ARRAY[{bounds}]::timestamptz[] AS bounds
+        FROM events e
+        WHERE e.project_id = $1 AND e.name = $2 AND e.ts >= $4 AND e.ts < $5{_in_population("e", population)}
+        GROUP BY e.person_id, {row_start}
+    )"""
+
+
+def _in_population(alias: str, population: str | None) -> str:
+    return "" if population is None else f" AND {alias}.person_id IN (SELECT pp.id FROM {population} pp)"
 
 
 # Cell n = the number of the member's bounds t₀ + n·B (n ≥ 1) that t has
@@ -166,13 +213,48 @@ def grid_select(buckets: int) -> str:
     ORDER BY m.row_start"""
 
 
+def cumulative_grid_select(buckets: int) -> str:
+    """grid_select for `cumulative`: cell n counts the members with a
+    returnEvent at t ≥ t₀ + n·B, i.e. whose last returnEvent at or after t₀
+    (one backward index probe per member) is in cell n or later; its cell is
+    width_bucket over the member's bounds (≥ buckets − 1: the last cell)."""
+    counts = ", ".join(f"count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= {n})" for n in range(buckets))
+    # `span` (B · buckets, unread) keeps $6 and $7 in the statement: the
+    # parameter list is the same for every cohort statement.
+    return f"""
+    SELECT m.row_start, count(*) AS size, ARRAY[{counts}] AS people, $6::bigint * $7::int AS span
+    FROM members m
+    CROSS JOIN LATERAL (
+        SELECT max(r.ts) AS last
+        FROM events r
+        WHERE r.project_id = $1 AND r.name = $3 AND r.person_id = m.person_id AND r.ts >= m.t0
+    ) AS x
+    GROUP BY m.row_start
+    ORDER BY m.row_start"""
+
+
+def _base_params(project_id: uuid.UUID | None, spec: CohortSpec) -> list:
+    return [project_id, spec.cohort_event, spec.return_event, spec.from_, spec.to, bucket_seconds(spec.bucket),
+            spec.buckets]
+
+
+def cohort_statement(project_id: uuid.UUID | None, spec: CohortSpec) -> tuple[str, list]:
+    """The statement ($1 … $7 as above; the population's values after) and its
+    parameters. Without options it is exactly the statement it always was."""
+    q = Statement(Params(*_base_params(project_id, spec)))
+    population = population_part(q, spec.people)
+    members = recurring_members_cte if spec.mode == "RECURRING" else members_cte
+    grid = cumulative_grid_select if spec.cumulative else grid_select
+    head = "".join(f"\n{part.sql()}," for part in q.parts)
+    return "WITH" + head + members(spec.cohort_period, spec.buckets, population) + grid(spec.buckets), q.params.values
+
+
 def cohort_sql(spec: CohortSpec) -> str:
-    return "WITH" + members_cte(spec.cohort_period, spec.buckets) + grid_select(spec.buckets)
+    return cohort_statement(None, spec)[0]
 
 
 def cohort_params(project_id: uuid.UUID, spec: CohortSpec) -> list:
-    return [project_id, spec.cohort_event, spec.return_event, spec.from_, spec.to, bucket_seconds(spec.bucket),
-            spec.buckets]
+    return cohort_statement(project_id, spec)[1]
 
 
 def build_rows(records, spec: CohortSpec, computed_at: datetime) -> CohortResult:
@@ -203,5 +285,6 @@ async def compute_cohort(conn, project_id: uuid.UUID, spec: CohortSpec, computed
     which cells are complete."""
     if spec.from_ >= spec.to:
         return CohortResult(rows=())
-    records = await conn.fetch(cohort_sql(spec), *cohort_params(project_id, spec))
+    sql, params = cohort_statement(project_id, spec)
+    records = await conn.fetch(sql, *params)
     return build_rows(records, spec, to_utc(computed_at))

@@ -52,9 +52,14 @@ import orjson
 from ..errors import BadInput
 from ..storage.filters import Params, PropertyFilter, filters_sql, validate_filter
 from . import stats
+from .periods import periods_overlapping
+from .population import Population, population_part
+from .population import normalised as population_key
+from .sql import Statement
 
 __all__ = [
     "MAX_STEPS",
+    "ExclusionSpec",
     "FunnelComparison",
     "FunnelPeople",
     "FunnelResult",
@@ -76,6 +81,7 @@ MAX_KEY_LENGTH = 255
 MAX_SEGMENT_LIMIT = 100
 MAX_WINDOW_SECONDS = 2**31 - 1  # GraphQL Int
 MAX_BASELINE_LENGTH = 10_000
+MAX_EXCLUSIONS = 20
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -132,6 +138,30 @@ class FunnelStepSpec:
         return hash(self.normalised())
 
 
+@dataclass(frozen=True, eq=False)
+class ExclusionSpec:
+    """exclusions[i]: an event (name and filters) that, between the chain's
+    afterStep and beforeStep, takes the person out of the report (DESIGN.md §5,
+    "Funnel: exclusions, ..."). Equality and hash by the normalised filters."""
+
+    event: str
+    after_step: int
+    before_step: int
+    where: tuple[PropertyFilter, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "where", tuple(self.where or ()))
+
+    def normalised(self) -> tuple:
+        return self.event, tuple(sorted(f.normalised() for f in self.where)), self.after_step, self.before_step
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExclusionSpec) and self.normalised() == other.normalised()
+
+    def __hash__(self) -> int:
+        return hash(self.normalised())
+
+
 @dataclass(frozen=True)
 class SegmentSpec:
     """segmentBy: exactly one of person_property and first_step_property."""
@@ -155,6 +185,9 @@ class FunnelSpec:
     to: datetime
     window_seconds: int | None = None
     segment_by: SegmentSpec | None = None
+    exclusions: tuple[ExclusionSpec, ...] = ()
+    hold_constant: str | None = None
+    people: Population | None = None
 
     def __post_init__(self) -> None:
         steps = tuple(self.steps or ())
@@ -190,13 +223,51 @@ class FunnelSpec:
                 raise BadInput("input.segmentBy.limit", f"between 1 and {MAX_SEGMENT_LIMIT} segments (got {seg.limit})")
             if seg.baseline is not None and not _text_ok(seg.baseline, MAX_BASELINE_LENGTH, empty=True):
                 raise BadInput("input.segmentBy.baseline", f"a segment value: text of at most {MAX_BASELINE_LENGTH} characters")
+        exclusions = tuple(self.exclusions or ())
+        object.__setattr__(self, "exclusions", exclusions)
+        if len(exclusions) > MAX_EXCLUSIONS:
+            raise BadInput("input.exclusions", f"at most {MAX_EXCLUSIONS} exclusions (got {len(exclusions)})")
+        last = len(steps) - 1
+        for i, x in enumerate(exclusions):
+            at = f"input.exclusions[{i}]"
+            if not isinstance(x, ExclusionSpec):
+                raise BadInput(at, "not a funnel exclusion")
+            if not _text_ok(x.event, MAX_NAME_LENGTH):
+                raise BadInput(f"{at}.event", f"an event name is 1-{MAX_NAME_LENGTH} characters")
+            for j, f in enumerate(x.where):
+                validate_filter(f"{at}.where[{j}]", f)
+            rule = f"0 ≤ afterStep < beforeStep ≤ {last}, the last step"
+            if isinstance(x.after_step, bool) or not isinstance(x.after_step, int) or not 0 <= x.after_step < last:
+                raise BadInput(f"{at}.afterStep", f"{rule} (got afterStep {x.after_step})")
+            if (isinstance(x.before_step, bool) or not isinstance(x.before_step, int)
+                    or not x.after_step < x.before_step <= last):
+                raise BadInput(f"{at}.beforeStep", f"{rule} (got beforeStep {x.before_step})")
+        if self.hold_constant is not None and not _text_ok(self.hold_constant, MAX_KEY_LENGTH):
+            raise BadInput("input.holdConstant", f"a property key is 1-{MAX_KEY_LENGTH} characters")
+        if self.people is not None:
+            if not isinstance(self.people, Population):
+                raise BadInput("input.people", "not a people filter")
+            if self.people.is_everyone:  # `people: {}` filters nothing: the report of everyone
+                object.__setattr__(self, "people", None)
+
+    @property
+    def has_options(self) -> bool:
+        """Exclusions, holdConstant or a population (they enter the cache key)."""
+        return self.walks_options or self.people is not None
+
+    @property
+    def walks_options(self) -> bool:
+        """Exclusions or holdConstant: the chains are then walked by
+        whodid_funnel_chain_options (db/migrations/0008_funnel_options.sql).
+        A population alone keeps the chains' shape (set-based or walked)."""
+        return bool(self.exclusions) or self.hold_constant is not None
 
     @property
     def earliest_start_suffices(self) -> bool:
         """True when the earliest start is provably the person's best, so that the
         walk can stop after it: no window, and either no `where` filter or all step
         names distinct (docs/reports.md, "Funnel", has the argument)."""
-        if self.window_seconds is not None:
+        if self.window_seconds is not None or self.hold_constant is not None:
             return False
         names = [s.event for s in self.steps]
         return len(set(names)) == len(names) or not any(s.where for s in self.steps)
@@ -227,6 +298,14 @@ class FunnelSpec:
                     seg.baseline,
                 ],
             ]
+            # The options only when given: the key of a funnel without them is
+            # the key it had before they existed (cached entries stay valid).
+            + ([] if not self.has_options else [{
+                "exclusions": [list(x.normalised()[:1]) + [[list(f) for f in x.normalised()[1]]]
+                               + list(x.normalised()[2:]) for x in self.exclusions],
+                "holdConstant": self.hold_constant,
+                "people": population_key(self.people),
+            }])
         ).decode()
 
 
@@ -327,6 +406,29 @@ class FunnelPeople:
             self._orders[key] = keys
         return keys
 
+    def trend(self, from_: datetime, to: datetime, interval: Any) -> list[tuple[datetime, int, int]]:
+        """FunnelReport.trend: per period overlapping [from_, to) (empty ones
+        too), (start, entered, converted): the people whose chain's t_0 is in
+        the period and those of them who reached the last step."""
+        bounds = periods_overlapping(from_, to, interval)
+        key = ("trend", from_, to, str(interval))
+        cached = self._orders.get(key)
+        if cached is not None:
+            return cached
+        starts = [int((b[0] - EPOCH) / timedelta(microseconds=1)) for b in bounds]
+        entered = [0] * len(bounds)
+        converted = [0] * len(bounds)
+        n, times, levels = self.steps, self.times, self.levels
+        for i in range(len(levels)):
+            at = bisect_right(starts, times[i * n]) - 1
+            if 0 <= at < len(bounds):
+                entered[at] += 1
+                if levels[i] >= n:
+                    converted[at] += 1
+        out = [(b[0], e, c) for b, e, c in zip(bounds, entered, converted)]
+        self._orders[key] = out
+        return out
+
     def page(
         self,
         step: int,
@@ -406,14 +508,19 @@ def _step_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]
     return out
 
 
-def _chains_set_based(spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str]) -> str:
+def _chains_set_based(
+    spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], population: str | None = None
+) -> str:
     """CTEs ending in `best(person_id, level, t0 .. t{n-1}, seq)`: each person's
-    chain when no event can match two steps."""
+    chain when no event can match two steps; only the people of `population`
+    (the name of a part of person ids) when given."""
     n = len(spec.steps)
     window = spec.window_seconds is not None
+    in_population = "" if population is None else f" AND e.person_id IN (SELECT pp.id FROM {population} pp)"
 
     def in_range(k: int) -> str:
-        return f"e.project_id = $1 AND {conds[k]} AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz"
+        return (f"e.project_id = $1 AND {conds[k]} AND e.ts >= {from_ph}::timestamptz"
+                f" AND e.ts < {to_ph}::timestamptz{in_population}")
 
     # Each person's earliest start (time, then seq): person DESC is the order
     # of a backward scan of events_name_person_ts, which then needs no sort.
@@ -525,8 +632,13 @@ def build_query(project_id: uuid.UUID, spec: FunnelSpec, with_people: bool = Fal
     conds = _step_conditions(spec, p)
     key_ph = p.add(seg.key) if seg is not None else None
 
-    if spec.one_step_per_event:
-        sql = "WITH" + _chains_set_based(spec, p, from_ph, to_ph, conds)
+    # The population (when filtered) as a part of its own, before the chains,
+    # which read only its people's events.
+    q = Statement(p)
+    population = population_part(q, spec.people)
+    head = "WITH" + "".join(f"\n{part.sql()}," for part in q.parts)
+    if spec.one_step_per_event and not spec.walks_options:
+        sql = head + _chains_set_based(spec, p, from_ph, to_ph, conds, population)
         times = ", ".join(
             "b.t0" if k == 0 else f"CASE WHEN b.level > {k} THEN b.t{k} END AS t{k}" for k in range(n)
         )
@@ -561,7 +673,7 @@ chains AS MATERIALIZED (
             sql += f""",
 chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv FROM best b)"""
     else:
-        sql = _chains_walked(spec, p, from_ph, to_ph, conds, key_ph)
+        sql = head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population)
 
     sql += _aggregates(spec, p, with_people)
     if seg is not None and n > 1:  # _merged_statistics' search
@@ -569,13 +681,39 @@ chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv F
     return sql, p.values
 
 
+def _exclusion_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]:
+    """Per exclusion, the condition an event row `alias` must meet."""
+    out = []
+    for x in spec.exclusions:
+        cond = f"{alias}.name = {p.add(x.event)}::text"
+        if x.where:
+            cond += " AND " + filters_sql(f"{alias}.properties", list(x.where), p)
+        out.append(cond)
+    return out
+
+
 def _chains_walked(
-    spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], key_ph: str | None
+    spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], key_ph: str | None,
+    population: str | None = None,
 ) -> str:
-    """`chains` by the PL/pgSQL walk: for any funnel (repeated step names)."""
+    """`chains` by the PL/pgSQL walk: for any funnel (repeated step names), and
+    for every funnel with options (exclusions, holdConstant, a population:
+    whodid_funnel_chain_options, db/migrations/0008_funnel_options.sql)."""
     n = len(spec.steps)
-    names_ph = p.add(sorted({s.event for s in spec.steps}))
-    mask = "\n               | ".join(f"CASE WHEN {cond} THEN {1 << k} ELSE 0 END" for k, cond in enumerate(conds))
+    options = spec.walks_options
+    names = {s.event for s in spec.steps} | {x.event for x in spec.exclusions}
+    names_ph = p.add(sorted(names))
+    bits = list(conds)
+    hold_ph = None
+    if spec.hold_constant is not None:
+        hold_ph = p.add(spec.hold_constant)
+        # A start must have the held property (any value, JSON null included).
+        bits[0] = f"{bits[0]} AND e.properties ? {hold_ph}::text"
+    bits += _exclusion_conditions(spec, p)
+    one = "::bigint" if options else ""
+    mask = "\n               | ".join(
+        f"CASE WHEN {cond} THEN {1 << k}{one} ELSE 0{one} END" for k, cond in enumerate(bits)
+    )
     seg = spec.segment_by
     m_extra = agg_extra = join = ""
     segment_value = "NULL::text"
@@ -586,11 +724,27 @@ def _chains_walked(
     elif seg is not None:
         join = "\n    LEFT JOIN persons pr ON pr.project_id = $1 AND pr.id = p.person_id"
         segment_value = _text_form("pr.properties", key_ph)
+    if hold_ph is not None:
+        m_extra += f", {_text_form('e.properties', hold_ph)} AS hv"
+        agg_extra += ",\n               array_agg(m.hv ORDER BY m.ts, m.seq) AS hvs"
+    in_population = ""
+    if population is not None:
+        in_population = f"\n              AND e.person_id IN (SELECT pp.id FROM {population} pp)"
     nsteps_ph = p.add(n)
     window_ph = p.add(spec.window_seconds)
     earliest_ph = p.add(spec.earliest_start_suffices)
     times = ", ".join(f"f.times[{k + 1}] AS t{k}" for k in range(n))
-    return f"""WITH
+    if options:
+        walk = f"""whodid_funnel_chain_options(
+        p.tss, p.masks, {"p.hvs" if hold_ph is not None else "NULL::text[]"}, {nsteps_ph}::int, {window_ph}::bigint,
+        {earliest_ph}::boolean, {p.add(hold_ph is not None)}::boolean,
+        {p.add([x.after_step for x in spec.exclusions])}::int[], {p.add([x.before_step for x in spec.exclusions])}::int[]) f"""
+    else:
+        walk = f"""whodid_funnel_chain(
+        p.tss, p.masks, {nsteps_ph}::int, {window_ph}::bigint, {earliest_ph}::boolean) f"""
+    # Excluded people leave the whole report (their chain is not a chain).
+    kept = "\n    WHERE NOT f.excluded" if spec.exclusions else ""
+    return f"""
 chains AS MATERIALIZED (
     SELECT p.person_id, f.level, {times}, {segment_value} AS sv
     FROM (
@@ -606,7 +760,7 @@ chains AS MATERIALIZED (
                    ({mask}) AS mask{m_extra}
             FROM events e
             WHERE e.project_id = $1 AND e.name = ANY({names_ph}::text[])
-              AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz
+              AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz{in_population}
             ORDER BY e.person_id, e.ts, e.seq
             OFFSET 0
         ) m
@@ -614,8 +768,7 @@ chains AS MATERIALIZED (
         GROUP BY m.person_id
         HAVING bool_or((m.mask & 1) = 1)
     ) p
-    CROSS JOIN LATERAL whodid_funnel_chain(
-        p.tss, p.masks, {nsteps_ph}::int, {window_ph}::bigint, {earliest_ph}::boolean) f{join}
+    CROSS JOIN LATERAL {walk}{join}{kept}
 )"""
 
 

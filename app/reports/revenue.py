@@ -39,7 +39,11 @@ from decimal import Decimal
 import orjson
 
 from ..errors import BadInput
+from ..storage.filters import Params
 from .periods import MAX_SERIES_POINTS, Period, count_periods_overlapping, to_utc
+from .population import Population, population_part
+from .population import normalised as population_key
+from .sql import Statement
 
 MAX_KEY_LENGTH = 255
 _SQL_STEP = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days", Period.MONTH: "1 month"}
@@ -52,6 +56,7 @@ class RevenueSpec:
     to: datetime
     interval: Period = Period.MONTH
     source_property: str = "Campaign Source"
+    people: Population | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "from_", to_utc(self.from_))
@@ -70,11 +75,18 @@ class RevenueSpec:
                 "input.interval",
                 f"the series would have {points} points (at most {MAX_SERIES_POINTS}); use a longer interval",
             )
+        if self.people is not None:
+            if not isinstance(self.people, Population):
+                raise BadInput("input.people", "not a people filter")
+            if self.people.is_everyone:  # `people: {}`: everyone, the report without a filter
+                object.__setattr__(self, "people", None)
 
     def cache_key(self) -> str:
-        return orjson.dumps(
-            ["revenue", self.from_.isoformat(), self.to.isoformat(), self.interval.value, self.source_property]
-        ).decode()
+        # The population only when given: the key without it is the one it always was.
+        key = ["revenue", self.from_.isoformat(), self.to.isoformat(), self.interval.value, self.source_property]
+        if self.people is not None:
+            key.append({"people": population_key(self.people)})
+        return orjson.dumps(key).decode()
 
 
 @dataclass(frozen=True)
@@ -131,12 +143,24 @@ class TopPeoplePage:
 # ---------------------------------------------------------------- SQL pieces
 # Parameters: $1 project, $2 from, $3 to, $4 sourceProperty.
 
-IN_RANGE_CTE = """
+def in_population(population: str | None) -> str:
+    """The condition on events' person_id that keeps the population (the part
+    named `population`), or nothing when everyone counts."""
+    return "" if population is None else f" AND person_id IN (SELECT pp.id FROM {population} pp)"
+
+
+def in_range_cte(population: str | None = None) -> str:
+    """in_range: the Revenue events in [from, to) (of the population's people
+    when it is given)."""
+    return f"""
     in_range AS (
         SELECT person_id, ts, revenue
         FROM events
-        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= $2 AND ts < $3
+        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= $2 AND ts < $3{in_population(population)}
     )"""
+
+
+IN_RANGE_CTE = in_range_cte()
 
 
 def periods_cte(interval: Period) -> str:
@@ -232,9 +256,19 @@ def avg_cents(total: str = "total", paying: str = "paying") -> str:
     )
 
 
-def revenue_sql(spec: RevenueSpec) -> str:
+def revenue_statement(project_id: uuid.UUID | None, spec: RevenueSpec) -> tuple[str, list]:
+    """The statement ($1 … $4 as above; the population's values after) and its
+    parameters."""
+    q = Statement(Params(project_id, spec.from_, spec.to, spec.source_property))
+    population = population_part(q, spec.people)
+    head = "".join(f"\n{part.sql()}," for part in q.parts)
+    return revenue_sql(spec, head, population), q.params.values
+
+
+def revenue_sql(spec: RevenueSpec, head: str = "", population: str | None = None) -> str:
+    """`head`: parts before in_range (the population, named `population`)."""
     return f"""
-    WITH {IN_RANGE_CTE},
+    WITH{head} {in_range_cte(population)},
     {periods_cte(spec.interval)},
     per_person AS MATERIALIZED (
         SELECT person_id,
@@ -255,7 +289,7 @@ def revenue_sql(spec: RevenueSpec) -> str:
             SELECT {money()}
             FROM events
             WHERE project_id = $1 AND revenue IS NOT NULL
-              AND ts >= greatest(p.start, $2::timestamptz) AND ts < least(p.stop, $3::timestamptz)
+              AND ts >= greatest(p.start, $2::timestamptz) AND ts < least(p.stop, $3::timestamptz){in_population(population)}
         ) AS x
     ),
     sources AS (
@@ -303,14 +337,18 @@ def build_result(r) -> RevenueResult:
 
 async def compute_revenue(conn, project_id: uuid.UUID, spec: RevenueSpec) -> RevenueResult:
     """The revenue report; `conn` is a connection or a pool."""
-    record = await conn.fetchrow(revenue_sql(spec), project_id, spec.from_, spec.to, spec.source_property)
+    sql, params = revenue_statement(project_id, spec)
+    record = await conn.fetchrow(sql, *params)
     return build_result(record)
 
 
 # ---------------------------------------------------------------- topPeople
 
-TOP_PEOPLE_SQL = f"""
-    WITH {IN_RANGE_CTE},
+def top_people_sql(head: str = "", population: str | None = None) -> str:
+    """Parameters: $1 project, $2 from, $3 to, $4/$5 the cursor (sum, id), $6
+    the page size plus one; `head`: the population part, named `population`."""
+    return f"""
+    WITH{head} {in_range_cte(population)},
     sums AS (SELECT person_id, sum(revenue) AS revenue FROM in_range GROUP BY person_id)
     SELECT person_id, revenue FROM sums
     WHERE $4::numeric IS NULL OR revenue < $4::numeric OR (revenue = $4::numeric AND person_id > $5::uuid)
@@ -319,12 +357,16 @@ TOP_PEOPLE_SQL = f"""
 """
 
 
+TOP_PEOPLE_SQL = top_people_sql()
+
+
 async def top_people(conn, project_id: uuid.UUID, spec: TopPeopleSpec) -> TopPeoplePage:
     """People with Revenue events in range by their sum descending, then id; the
     page after the cursor (sum, id)."""
     after_revenue, after_id = spec.after if spec.after is not None else (None, None)
-    rows = await conn.fetch(
-        TOP_PEOPLE_SQL, project_id, spec.report.from_, spec.report.to, after_revenue, after_id, spec.first + 1
-    )
+    q = Statement(Params(project_id, spec.report.from_, spec.report.to, after_revenue, after_id, spec.first + 1))
+    population = population_part(q, spec.report.people)
+    head = "".join(f"\n{part.sql()}," for part in q.parts)
+    rows = await conn.fetch(top_people_sql(head, population), *q.params.values)
     entries = tuple((r["person_id"], r["revenue"]) for r in rows[: spec.first])
     return TopPeoplePage(entries=entries, has_next_page=len(rows) > spec.first)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -25,6 +26,7 @@ import asyncpg
 
 from ..config import Settings
 from ..errors import ReportTimeout
+from ..storage.pool import CONNECTION_ERRORS
 from ..storage.statistics import StatisticsKeeper
 from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
 from .cohort import CohortResult, CohortSpec, compute_cohort
@@ -35,6 +37,16 @@ if TYPE_CHECKING:  # funnel.py is imported when a funnel runs (it is large)
     from .funnel import FunnelSpec
 
 log = logging.getLogger("whodid.reports")
+
+# After the replica failed to connect, reports go to the primary this long
+# before the replica is tried again (a warning line each time it is skipped
+# would flood the log: only the failures are logged).
+REPLICA_RETRY_SECONDS = 5.0
+
+try:
+    from ..metrics import REPORT_REPLICA_FALLBACKS as _REPLICA_FALLBACKS
+except ImportError:  # pragma: no cover
+    _REPLICA_FALLBACKS = None
 
 # compute(connection, computed_at) -> value
 Computation = Callable[[asyncpg.Connection, datetime], Awaitable[Any]]
@@ -113,6 +125,10 @@ class ReportService:
         self.computations = 0
         self.computations_by_kind: Counter[str] = Counter()
         self.timeouts = 0
+        # Reports computed on the primary instead of the replica, by reason;
+        # after a connection failure the replica is skipped for a few seconds.
+        self.replica_fallbacks: Counter[str] = Counter()
+        self._replica_down_until = 0.0
         # Called with (report kind, "hit" | "miss" | "timeout") for every request.
         self.observers: list[Callable[[str, str], None]] = [_prometheus_observer()]
         self.observers = [o for o in self.observers if o is not None]
@@ -121,8 +137,10 @@ class ReportService:
         if self.settings.read_database_url:
             from ..storage.pool import create_pool
 
+            # No connection at start (min_size 0): a replica that is down when
+            # the server starts means reports on the primary, not a failed start.
             self.read_pool = await create_pool(
-                self.settings.read_database_url, min_size=1, max_size=self.settings.pool_max
+                self.settings.read_database_url, min_size=0, max_size=self.settings.pool_max
             )
 
     async def close(self) -> None:
@@ -136,7 +154,7 @@ class ReportService:
     async def run(self, kind: str, project_id: uuid.UUID, spec: Spec, compute: Computation) -> Report:
         """The cached answer for (kind, project, spec), computing it at most once
         at a time per key."""
-        key = self.cache.key(kind, project_id, spec)
+        key = self.cache.key(kind, project_id, spec, await self._generation(project_id))
 
         async def produce() -> tuple[Any, datetime]:
             computed_at = self.clock()
@@ -153,6 +171,17 @@ class ReportService:
         self._observe(kind, "hit" if report.cached else "miss")
         return report
 
+    async def _generation(self, project_id: uuid.UUID) -> int:
+        """The project's report generation, from the primary (a replica may lag
+        behind a deletion); read before the computation's snapshot is taken,
+        so an answer stored under it never predates it."""
+        from ..storage.lifecycle import report_generation
+
+        try:
+            return await report_generation(self.pool, project_id)
+        except asyncpg.UndefinedColumnError:  # a database not migrated to 0010 yet
+            return 0
+
     def _observe(self, kind: str, result: str) -> None:
         for observe in self.observers:
             try:
@@ -163,7 +192,37 @@ class ReportService:
     async def _query(
         self, kind: str, project_id: uuid.UUID, work: Callable[[asyncpg.Connection], Awaitable[Any]]
     ) -> Any:
-        pool = self.read_pool or self.pool
+        """On the read replica when there is one and it answers; else, or when
+        the replica cancelled the computation for a recovery conflict (once),
+        on the primary: a warning line and whodid_report_replica_fallbacks_total."""
+        if self.read_pool is None or time.monotonic() < self._replica_down_until:
+            if self.read_pool is not None:
+                self._fallback(kind, "down", None)
+            return await self._query_on(self.pool, kind, project_id, work)
+        try:
+            return await self._query_on(self.read_pool, kind, project_id, work)
+        except asyncpg.SerializationError as exc:
+            # 40001 "canceling statement due to conflict with recovery": the
+            # replica replayed a cleanup the snapshot still needed.
+            self._fallback(kind, "recovery_conflict", exc)
+        except CONNECTION_ERRORS as exc:
+            self._replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+            self._fallback(kind, "down", exc)
+        return await self._query_on(self.pool, kind, project_id, work)
+
+    def _fallback(self, kind: str, reason: str, exc: BaseException | None) -> None:
+        self.replica_fallbacks[reason] += 1
+        if _REPLICA_FALLBACKS is not None:
+            _REPLICA_FALLBACKS.labels(reason).inc()
+        if exc is not None:
+            log.warning("%s report on the primary: the read replica %s (%s: %s)", kind,
+                        "is down" if reason == "down" else "cancelled it for a recovery conflict",
+                        type(exc).__name__, exc)
+
+    async def _query_on(
+        self, pool: asyncpg.Pool, kind: str, project_id: uuid.UUID,
+        work: Callable[[asyncpg.Connection], Awaitable[Any]],
+    ) -> Any:
         try:
             # The server's statement_timeout cancels cleanly; this is the backstop
             # for the whole computation (several statements, a lost cancel).
@@ -239,4 +298,5 @@ class ReportService:
             "cache_misses": self.cache.misses,
             "cache_errors": self.cache.errors,
             "timeouts": self.timeouts,
+            "replica_fallbacks": sum(self.replica_fallbacks.values()),
         }

@@ -22,7 +22,7 @@ def graphql_records(caplog) -> list[logging.LogRecord]:
 
 
 @pytest.mark.parametrize("query, key, code", [
-    ("{ people(", "read", "BAD_USER_INPUT"),  # syntax
+    ("{ people(", "read", "GRAPHQL_PARSE_FAILED"),  # syntax (Apollo's code)
     ("{ nope }", "read", "BAD_USER_INPUT"),  # validation
     ('{ person(identity: "x") { id } }', "write", "FORBIDDEN"),  # the public key may not read people
     ('{ events(first: 100000) { nodes { id } } }', "read", "BAD_USER_INPUT"),  # a resolver's refusal

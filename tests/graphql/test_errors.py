@@ -39,7 +39,10 @@ async def test_every_error_has_a_code_syntax_errors_too(http, project):
     headers = {"Authorization": f"Bearer {project.read_key}"}
     syntax = (await http.post("/graphql", json={"query": "{ people("}, headers=headers)).json()
     unknown = (await http.post("/graphql", json={"query": "{ nope }"}, headers=headers)).json()
-    for body in (syntax, unknown):
+    for body, code in ((syntax, "GRAPHQL_PARSE_FAILED"), (unknown, "BAD_USER_INPUT")):
         assert body["data"] is None
-        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+        assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
     assert syntax["errors"][0]["message"].startswith("Syntax Error")
+    # Over GET too (persisted queries, dashboards).
+    got = (await http.get("/graphql", params={"query": "{ people("}, headers=headers)).json()
+    assert [e["extensions"]["code"] for e in got["errors"]] == ["GRAPHQL_PARSE_FAILED"], got

@@ -59,7 +59,7 @@ def filters(draw) -> PropertyFilter:
 
 
 @st.composite
-def scenarios(draw) -> dict:
+def scenarios(draw, properties=properties) -> dict:
     event = st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(NAMES), st.sampled_from(OFFSETS), properties)
     links = st.tuples(st.sampled_from(["identify", "alias"]), st.sampled_from(IDENTITIES), st.sampled_from(IDENTITIES))
     sets = st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(KEYS), values, st.integers(0, 3))
@@ -227,3 +227,132 @@ def test_the_property_test_ran_many_varied_examples():
     # 2026-11-29's runs (a fifth, the bound before, failed once in CI-like
     # runs). Three show the comparisons were not all of empty funnels.
     assert sum(1 for n in EXAMPLES if n > 0) >= 3, EXAMPLES
+
+
+# ======================================================================= options
+# The same worlds with the funnel's options (DESIGN.md §5, "Funnel: exclusions,
+# holding a property constant, conversion over time", "Population filter"):
+# exclusions (0-2, random steps, names and filters), holdConstant, a population
+# (properties, didEvent within random bounds) and the trend by HOUR or DAY.
+
+
+def _filter_dicts(fs) -> list[dict] | None:
+    return [{"key": f.key, "op": f.op.value, "value": f.value} for f in fs] or None
+
+
+# Few values, so that a held property often has equal and different values
+# among a person's events (with VALUES a person rarely has two equal ones).
+FEW_VALUES = st.dictionaries(st.sampled_from(KEYS), st.sampled_from([1, "1", "a", None]), max_size=2)
+
+
+@st.composite
+def option_scenarios(draw) -> dict:
+    scenario = draw(scenarios() | scenarios(properties=FEW_VALUES))
+    n = len(scenario["steps"])
+    exclusion = st.builds(
+        lambda event, where, after, gap: (event, where, after, gap),
+        st.sampled_from(NAMES),
+        st.just([]) | st.lists(filters(), min_size=1, max_size=1),
+        st.integers(0, n - 2),
+        st.integers(1, n - 1),
+    )
+    exclusions = []
+    for event, where, after, gap in draw(st.lists(exclusion, max_size=2)):
+        exclusions.append((event, where, after, min(after + gap, n - 1)))
+    people = draw(
+        st.none()
+        | st.builds(
+            lambda props, did, lo, hi: {"properties": props, "didEvent": did, "from": lo, "to": hi},
+            st.lists(filters(), max_size=2),
+            st.none() | st.sampled_from(NAMES),
+            st.none() | st.sampled_from([T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=61)]),
+            st.none() | st.sampled_from([T0 + timedelta(seconds=2), T0 + timedelta(seconds=3600)]),
+        ).filter(lambda p: p["from"] is None or p["to"] is None or p["from"] <= p["to"])
+    )
+    scenario.update(
+        exclusions=exclusions,
+        hold=draw(st.none() | st.sampled_from(KEYS)),
+        people=people,
+        trend=draw(st.sampled_from(["HOUR", "DAY"])),
+    )
+    return scenario
+
+
+def option_spec(scenario: dict) -> FunnelSpec:
+    from app.reports.funnel import ExclusionSpec
+    from app.reports.population import Population
+
+    seg = scenario["segment"]
+    people = scenario["people"]
+    return FunnelSpec(
+        steps=tuple(FunnelStepSpec(name, tuple(where)) for name, where in scenario["steps"]),
+        from_=scenario["from"],
+        to=scenario["to"],
+        window_seconds=scenario["window"],
+        segment_by=None if seg is None else SegmentSpec(
+            person_property=seg.get("personProperty"),
+            first_step_property=seg.get("firstStepProperty"),
+            limit=seg["limit"],
+            baseline=seg["baseline"],
+        ),
+        exclusions=tuple(ExclusionSpec(e, a, b, tuple(w)) for e, w, a, b in scenario["exclusions"]),
+        hold_constant=scenario["hold"],
+        people=None if people is None else Population(
+            properties=tuple(people["properties"]), did_event=people["didEvent"],
+            from_=people["from"], to=people["to"],
+        ),
+    )
+
+
+OPTION_EXAMPLES: list[int] = []
+
+
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+@given(scenario=option_scenarios())
+async def test_funnel_with_options_matches_the_oracle(services, scenario):
+    project = await make_project(services, "funnel-opt")
+    await load(services, project.id, scenario)
+    try:
+        spec = option_spec(scenario)
+    except BadInput as e:  # the strategies only make valid funnels
+        raise AssertionError(f"invalid spec: {e}") from e
+    result = await compute_funnel(services.pool, project.id, spec)
+    async with services.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT seq, person_id, name, properties, ts FROM events WHERE project_id = $1", project.id
+        )
+        persons = await conn.fetch(
+            "SELECT id, properties FROM persons WHERE project_id = $1 AND merged_into IS NULL", project.id
+        )
+    events = [Ev(r["seq"], str(r["person_id"]), r["name"], r["properties"], r["ts"]) for r in rows]
+    person_props = {str(r["id"]): r["properties"] for r in persons}
+    steps = [{"event": s.event, "where": _filter_dicts(s.where)} for s in spec.steps]
+    people = scenario["people"]
+    want = reference_funnel(
+        events, person_props, steps, spec.from_, spec.to, spec.window_seconds, scenario["segment"],
+        exclusions=[
+            {"event": e, "where": _filter_dicts(w), "afterStep": a, "beforeStep": b}
+            for e, w, a, b in scenario["exclusions"]
+        ] or None,
+        hold_constant=scenario["hold"],
+        people=None if people is None else dict(people, properties=_filter_dicts(people["properties"])),
+        trend_interval=scenario["trend"],
+    )
+    compare(result, want)
+    trend = result.people.trend(spec.from_, spec.to, scenario["trend"])
+    assert [
+        {"start": s, "entered": e, "converted": c, "rate": c / e if e else 0.0} for s, e, c in trend
+    ] == want["trend"]
+    OPTION_EXAMPLES.append(sum(s.people for s in result.steps))
+
+
+def test_the_options_property_test_ran_many_varied_examples():
+    if not OPTION_EXAMPLES:
+        pytest.skip("the options property test did not run in this session")
+    assert len(OPTION_EXAMPLES) >= MAX_EXAMPLES, len(OPTION_EXAMPLES)
+    assert sum(1 for n in OPTION_EXAMPLES if n > 0) >= 3, OPTION_EXAMPLES

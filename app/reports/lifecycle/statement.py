@@ -1,0 +1,146 @@
+"""The lifecycle report's statement (DESIGN.md §5 Lifecycle), from named parts.
+
+- `population`: the people filter, when there is one (app/reports/population.py);
+- `marked`: every matching event before `to` (history before `from`
+  included) with its period p — `date_bin` of fixed hours from a Monday for
+  HOUR, DAY and WEEK; for MONTH the month's start as UTC wall time
+  (`date_trunc` of `ts AT TIME ZONE 'UTC'`, so that `p - interval '1 month'`
+  is the calendar month before) — and, in one window over the person's events newest first
+  (the order of the index events_name_person_ts: no sort), the periods of the
+  events just older (`older`) and just newer (`newer`). The event whose older
+  neighbour is in another period is the person's first in p, and that
+  neighbour's period is their previous active period; the event whose newer
+  neighbour is in another period is their last in p, and that neighbour's
+  period is their next active period.
+- the report's final SELECT counts per active period p (from the one before
+  the first period of the report on): NEW (first in p with nothing older,
+  ever), RETURNING (the previous active period is the one just before p),
+  RESURRECTING (else), and `dormant_after`: last in p with no activity in
+  the period after p. Python moves `dormant_after` of P−1 to P's dormant and
+  adds the empty periods (app/reports/lifecycle/assembly.py).
+- the people list's SELECT pages the people of one (period, status) by
+  person id, with the same conditions.
+
+$1 is the project id.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from ...storage.filters import filters_sql
+from ..periods import Period, period_start
+from ..population import population_part
+from ..sql import Statement
+from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
+
+# HOUR, DAY and WEEK are fixed lengths: date_bin from a Monday at 00:00 UTC,
+# pure arithmetic on the timestamptz (no time zone, no calendar per row), and
+# +/- a number of hours (never days: a day added to a timestamptz follows the
+# session's TimeZone). MONTH is the calendar month of the UTC wall time.
+_HOURS = {Period.HOUR: 1, Period.DAY: 24, Period.WEEK: 168}
+_ORIGIN = "TIMESTAMPTZ '1999-12-27 00:00:00+00'"  # a Monday before any event (2000-01-01 on)
+
+
+def _step(spec: LifecycleSpec) -> str:
+    if spec.interval is Period.MONTH:
+        return "interval '1 month'"
+    return f"interval '{_HOURS[spec.interval]} hours'"
+
+
+def _period_of(spec: LifecycleSpec, ts: str) -> str:
+    """SQL: the start of the period holding `ts` (timestamptz; MONTH: UTC wall time)."""
+    if spec.interval is Period.MONTH:
+        return f"date_trunc('month', {ts} AT TIME ZONE 'UTC')"
+    return f"date_bin({_step(spec)}, {ts}, {_ORIGIN})"
+
+
+def _period_param(q: Statement, spec: LifecycleSpec, start: datetime) -> str:
+    """A period start as a parameter of the type `_period_of` gives."""
+    if spec.interval is Period.MONTH:
+        return f"{q.param(start.replace(tzinfo=None))}::timestamp"
+    return f"{q.param(start)}::timestamptz"
+
+
+def _start_of(spec: LifecycleSpec, p: str) -> str:
+    """SQL: a period start as timestamptz."""
+    return f"{p} AT TIME ZONE 'UTC'" if spec.interval is Period.MONTH else p
+
+
+def marked_part(q: Statement, spec: LifecycleSpec, population: str | None) -> str:
+    """marked(person_id, p, older, newer, first_in_p, last_in_p): see the module docstring."""
+    cond = [
+        "e.project_id = $1",
+        f"e.name = {q.param(spec.event)}::text",
+        f"e.ts < {q.param(spec.to)}::timestamptz",
+    ]
+    if spec.where:
+        cond.append(filters_sql("e.properties", list(spec.where), q.params))
+    if population is not None:
+        cond.append(f"e.person_id IN (SELECT id FROM {population})")
+    return q.part("marked", f"""
+SELECT person_id, p, older, newer,
+       older IS DISTINCT FROM p AS first_in_p,
+       newer IS DISTINCT FROM p AS last_in_p
+FROM (
+    SELECT person_id, p,
+           lead(p) OVER w AS older,
+           lag(p) OVER w AS newer
+    FROM (
+        SELECT e.person_id, e.ts, {_period_of(spec, "e.ts")} AS p
+        FROM events e
+        WHERE {" AND ".join(cond)}
+    ) x
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+) y""")
+
+
+def _conditions(spec: LifecycleSpec) -> dict[LifecycleStatus, str]:
+    """Over a `marked` row: the person has this status in p (DORMANT: in the period after p)."""
+    step = _step(spec)
+    return {
+        LifecycleStatus.NEW: "first_in_p AND older IS NULL",
+        LifecycleStatus.RETURNING: f"first_in_p AND older = p - {step}",
+        LifecycleStatus.RESURRECTING: f"first_in_p AND older < p - {step}",
+        LifecycleStatus.DORMANT: f"last_in_p AND (newer IS NULL OR newer > p + {step})",
+    }
+
+
+def _marked(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[Statement, str]:
+    q = Statement()
+    q.param(project_id)
+    return q, marked_part(q, spec, population_part(q, spec.people))
+
+
+def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
+    """Rows (p, new, returning, resurrecting, dormant_after), one per active
+    period from the one before the report's first period on."""
+    q, marked = _marked(project_id, spec)
+    c = _conditions(spec)
+    first = _period_param(q, spec, period_start(spec.from_, spec.interval))
+    return q.select(f"""
+SELECT {_start_of(spec, "p")} AS start,
+       count(*) FILTER (WHERE {c[LifecycleStatus.NEW]}) AS new,
+       count(*) FILTER (WHERE {c[LifecycleStatus.RETURNING]}) AS returning,
+       count(*) FILTER (WHERE {c[LifecycleStatus.RESURRECTING]}) AS resurrecting,
+       count(*) FILTER (WHERE {c[LifecycleStatus.DORMANT]}) AS dormant_after
+FROM {marked}
+WHERE p >= {first} - {_step(spec)} AND (first_in_p OR last_in_p)
+GROUP BY p""")
+
+
+def build_people(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]]:
+    """Rows (person_id) of one page (first + 1 rows: the extra one says there is a next page)."""
+    q, marked = _marked(project_id, spec.report)
+    period = _period_param(q, spec.report, spec.start)
+    if spec.status is LifecycleStatus.DORMANT:  # active in the period before, not in this one
+        period = f"{period} - {_step(spec.report)}"
+    cond = [f"p = {period}", _conditions(spec.report)[spec.status]]
+    if spec.after is not None:
+        cond.append(f"person_id > {q.param(spec.after)}::uuid")
+    return q.select(f"""
+SELECT person_id FROM {marked}
+WHERE {" AND ".join(cond)}
+ORDER BY person_id
+LIMIT {q.param(spec.first + 1)}""")

@@ -1,0 +1,20 @@
+"""The stickiness report (DESIGN.md §5 "Stickiness") on the report contract
+(app/reports/contract.py): STICKINESS the report, STICKINESS_PEOPLE a
+bucket's peopleList."""
+from __future__ import annotations
+
+from ..contract import ReportKind
+from ..trends.assembly import PeoplePage
+from .assembly import StickinessBucket, StickinessResult, assemble, assemble_people
+from .spec import StickinessPeopleSpec, StickinessSpec
+from .statement import build, build_people
+
+STICKINESS: ReportKind[StickinessSpec, StickinessResult] = ReportKind("stickiness", build, assemble)
+STICKINESS_PEOPLE: ReportKind[StickinessPeopleSpec, PeoplePage] = ReportKind(
+    "stickiness.people", build_people, assemble_people
+)
+
+__all__ = [
+    "STICKINESS", "STICKINESS_PEOPLE", "PeoplePage", "StickinessBucket", "StickinessPeopleSpec", "StickinessResult",
+    "StickinessSpec",
+]

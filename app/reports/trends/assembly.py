@@ -1,0 +1,111 @@
+"""Rows of the trends statement -> the answer (plain Python, no database).
+
+Each row is one (series, rank, start) group or, with is_total, one (series,
+rank) group over the whole range. Every input series gives one output series
+without a breakdown (empty periods and all); with one, a series per kept
+value in rank order, then the null series when it has events.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Sequence
+
+from ..periods import periods_overlapping, to_utc
+from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    start: datetime
+    value: float | None
+
+
+@dataclass(frozen=True)
+class TrendSeries:
+    index: int
+    event: str
+    math: TrendMath
+    # The breakdown value (None: no breakdown, or the null series).
+    breakdown_value: str | None
+    # The breakdown rank (1 = most events; None: no breakdown, or the null series).
+    rank: int | None
+    total: float | None
+    points: tuple[TrendPoint, ...]
+
+
+@dataclass(frozen=True)
+class TrendsResult:
+    series: tuple[TrendSeries, ...]
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    ids: tuple[uuid.UUID, ...]
+    total: int
+    has_next_page: bool
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def value_of(math: TrendMath, row: Any | None) -> float | None:
+    """The math's value of one group (row None: no matching event)."""
+    events = 0 if row is None else row["events"]
+    if math is TrendMath.TOTAL:
+        return float(events)
+    if math is TrendMath.PEOPLE:
+        return float(0 if row is None else row["people"])
+    if math is TrendMath.EVENTS_PER_PERSON:
+        people = 0 if row is None else row["people"]
+        return events / people if people else 0.0
+    n = 0 if row is None else row["n_values"]
+    if math is TrendMath.SUM:
+        return float(row["sum"]) if n else 0.0
+    if not n:
+        return None
+    if math is TrendMath.AVERAGE:
+        return float(Decimal(row["sum"]) / n)
+    if math is TrendMath.MIN:
+        return _float(row["min"])
+    if math is TrendMath.MAX:
+        return _float(row["max"])
+    return float((row["median_low"] + row["median_high"]) / 2)
+
+
+def assemble(rows: Sequence[Any], spec: TrendsSpec, computed_at: datetime) -> TrendsResult:
+    periods = [start for start, _ in periods_overlapping(spec.from_, spec.to, spec.interval)]
+    groups: dict[tuple[int, int | None], dict[datetime | None, Any]] = {}
+    values: dict[tuple[int, int | None], str | None] = {}
+    for r in rows:
+        key = (r["series"], r["rank"] or None)  # rank 0: the null series
+        groups.setdefault(key, {})[None if r["is_total"] else to_utc(r["start"])] = r
+        values[key] = r["bvalue"]
+    out = []
+    for i, s in enumerate(spec.series):
+        if spec.breakdown is None:
+            keys: list[int | None] = [None]
+        else:
+            ranks = sorted(rank for (j, rank) in groups if j == i and rank is not None)
+            keys = [*ranks, *([None] if (i, None) in groups else [])]
+        for rank in keys:
+            group = groups.get((i, rank), {})
+            out.append(TrendSeries(
+                index=i,
+                event=s.event,
+                math=s.math,
+                breakdown_value=values.get((i, rank)),
+                rank=rank,
+                total=value_of(s.math, group.get(None)),
+                points=tuple(TrendPoint(start, value_of(s.math, group.get(start))) for start in periods),
+            ))
+    return TrendsResult(series=tuple(out))
+
+
+def assemble_people(rows: Sequence[Any], page: TrendPeopleSpec, computed_at: datetime) -> PeoplePage:
+    row = rows[0]
+    ids = tuple(row["ids"])
+    return PeoplePage(ids=ids[: page.first], total=row["total"], has_next_page=len(ids) > page.first)

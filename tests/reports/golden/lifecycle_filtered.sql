@@ -1,0 +1,46 @@
+WITH
+population AS MATERIALIZED (
+SELECT p.id FROM persons p WHERE p.project_id = $1
+  AND p.merged_into IS NULL
+  AND ((p.properties ? $2::text) AND whodid_text(p.properties -> $2::text) = whodid_text(($3::text)::jsonb))
+  AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $4::text AND e.ts >= $5::timestamptz AND e.ts < $6::timestamptz)
+),
+marked AS (
+SELECT person_id, p, older, newer,
+       older IS DISTINCT FROM p AS first_in_p,
+       newer IS DISTINCT FROM p AS last_in_p
+FROM (
+    SELECT person_id, p,
+           lead(p) OVER w AS older,
+           lag(p) OVER w AS newer
+    FROM (
+        SELECT e.person_id, e.ts, date_trunc('month', e.ts AT TIME ZONE 'UTC') AS p
+        FROM events e
+        WHERE e.project_id = $1 AND e.name = $7::text AND e.ts < $8::timestamptz AND ((e.properties ? $9::text) AND whodid_text(e.properties -> $9::text) = whodid_text(($10::text)::jsonb)) AND (whodid_numeric(e.properties -> $11::text) > whodid_numeric(($12::text)::jsonb)) AND e.person_id IN (SELECT id FROM population)
+    ) x
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+) y
+)
+SELECT p AT TIME ZONE 'UTC' AS start,
+       count(*) FILTER (WHERE first_in_p AND older IS NULL) AS new,
+       count(*) FILTER (WHERE first_in_p AND older = p - interval '1 month') AS returning,
+       count(*) FILTER (WHERE first_in_p AND older < p - interval '1 month') AS resurrecting,
+       count(*) FILTER (WHERE last_in_p AND (newer IS NULL OR newer > p + interval '1 month')) AS dormant_after
+FROM marked
+WHERE p >= $13::timestamp - interval '1 month' AND (first_in_p OR last_in_p)
+GROUP BY p
+
+-- parameters
+-- $1: UUID('00000000-0000-0000-0000-000000000001')
+-- $2: 'Country'
+-- $3: '"FR"'
+-- $4: 'Signed Up'
+-- $5: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $6: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $7: 'Logged In'
+-- $8: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $9: 'Plan'
+-- $10: '"pro"'
+-- $11: 'Items'
+-- $12: '2'
+-- $13: datetime.datetime(2024, 1, 1, 0, 0)

@@ -1,0 +1,26 @@
+WITH
+per_person AS (
+SELECT e.person_id, count(DISTINCT date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
+FROM events e
+WHERE e.project_id = $1
+  AND e.name = $4::text
+  AND e.ts >= $2::timestamptz
+  AND e.ts < $3::timestamptz
+GROUP BY e.person_id
+),
+people AS (
+SELECT person_id FROM per_person WHERE n = $5
+)
+SELECT (SELECT count(*) FROM people) AS total,
+       ARRAY(SELECT person_id FROM people
+             WHERE $6::uuid IS NULL OR person_id > $6::uuid
+             ORDER BY person_id LIMIT $7) AS ids
+
+-- parameters
+-- $1: UUID('00000000-0000-0000-0000-000000000001')
+-- $2: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $3: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4: 'Logged In'
+-- $5: 3
+-- $6: UUID('00000000-0000-0000-0000-000000000007')
+-- $7: 51

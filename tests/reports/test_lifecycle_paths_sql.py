@@ -1,0 +1,73 @@
+"""Golden SQL: the lifecycle and paths statements of each variant, built from
+their spec and compared to the text stored in tests/reports/golden/ (the
+statement and its parameters). A change to a statement shows here as a diff
+to review; WHODID_UPDATE_GOLDEN=1 rewrites the files."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from app.reports.lifecycle import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
+from app.reports.lifecycle.statement import build as lifecycle_build, build_people as lifecycle_people
+from app.reports.paths import PathsPeopleSpec, PathsSpec
+from app.reports.paths.statement import build as paths_build, build_people as paths_people
+from app.reports.periods import Period
+from app.reports.population import Population
+from app.storage.filters import FilterOp, PropertyFilter
+
+GOLDEN = Path(__file__).parent / "golden"
+PROJECT = uuid.UUID("00000000-0000-0000-0000-000000000001")
+FROM, TO = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 2, 1, tzinfo=timezone.utc)
+WHERE = (PropertyFilter("Plan", FilterOp.EQ, "pro"), PropertyFilter("Items", FilterOp.GT, 2))
+PEOPLE = Population(properties=(PropertyFilter("Country", FilterOp.EQ, "FR"),), did_event="Signed Up",
+                    from_=FROM, to=TO)
+
+LIFECYCLE = LifecycleSpec("Logged In", FROM, TO)
+LIFECYCLE_FILTERED = LifecycleSpec("Logged In", FROM, TO, WHERE, Period.MONTH, PEOPLE)
+LIFECYCLE_EMPTY = LifecycleSpec("Logged In", FROM, FROM, interval=Period.WEEK)
+FORWARD = PathsSpec(FROM, TO, start_event="Signed Up")
+BACKWARD = PathsSpec(FROM, TO, end_event="Purchased", depth=6, limit=3, people=PEOPLE)
+
+VARIANTS = {
+    "lifecycle": lambda: lifecycle_build(PROJECT, LIFECYCLE),
+    "lifecycle_filtered": lambda: lifecycle_build(PROJECT, LIFECYCLE_FILTERED),
+    "lifecycle_empty_range": lambda: lifecycle_build(PROJECT, LIFECYCLE_EMPTY),
+    "lifecycle_people": lambda: lifecycle_people(
+        PROJECT, LifecyclePeopleSpec(LIFECYCLE, FROM, LifecycleStatus.DORMANT, 50)),
+    "lifecycle_people_after": lambda: lifecycle_people(
+        PROJECT, LifecyclePeopleSpec(LIFECYCLE_FILTERED, FROM, LifecycleStatus.NEW, 10, uuid.UUID(int=7))),
+    "paths_start": lambda: paths_build(PROJECT, FORWARD),
+    "paths_end_population": lambda: paths_build(PROJECT, BACKWARD),
+    "paths_people": lambda: paths_people(PROJECT, PathsPeopleSpec(FORWARD, 2, "Viewed", 50)),
+    "paths_people_folded_after": lambda: paths_people(
+        PROJECT, PathsPeopleSpec(BACKWARD, -3, None, 10, uuid.UUID(int=7))),
+}
+
+
+def render(sql: str, params: list) -> str:
+    assert params[0] == PROJECT
+    lines = [sql.rstrip(), "", "-- parameters"]
+    lines += [f"-- ${i}: {p!r}" for i, p in enumerate(params, 1)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_statement_is_the_golden_one(name):
+    text = render(*VARIANTS[name]())
+    path = GOLDEN / f"{name}.sql"
+    if os.environ.get("WHODID_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}: run with WHODID_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text()
+
+
+def test_one_placeholder_per_parameter():
+    for name, make in VARIANTS.items():
+        sql, params = make()
+        for i in range(1, len(params) + 1):
+            assert f"${i}" in sql, (name, i)
+        assert f"${len(params) + 1}" not in sql, name

@@ -1,0 +1,113 @@
+"""The stickiness report (DESIGN.md §5 "Stickiness"): each edge case of the
+text, through ReportService.report as the server runs it."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.errors import BadInput
+from app.ingest.validation import EventIn
+from app.reports.periods import Period
+from app.reports.population import Population
+from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessSpec
+from app.storage.filters import FilterOp, PropertyFilter
+from tests.support.server import make_project
+
+UTC = timezone.utc
+T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
+DAY = timedelta(days=1)
+
+
+def at(days: float = 0, seconds: float = 0) -> datetime:
+    return T0 + timedelta(days=days, seconds=seconds)
+
+
+async def world(services, events):
+    project = await make_project(services, "sticky")
+    await services.ingest.record_events(project.id, [EventIn(i, n, p, t) for i, n, t, p in events])
+    return project
+
+
+async def run(services, project, event="Go", from_=T0, to=T0 + 4 * DAY, **kw):
+    spec = StickinessSpec(event, from_, to, **kw)
+    return (await services.reports.report(STICKINESS, project.id, spec)).value, spec
+
+
+def buckets(result) -> list[int]:
+    return [b.people for b in result.buckets]
+
+
+async def test_people_by_distinct_active_periods_with_zero_buckets(services):
+    project = await world(services, [
+        ("a", "Go", at(0), {}), ("a", "Go", at(0), {}), ("a", "Go", at(0, 5), {}),   # one day, many events
+        ("b", "Go", at(0), {}), ("b", "Go", at(2), {}),
+        ("c", "Go", at(0), {}), ("c", "Go", at(1), {}), ("c", "Go", at(3, 86399), {}),
+        ("d", "Go", at(-1), {}), ("d", "Go", at(4), {}),                              # outside the range
+        ("e", "Other", at(1), {}),
+    ])
+    result, _ = await run(services, project)
+    assert result.intervals == 4
+    assert [b.periods for b in result.buckets] == [1, 2, 3, 4]
+    assert buckets(result) == [1, 1, 1, 0]
+
+
+async def test_k_counts_partial_periods_and_an_empty_range_has_no_bucket(services):
+    project = await world(services, [("a", "Go", at(0, 100), {}), ("a", "Go", at(1, 100), {})])
+    # From Monday 00:00:50 to Wednesday 00:00:01: three days overlap.
+    result, _ = await run(services, project, from_=at(0, 50), to=at(2, 1))
+    assert (result.intervals, buckets(result)) == (3, [0, 1, 0])
+    result, _ = await run(services, project, from_=at(0, 50), to=at(0, 50))
+    assert (result.intervals, buckets(result)) == (0, [])
+    result, _ = await run(services, project, from_=at(-3), to=at(20), interval=Period.WEEK)
+    assert (result.intervals, buckets(result)) == (4, [1, 0, 0, 0])
+    result, _ = await run(services, project, from_=at(0), to=at(1), interval=Period.HOUR)
+    assert (result.intervals, buckets(result)) == (24, [1] + [0] * 23)
+
+
+async def test_where_people_filter_and_merges(services):
+    project = await world(services, [
+        ("anon", "Go", at(0), {"k": 1}), ("user", "Go", at(1), {"k": "1"}), ("x", "Go", at(0), {"k": 2}),
+    ])
+    result, _ = await run(services, project, where=(PropertyFilter("k", FilterOp.LT, 2),))
+    assert buckets(result) == [2, 0, 0, 0]
+    await services.ingest.identify(project.id, "anon", "user")
+    result, _ = await run(services, project, to=at(4, 1), where=(PropertyFilter("k", FilterOp.LT, 2),))
+    assert buckets(result)[:2] == [0, 1]
+    await services.ingest.set_properties(project.id, "x", {"plan": "pro"}, T0)
+    pros = Population(properties=(PropertyFilter("plan", FilterOp.EQ, "pro"),))
+    result, _ = await run(services, project, to=at(4, 2), people=pros)
+    assert buckets(result)[:2] == [1, 0]
+
+
+async def test_people_list_of_a_bucket_by_id_in_pages(services):
+    project = await world(services, [(f"p{i}", "Go", at(d), {}) for i in range(7) for d in range(1 + i % 2)])
+    result, spec = await run(services, project)
+    assert buckets(result) == [4, 3, 0, 0]
+
+    async def page(periods, first, after=None):
+        s = StickinessPeopleSpec(spec, periods, first, after)
+        return (await services.reports.report(STICKINESS_PEOPLE, project.id, s)).value
+
+    ones = await page(1, 10)
+    assert ones.total == 4 and list(ones.ids) == sorted(ones.ids) and not ones.has_next_page
+    first = await page(1, 3)
+    assert first.ids == ones.ids[:3] and first.has_next_page
+    rest = await page(1, 3, first.ids[-1])
+    assert rest.ids == ones.ids[3:] and not rest.has_next_page and rest.total == 4
+    assert (await page(3, 10)).total == 0
+
+
+def test_bad_input_names_the_field():
+    def refused(field, **kw):
+        args = dict(event="Go", from_=T0, to=T0 + DAY)
+        args.update(kw)
+        with pytest.raises(BadInput) as e:
+            StickinessSpec(**args)
+        assert e.value.field == field, e.value
+
+    refused("input.event", event="")
+    refused("input.event", event="x" * 256)
+    refused("input.to", to=T0 - DAY)
+    refused("input.interval", to=T0 + 500 * DAY, interval=Period.HOUR)
+    refused("input.where[1].value", where=(PropertyFilter("a"), PropertyFilter("a", FilterOp.GT, [1])))

@@ -1,0 +1,76 @@
+"""Golden SQL: the trends and stickiness statements of each variant, built
+from their spec and compared to the text stored in tests/reports/golden/
+(the statement and its parameters). A change to a statement shows here as a
+diff to review; WHODID_UPDATE_GOLDEN=1 rewrites the files."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from app.reports.periods import Period
+from app.reports.population import Population
+from app.reports.stickiness import StickinessPeopleSpec, StickinessSpec
+from app.reports.stickiness.statement import build as stickiness_build, build_people as stickiness_people
+from app.reports.trends import BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
+from app.reports.trends.statement import build as trends_build, build_people as trends_people
+from app.storage.filters import FilterOp, PropertyFilter
+
+GOLDEN = Path(__file__).parent / "golden"
+PROJECT = uuid.UUID("00000000-0000-0000-0000-000000000001")
+FROM, TO = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 2, 1, tzinfo=timezone.utc)
+WHERE = (PropertyFilter("Plan", FilterOp.EQ, "pro"), PropertyFilter("Items", FilterOp.GT, 2))
+PEOPLE = Population(properties=(PropertyFilter("Country", FilterOp.EQ, "FR"),), did_event="Signed Up",
+                    from_=FROM, to=TO)
+
+TOTAL = TrendsSpec((SeriesSpec("Bought"),), FROM, TO)
+EVERY_MATH = TrendsSpec(tuple(SeriesSpec("Bought", math=m, property="Items" if m.of_property else None)
+                              for m in (TrendMath.PEOPLE, TrendMath.SUM, TrendMath.MEDIAN)), FROM, TO, Period.WEEK)
+BY_EVENT = TrendsSpec((SeriesSpec("Bought", WHERE, TrendMath.PEOPLE), SeriesSpec("Viewed")), FROM, TO,
+                      breakdown=BreakdownSpec(event_property="Plan", limit=5))
+BY_PERSON = TrendsSpec((SeriesSpec("Bought", math=TrendMath.AVERAGE, property="Items"),), FROM, TO, Period.MONTH,
+                       BreakdownSpec(person_property="Country"), PEOPLE)
+STICKY = StickinessSpec("Logged In", FROM, TO)
+STICKY_FILTERED = StickinessSpec("Logged In", FROM, TO, WHERE, Period.WEEK, PEOPLE)
+
+VARIANTS = {
+    "trends_total": lambda: trends_build(PROJECT, TOTAL),
+    "trends_maths": lambda: trends_build(PROJECT, EVERY_MATH),
+    "trends_breakdown_event": lambda: trends_build(PROJECT, BY_EVENT),
+    "trends_breakdown_person_population": lambda: trends_build(PROJECT, BY_PERSON),
+    "trends_people": lambda: trends_people(PROJECT, TrendPeopleSpec(TOTAL, 0, None, FROM, 50)),
+    "trends_people_breakdown": lambda: trends_people(
+        PROJECT, TrendPeopleSpec(BY_EVENT, 0, 2, FROM, 10, uuid.UUID(int=7))),
+    "trends_people_breakdown_null": lambda: trends_people(PROJECT, TrendPeopleSpec(BY_EVENT, 0, None, FROM, 10)),
+    "stickiness": lambda: stickiness_build(PROJECT, STICKY),
+    "stickiness_filtered": lambda: stickiness_build(PROJECT, STICKY_FILTERED),
+    "stickiness_people": lambda: stickiness_people(PROJECT, StickinessPeopleSpec(STICKY, 3, 50, uuid.UUID(int=7))),
+}
+
+
+def render(sql: str, params: list) -> str:
+    assert params[0] == PROJECT
+    lines = [sql.rstrip(), "", "-- parameters"]
+    lines += [f"-- ${i}: {p!r}" for i, p in enumerate(params, 1)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_statement_is_the_golden_one(name):
+    text = render(*VARIANTS[name]())
+    path = GOLDEN / f"{name}.sql"
+    if os.environ.get("WHODID_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}: run with WHODID_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text()
+
+
+def test_one_placeholder_per_parameter():
+    for name, make in VARIANTS.items():
+        sql, params = make()
+        for i in range(1, len(params) + 1):
+            assert f"${i}" in sql, (name, i)
+        assert f"${len(params) + 1}" not in sql, name
