@@ -94,6 +94,11 @@ class FakePool:
         self.connection = connection or FakeConnection()
         self.acquired = 0
         self.delay = delay
+        self.generation = 0
+
+    async def fetchval(self, sql: str, *args):
+        """The project's report generation (what the report service asks the primary)."""
+        return self.generation
 
     @contextlib.asynccontextmanager
     async def acquire(self):
