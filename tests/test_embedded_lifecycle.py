@@ -104,8 +104,9 @@ def test_serve_stops_the_postmaster_it_started(data, signum):
         assert lines[0].startswith(f"data:      {data / 'pgdata'}"), out
         assert "psql / pg_dump: 'postgresql://" in lines[1]
         assert "Its keys are shown only this once" in out and "wk_" in out and "rk_" in out
-        assert lines[-1] == f"whodid on http://127.0.0.1:{port}/graphql (GraphiQL in a browser; live events at /live)"
-        assert len(lines) == 6, out
+        assert lines[-2:] == [f"whodid on http://127.0.0.1:{port}/graphql (GraphiQL in a browser; live events at /live)",
+                              f"dashboard on http://127.0.0.1:{port}/dashboard"], out
+        assert len(lines) == 7, out
         # The log: the tables created, uvicorn's start and stop, the request, the stop; one line each.
         assert len(err.splitlines()) <= 12, err
         assert "Traceback" not in err

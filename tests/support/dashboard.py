@@ -33,6 +33,7 @@ class Tab:
         self.base = base
         self.outside: list[str] = []
         self.errors: list[str] = []
+        self.responses: list = []  # every /graphql answer, for its extensions.cost
 
     async def sign_in(self, key: str, fragment: str = "") -> None:
         await self.page.goto(f"{self.base}/dashboard{fragment}")
@@ -42,6 +43,21 @@ class Tab:
     async def open(self, fragment: str, ready: str) -> None:
         await self.page.evaluate("f => { location.hash = f; }", fragment)
         await self.page.wait_for_selector(ready, timeout=30000)
+
+    async def costs(self) -> list[tuple[str, int, int]]:
+        """(operation, requestedQueryCost, maxCost) of every GraphQL answer so far."""
+        import json
+        out = []
+        for response in self.responses:
+            try:
+                body = await response.json()
+                query = json.loads(response.request.post_data or "{}").get("query", "")
+            except Exception:  # a faked or aborted answer
+                continue
+            cost = (body.get("extensions") or {}).get("cost")
+            if cost:
+                out.append((query.split("(")[0].split("{")[0].strip(), cost["requestedQueryCost"], cost["maxCost"]))
+        return out
 
     async def variables(self, selector: str) -> dict:
         import json
@@ -65,6 +81,7 @@ async def new_tab(browser, base: str, width: int = 1280, height: int = 900) -> T
 
     await context.route("**/*", guard)
     page.on("websocket", lambda ws: None if ws.url.startswith(ws_origin + "/") else tab.outside.append(ws.url))
+    page.on("response", lambda r: tab.responses.append(r) if r.url.endswith("/graphql") and r.request.method == "POST" else None)
     page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
     page.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
     return tab

@@ -9,12 +9,14 @@ import funnel from "./pages/funnel.js";
 import retention from "./pages/retention.js";
 import revenue from "./pages/revenue.js";
 import paths from "./pages/paths.js";
+import lifecycle from "./pages/lifecycle.js";
+import stickiness from "./pages/stickiness.js";
 import people from "./pages/people.js";
 import person from "./pages/person.js";
 
 // Every page is one module: {id, title, nav, requires?(caps), render(root, ctx)}.
 // A page whose report the server does not have yet stays out of the navigation.
-const PAGES = [overview, trends, funnel, retention, revenue, paths, people, person];
+const PAGES = [overview, trends, funnel, retention, lifecycle, stickiness, paths, revenue, people, person];
 const LIVE = { id: "live", title: "Live", href: "/live" };
 
 // One request at sign-in: is this a read key, and which reports does this server have?
@@ -22,10 +24,16 @@ const CAPABILITIES = `query DashboardCapabilities {
   eventNames(first: 1)
   trends: __type(name: "TrendsReport") { name }
   paths: __type(name: "PathsReport") { name }
+  lifecycle: __type(name: "LifecycleReport") { name }
+  stickiness: __type(name: "StickinessReport") { name }
   funnelInput: __type(name: "FunnelInput") { inputFields { name } }
   funnelReport: __type(name: "FunnelReport") { fields { name } }
   cohortInput: __type(name: "CohortInput") { inputFields { name } }
   revenueInput: __type(name: "RevenueReportInput") { inputFields { name } }
+  trendsInput: __type(name: "TrendsInput") { inputFields { name } }
+  pathsInput: __type(name: "PathsInput") { inputFields { name } }
+  lifecycleInput: __type(name: "LifecycleInput") { inputFields { name } }
+  stickinessInput: __type(name: "StickinessInput") { inputFields { name } }
 }`;
 
 const $ = (id) => document.getElementById(id);
@@ -40,11 +48,15 @@ function capabilities(data) {
   return {
     trends: !!data.trends,
     paths: !!data.paths,
+    lifecycle: !!data.lifecycle,
+    stickiness: !!data.stickiness,
     funnelExclusions: fi.has("exclusions"),
     funnelTrend: fr.has("trend"),
     retentionModes: ci.has("mode") && ci.has("cumulative"),
     // The report inputs that take the people filter.
-    population: new Set([["FunnelInput", fi], ["CohortInput", ci], ["RevenueReportInput", names(data.revenueInput, "inputFields")]]
+    population: new Set([["FunnelInput", fi], ["CohortInput", ci], ["RevenueReportInput", names(data.revenueInput, "inputFields")],
+      ["TrendsInput", names(data.trendsInput, "inputFields")], ["PathsInput", names(data.pathsInput, "inputFields")],
+      ["LifecycleInput", names(data.lifecycleInput, "inputFields")], ["StickinessInput", names(data.stickinessInput, "inputFields")]]
       .filter(([, fields]) => fields.has("people")).map(([type]) => type)),
   };
 }

@@ -2,7 +2,7 @@
 // Shown when the server's FunnelReport has `trend`.
 import { chart } from "../charts.js";
 import * as fmt from "../format.js";
-import { card, empty, field, h, select, PERIODS } from "../ui.js";
+import { card, empty, field, h, select, table, PERIODS } from "../ui.js";
 
 const intervalOf = (params) => (PERIODS.some(([p]) => p === params.trendInterval) ? params.trendInterval : "WEEK");
 
@@ -14,7 +14,14 @@ export default {
   render(report, params) {
     const box = h("div", { id: "funnel-trend" });
     const points = report.trend || [];
-    const c = card("Conversion over time", box);
+    const rows = table([
+      { label: "Entered in", cell: (p) => fmt.date(p.start, intervalOf(params)) },
+      { label: "Entered", class: "num", cell: (p) => fmt.count(p.entered) },
+      { label: "Converted", class: "num", cell: (p) => fmt.count(p.converted) },
+      { label: "Conversion", class: "num", cell: (p) => fmt.percent(p.rate) },
+    ], points, { id: "funnel-trend-table", class: "compact" });
+    rows.classList.add("scroll-y");
+    const c = card("Conversion over time (by the period people entered)", box, rows);
     if (!points.length) { empty(box, "No one entered in this range."); return c; }
     queueMicrotask(() => chart(box, {
       tooltip: { trigger: "axis", valueFormatter: (v) => fmt.percent(v) },

@@ -1,4 +1,5 @@
-// Overview: the most frequent events over the last 30 days (counted from `events`),
+// Overview: the most frequent events over the last 30 days (one `trends` report;
+// paging through `events` only on a server without trends),
 // people and revenue totals, and a live counter (`liveEvents`).
 import { gql, subscribe } from "../api.js";
 import { chart } from "../charts.js";

@@ -39,7 +39,7 @@ export default {
     const extensions = EXTENSIONS.filter((e) => e.requires(caps));
     const form = stateForm(ctx, [
       datalist("retention-names", names),
-      field("Cohort event (first time)", input("cohortEvent", vars.cohortEvent, { list: "retention-names" })),
+      field("Cohort event", input("cohortEvent", vars.cohortEvent, { list: "retention-names" })),
       field("Return event", input("returnEvent", vars.returnEvent, { list: "retention-names" })),
       field("Cohorts by", select("cohortPeriod", PERIODS, vars.cohortPeriod)),
       field("Number of cohorts", input("cohorts", params.cohorts || "12", { type: "number", min: 1, max: 104 })),
