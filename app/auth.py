@@ -29,8 +29,18 @@ class Principal:
     role: Role
 
     def require_read(self) -> None:
-        if self.role is not Role.READ:
-            raise Forbidden("this operation needs the project's read key; a write key was used")
+        check_role(self, Role.READ)
+
+
+READ_KEY_NEEDED = "this operation needs the project's read key; a write key was used"
+
+
+def check_role(principal: Principal, needs: Role | None, refusal: str = READ_KEY_NEEDED) -> Principal:
+    """`principal` when its key has the role `needs` (None: either key); else
+    Forbidden with `refusal`, the transport's words for what needed the key."""
+    if needs is not None and principal.role is not needs:
+        raise Forbidden(refusal)
+    return principal
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,12 @@ class AuthService:
         if self.cache is not None:  # this process at once; the others by NOTIFY
             self.cache.invalidate()
         return ProjectKeys(row.id, row.name, write_key, read_key)
+
+    async def authorize(self, key: str | None, needs: Role | None = None, refusal: str = READ_KEY_NEEDED) -> Principal:
+        """The one way every transport checks a key: who it belongs to
+        (Unauthenticated when missing or unknown; Unavailable when the database
+        cannot say) and that its role is `needs` (Forbidden with `refusal`)."""
+        return check_role(await self.authenticate(key), needs, refusal)
 
     async def authenticate(self, key: str | None) -> Principal:
         if not key:

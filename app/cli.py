@@ -209,7 +209,7 @@ def _serve(host: str, port: int, workers: int) -> None:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="whodid-metrics-")
             )
-        options = dict(factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
+        options: dict = dict(factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
                        timeout_graceful_shutdown=10)
         if workers > 1 and spreads_connections(port):
             serve_workers(uvicorn.Config("app.server:create_app", **options))

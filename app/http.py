@@ -6,7 +6,7 @@ import itertools
 import logging
 import os
 import time
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import parse_qs
 
 import orjson
@@ -14,14 +14,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import bearer_token
 from .errors import Unauthenticated, Unavailable
-from .storage.pool import CONNECTION_ERRORS
+from .problems import graphql_http_body, http_headers, problem
 
 log = logging.getLogger("whodid.access")
 
 MAX_GRAPHQL_BODY = 1024 * 1024
 
 
-async def send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send: Send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     payload = orjson.dumps(body)
     await send({
         "type": "http.response.start",
@@ -107,7 +107,8 @@ class RequestLog:
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole request body, or None when it is larger than `limit`."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -167,17 +168,14 @@ class AuthenticatedGraphQL:
         services = state["services"]
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
         try:
-            state["principal"] = await services.auth.authenticate(token)
-        except Unauthenticated as exc:
-            return await send_json(
-                send, 401, {"errors": [{"message": exc.message, "extensions": {"code": "UNAUTHENTICATED"}}]},
-                [(b"www-authenticate", b'Bearer realm="whodid"')],
-            )
-        except (Unavailable, *CONNECTION_ERRORS):
-            return await send_json(
-                send, 503, {"errors": [{"message": "The database is unavailable; retry later.",
-                                        "extensions": {"code": "UNAVAILABLE"}}]},
-                [(b"retry-after", b"5")],
-            )
+            state["principal"] = await services.auth.authorize(token)
+        except Exception as exc:
+            error = problem(exc)
+            if not isinstance(error, (Unauthenticated, Unavailable)):
+                raise
+            return await send_json(send, error.status, graphql_http_body(error), [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in http_headers(error, challenge=True).items()
+            ])
         await self.app(scope, replay(body), send)
 

@@ -15,18 +15,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 
 from .errors import BadInput, NotFound
-from .ingest.identity import validate_identity
-from .ingest.validation import (
-    MAX_BATCH_BYTES, MAX_BATCH_EVENTS, EventIn, check_properties, check_timestamp, normalise_event,
-)
-from .tracking.kissmetrics import event_id, unix_time
+from .ingest.fields import renamed
+from .ingest.kissmetrics import event_id, unix_time
+from .ingest.plan import Link, SetTraits, check_link, check_traits
+from .ingest.validation import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, EventIn, normalise_event
 
 RESERVED = frozenset({"_p", "_p2", "_n", "_t", "_d", "_k"})
+# The ingest rules' field names in an export's terms.
+FIELDS = {"input.identity": "_p", "input.otherIdentity": "_p2", "input.name": "_n", "input.timestamp": "_t",
+          "input.properties": "properties", "input.id": "_t"}
 # Event batches replayed at once between two aliases or property sets.
 IN_FLIGHT_BATCHES = 4
 
@@ -128,14 +130,11 @@ def parse_line(number: int, raw: bytes, now: datetime) -> ExportLine | BadLine |
             return ExportEvent(number, at, event, normal.size)
         if "_p2" in data:
             other = _identity(data["_p2"], "_p2")
-            validate_identity("_p", identity, for_linking=True)
-            validate_identity("_p2", other, for_linking=True)
+            check_link(Link(identity, other, alias=True, fields=FIELDS))
             return ExportAlias(number, at, identity, other)
-        validate_identity("_p", identity, for_linking=False)
         if not properties:
             raise BadInput("properties", "a line without _n or _p2 must set at least one property")
-        check_properties("properties", properties)
-        check_timestamp("_t", at, now)
+        check_traits(SetTraits(identity, properties, at, FIELDS), now)
         return ExportSet(number, at, identity, properties)
     except BadInput as exc:
         return BadLine(number, _line_reason(exc))
@@ -143,12 +142,7 @@ def parse_line(number: int, raw: bytes, now: datetime) -> ExportLine | BadLine |
 
 def _line_reason(exc: BadInput) -> str:
     # The ingest rules name their own fields ("input.name"); say it in export terms.
-    message = exc.message
-    for inner, outer in (("input.identity", "_p"), ("input.name", "_n"), ("input.timestamp", "_t"),
-                         ("input.properties", "properties"), ("input.id", "_t")):
-        if message.startswith(inner):
-            return outer + message[len(inner):]
-    return message
+    return renamed(exc, FIELDS).message
 
 
 def parse_lines(lines: Iterable[bytes], now: datetime) -> Parsed:
@@ -244,7 +238,7 @@ async def replay(services, project_id: uuid.UUID, parsed: Parsed,
 
 
 async def import_file(services, project_name: str, path: Path,
-                      progress_factory: Callable[[int], object] | None = None) -> Report:
+                      progress_factory: Callable[[int], Any] | None = None) -> Report:
     """Parse `path` and replay it into the project named `project_name`."""
     project = await services.auth.projects.by_name(project_name)
     if project is None:

@@ -43,7 +43,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> RequestLog:
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager

@@ -18,7 +18,6 @@ async def run(url):
     spec = RevenueSpec(datetime(2024,1,1,tzinfo=timezone.utc), datetime(2024,3,1,tzinfo=timezone.utc))
     r = s.reports
     await r.revenue(keys.id, spec)
-    gen = r._generation
     for label in ("with generation read", "without (constant)"):
         if label.startswith("without"):
             async def zero(pid): return 0

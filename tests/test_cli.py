@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import free_port, scratch_database
+from tests.support.database import free_port, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

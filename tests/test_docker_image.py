@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.support.database import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "whodid:test"

@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import free_port
+from tests.support.database import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

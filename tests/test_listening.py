@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from app.listening import spreads_connections
-from tests.conftest import free_port
-from tests.live.conftest import ROOT, ServerProcess
+from tests.support.database import free_port
+from tests.support.live import ROOT, ServerProcess
 
 pytestmark = pytest.mark.skipif(not spreads_connections(8000), reason="SO_REUSEPORT spreads connections on Linux only")
 

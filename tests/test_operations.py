@@ -8,7 +8,7 @@ import pytest
 
 from app.config import Settings
 from app.server import create_app
-from tests.conftest import serving
+from tests.support.server import serving
 
 
 async def test_health_and_readiness(http):

@@ -22,7 +22,8 @@ import pytest
 
 from app.config import Settings
 from app.server import create_app
-from tests.conftest import scratch_database, serving
+from tests.support.database import scratch_database
+from tests.support.server import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -10,9 +10,9 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 from strawberry.types.graphql import OperationType
 
-from ..errors import BadInput, Unavailable, WhodidError
+from ..errors import BadInput
 from ..metrics import EVENTS_REFUSED
-from ..storage.pool import CONNECTION_ERRORS, TEXT_ERRORS
+from ..problems import graphql_extensions, problem
 
 log = logging.getLogger("whodid.graphql")
 
@@ -51,7 +51,7 @@ class WhodidErrors(MaskErrors):
         # ~30 µs per result: the largest cost of a subscription event.
         errors = getattr(result, "errors", None)
         if errors:
-            result.errors = self._process_errors(errors)
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]  # any result with errors
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         context = self.execution_context.context
@@ -62,19 +62,12 @@ class WhodidErrors(MaskErrors):
             if original is None:
                 # Syntax, validation and variable coercion errors: the caller's input.
                 out.append(_with_extensions(error, {"code": (error.extensions or {}).get("code", input_code(error))}))
-            elif isinstance(original, WhodidError):
-                extensions = {"code": original.code}
-                if isinstance(original, BadInput):
-                    extensions["field"] = original.field
-                    if self.execution_context.operation_type == OperationType.MUTATION:
-                        EVENTS_REFUSED.labels("graphql").inc()
-                out.append(_with_extensions(error, extensions, original.message))
-            elif isinstance(original, TEXT_ERRORS):
-                # A filter or name with a NUL character (no stored text can hold one).
-                out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"},
-                                            "text may not contain the NUL character (\\u0000)"))
-            elif isinstance(original, (Unavailable, *CONNECTION_ERRORS)):
-                out.append(_with_extensions(error, {"code": "UNAVAILABLE"}, "The database is unavailable; retry later."))
+            elif (domain := problem(original)) is not None:
+                # Whodid's own errors, and the driver's as storage names them (a lost
+                # database: UNAVAILABLE; a NUL character in a filter: BAD_USER_INPUT).
+                if isinstance(domain, BadInput) and self.execution_context.operation_type == OperationType.MUTATION:
+                    EVENTS_REFUSED.labels("graphql").inc()
+                out.append(_with_extensions(error, graphql_extensions(domain), domain.message))
             elif isinstance(original, GraphQLError):
                 out.append(_with_extensions(error, {"code": "BAD_USER_INPUT"}))
             else:

@@ -92,7 +92,8 @@ async def event_names(info: Info, first: int = 200) -> list[str]:
 class PeopleQuery:
     person: Optional[Person] = strawberry.field(
         resolver=person,
-        description="A person by any of their identities, or by person id (a merged-away id resolves to the surviving person).",
+        description="A person by any of their identities, or by person id"
+        " (a merged-away id resolves to the surviving person).",
     )
     people: PersonConnection = strawberry.field(resolver=people)
     events: EventConnection = strawberry.field(resolver=events)

@@ -20,8 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.tools import merge_types
 
-from ..errors import WhodidError
-from ..storage.pool import CONNECTION_ERRORS, TEXT_ERRORS
+from ..problems import problem
 from .cost import QueryCost
 from .errors import WhodidErrors, input_code
 from .mutation import Mutation
@@ -83,13 +82,10 @@ def client_error_code(error: GraphQLError) -> str | None:
     """The code of an error the caller can act on (their input, their key,
     the database away), or None for a server error (a bug)."""
     original = error.original_error
-    if original is None or isinstance(original, (GraphQLError, *TEXT_ERRORS)):
+    if original is None or isinstance(original, GraphQLError):
         return (error.extensions or {}).get("code") or input_code(error)
-    if isinstance(original, WhodidError):
-        return original.code
-    if isinstance(original, CONNECTION_ERRORS):
-        return "UNAVAILABLE"
-    return None
+    domain = problem(original)  # whodid's errors, and the driver's as storage names them
+    return domain.code if domain is not None else None
 
 
 class WhodidSchema(strawberry.Schema):

@@ -23,17 +23,13 @@ from strawberry.types.unset import UNSET
 
 from .. import strict_json
 from ..auth import Role, bearer_token
-from ..errors import Unauthenticated, Unavailable
-from ..storage.pool import CONNECTION_ERRORS
+from ..problems import connection_refusal, problem, ws_close
 from .context import Context
 from .errors import with_codes
 from .persisted import carries_operation, run_persisted
 from .schema import MAX_TOKENS
 
 _PROTOCOL_KEY = "whodid.ws_protocol"
-# Closing codes of graphql-transport-ws beyond Strawberry's own (4403 for a
-# refused key): the database could not check the key; the client should retry.
-CLOSE_TRY_AGAIN = 1013
 
 GRAPHIQL = Path(__file__).resolve().parent / "static" / "graphiql.html"
 # GraphiQL's page: scripts and styles from this server only (app/static/vendor);
@@ -235,21 +231,18 @@ class WhodidGraphQL(GraphQL):
         services = context.services
         token = bearer_token(_authorization(context))
         try:
-            principal = await services.auth.authenticate(token)
-        except Unauthenticated as exc:
-            raise ConnectionRejectionError({"message": exc.message, "code": "UNAUTHENTICATED"}) from None
-        except (Unavailable, *CONNECTION_ERRORS):
+            principal = await services.auth.authorize(
+                token, Role.READ, "subscriptions need the project's read key; a write key was used")
+        except Exception as exc:
+            error = problem(exc)
+            if error is None:
+                raise
+            close = ws_close(error)
             websocket = context.response
-            if websocket is not None and websocket.scope.get(_PROTOCOL_KEY) == GRAPHQL_TRANSPORT_WS_PROTOCOL:
-                await websocket.close(code=CLOSE_TRY_AGAIN, reason="database unavailable; retry later")
-            raise ConnectionRejectionError(
-                {"message": "The database is unavailable; retry later.", "code": "UNAVAILABLE"}
-            ) from None
-        if principal.role is not Role.READ:
-            raise ConnectionRejectionError({
-                "message": "subscriptions need the project's read key; a write key was used",
-                "code": "FORBIDDEN",
-            })
+            if close is not None and websocket is not None \
+                    and websocket.scope.get(_PROTOCOL_KEY) == GRAPHQL_TRANSPORT_WS_PROTOCOL:
+                await websocket.close(code=close[0], reason=close[1])
+            raise ConnectionRejectionError(connection_refusal(error)) from None
         context.principal = principal
         if context.request is not None:
             context.request.scope.setdefault("state", {})["principal"] = principal  # for the request log line

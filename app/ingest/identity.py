@@ -3,13 +3,13 @@ identities resolve to now, decide what identify or alias does. The storage
 layer carries the decision out inside one transaction."""
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from enum import Enum
 
 from ..errors import BadInput
+# PersonState and person_id_for live in storage (it returns them); named here too, as before.
+from ..storage.person_ids import PersonState, person_id_for  # noqa: F401
 
 MAX_IDENTITY_LENGTH = 255
 
@@ -30,13 +30,6 @@ class Outcome(str, Enum):
     NOT_MERGED = "NOT_MERGED"
 
 
-@dataclass(frozen=True)
-class PersonState:
-    id: uuid.UUID
-    identified: bool
-    created_at: datetime
-
-
 class Action(str, Enum):
     CREATE_WITH_BOTH = "create_with_both"   # one new identified person holding both identities
     ADD_TO_LEFT = "add_to_left"             # the right identity joins the left's person
@@ -55,14 +48,6 @@ class Decision:
     loser: uuid.UUID | None = None
     # Person ids to mark identified after the action.
     identify: tuple[uuid.UUID, ...] = ()
-
-
-@functools.lru_cache(maxsize=65536)
-def person_id_for(project_id: uuid.UUID, identity: str) -> uuid.UUID:
-    """Deterministic id of the person first created for this identity.
-    (Cached: every flush asks for each of its identities, mostly the same
-    active people; a SHA-1 and a UUID each time were 5 % of a batch's CPU.)"""
-    return uuid.uuid5(project_id, identity)
 
 
 def validate_identity(field: str, value: str, *, for_linking: bool) -> str:

@@ -2,7 +2,6 @@
 Kissmetrics and Segment endpoints, the importer and the demo loader)."""
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,11 +14,13 @@ from ..storage import identities as identity_store
 from ..storage import lifecycle as lifecycle_store
 from ..storage.lifecycle import DeletedPerson
 from ..storage import people as people_store
-from .identity import Action, Decision, Outcome, decide_alias, decide_identify, person_id_for, validate_identity
-from .validation import (
-    EventIn, NormalEvent, check_batch, check_properties, check_timestamp, normalise_batch, normalise_event,
-)
 from ..storage.pool import CONNECTION_ERRORS
+from .fields import detail, field_names
+from .identity import Action, Decision, Outcome, decide_alias, decide_identify, person_id_for, validate_identity
+from .plan import Link, Plan, SetTraits, check_link, check_traits
+from .retry import LINK, RETRYABLE
+from .retry import Conflict as _Retry
+from .validation import MAX_BATCH_EVENTS, EventIn, NormalEvent, check_batch, normalise_batch, normalise_event
 from .writer import EventWrite, PropertyWrite, Recorded, Writer, json_text
 
 
@@ -27,10 +28,6 @@ from .writer import EventWrite, PropertyWrite, Recorded, Writer, json_text
 class Linked:
     person_id: uuid.UUID
     outcome: Outcome
-
-
-class _Retry(Exception):
-    """Someone else changed the identities meanwhile: decide again."""
 
 
 def now_utc() -> datetime:
@@ -61,11 +58,7 @@ class IngestService:
     async def set_properties(
         self, project_id: uuid.UUID, identity: str, properties: Any, timestamp: datetime | None = None
     ) -> uuid.UUID:
-        validate_identity("input.identity", identity, for_linking=False)
-        checked, _ = check_properties("input.properties", properties)
-        if not checked:
-            raise BadInput("input.properties", "give at least one property to set")
-        at = check_timestamp("input.timestamp", timestamp, self.clock())
+        checked, at = check_traits(SetTraits(identity, properties, timestamp), self.clock())
         values = {key: json_text(value) for key, value in checked.items()}
         return await self.writer.submit(PropertyWrite(project_id, identity, values, at))
 
@@ -84,24 +77,21 @@ class IngestService:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
 
     async def identify(self, project_id: uuid.UUID, anonymous_id: str, user_id: str) -> Linked:
-        validate_identity("input.anonymousId", anonymous_id, for_linking=True)
-        validate_identity("input.userId", user_id, for_linking=True)
+        check_link(Link(anonymous_id, user_id, alias=False))
         return await self._link(project_id, anonymous_id, user_id, decide_identify)
 
     async def alias(self, project_id: uuid.UUID, identity: str, other: str, *, force: bool = False) -> Linked:
-        validate_identity("input.identity", identity, for_linking=True)
-        validate_identity("input.otherIdentity", other, for_linking=True)
+        check_link(Link(identity, other, alias=True))
         return await self._link(project_id, identity, other, lambda a, b: decide_alias(a, b, force=force))
 
     async def _link(self, project_id: uuid.UUID, left: str, right: str, decide) -> Linked:
-        for attempt in range(20):
+        for attempt in range(LINK.attempts):
             try:
                 async with self.pool.acquire() as conn:
                     async with conn.transaction():
                         return await self._link_once(conn, project_id, left, right, decide)
-            except (_Retry, asyncpg.DeadlockDetectedError, asyncpg.UniqueViolationError,
-                    asyncpg.SerializationError):
-                await asyncio.sleep(0.002 * (attempt + 1))
+            except RETRYABLE:
+                await LINK.pause(attempt)
             except CONNECTION_ERRORS as exc:
                 raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
         raise Unavailable("identities changed too often while linking; retry")
@@ -132,3 +122,30 @@ class IngestService:
             await people_store.refresh_properties(conn, project_id, [decision.survivor])
         await identity_store.mark_identified(conn, project_id, decision.identify)
         return Linked(person_id, decision.outcome)
+
+    async def apply(self, project_id: uuid.UUID, plan: Plan, events: list[NormalEvent]) -> None:
+        """Carry out a checked plan; `events`: what plan.check() returned.
+        Links first (the same pair once), then the events, one transaction per
+        batch limit (a protocol's batch of tiny messages can hold more), then
+        the property sets."""
+        done: set[tuple[str, str, bool]] = set()
+        for link in plan.links:
+            key = (link.left, link.right, link.alias)
+            if key in done:  # linking the same pair again changes nothing
+                continue
+            done.add(key)
+            with field_names(link.fields):
+                if link.alias:
+                    await self.alias(project_id, link.left, link.right, force=False)
+                else:
+                    await self.identify(project_id, link.left, link.right)
+        for start in range(0, len(events), MAX_BATCH_EVENTS):
+            try:
+                await self.record_normalised(project_id, events[start:start + MAX_BATCH_EVENTS])
+            except BadInput as exc:  # the batch as a whole (its size)
+                if plan.batch_field is None:
+                    raise
+                raise BadInput(plan.batch_field, detail(exc)) from None
+        for traits in plan.traits:
+            with field_names(traits.fields):
+                await self.set_properties(project_id, traits.identity, traits.traits, traits.timestamp)

@@ -25,7 +25,8 @@ from ..storage import identities as identity_store
 from ..storage import people as people_store
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.events import EventRow
-from .identity import person_id_for
+from ..storage.person_ids import person_id_for
+from .retry import FLUSH, RETRYABLE, Conflict
 from .validation import NormalEvent
 
 log = logging.getLogger("whodid.writer")
@@ -39,11 +40,8 @@ FlushObserver = Callable[[int, float], None]
 # to keep the planner's statistics up with the data (app/storage/statistics.py).
 GrowthObserver = Callable[[uuid.UUID, int], None]
 
-class IdentityRace(Exception):
-    """An identity of the flush was created by another transaction meanwhile."""
-
-
-RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError, IdentityRace)
+# An identity of the flush was created by another transaction meanwhile.
+IdentityRace = Conflict
 
 
 @dataclass
@@ -154,12 +152,12 @@ class Writer:
 
     async def _flush(self, batch: list, stage: "_Stage | None" = None) -> None:
         started = time.perf_counter()
-        for attempt in range(8):
+        for attempt in range(FLUSH.attempts):
             try:
                 results, grown = await self._write(batch, stage)
                 break
             except RETRYABLE:
-                await asyncio.sleep(0.002 * (attempt + 1))
+                await FLUSH.pause(attempt)
             except CONNECTION_ERRORS as exc:
                 for item in batch:
                     if not item.future.done():

@@ -30,7 +30,7 @@ from typing import Optional
 
 import asyncpg
 
-from ..ingest.identity import person_id_for
+from ..storage.person_ids import person_id_for
 from ..storage.events import EventRepository, EventRow
 from ..storage.listener import Listener
 from . import payload as wire
@@ -287,7 +287,7 @@ class LiveBus:
             rows = [fetched.get(e) if isinstance(e, uuid.UUID) else e for e in entries]
             self._deliver(project_id, [r for r in rows if r is not None])
         else:
-            self._deliver(project_id, entries)
+            self._deliver(project_id, entries)  # type: ignore[arg-type]  # no ids among them: all rows
 
     def _forget(self, project_id: uuid.UUID, payload: str) -> None:
         """People were deleted (app/storage/lifecycle.py, sent in the deleting
@@ -330,7 +330,7 @@ class LiveBus:
                     self.pool, project_id, ts_since=alive - CATCHUP_TS_WINDOW,
                     received_since=alive - self.catchup_margin, limit=limit,
                 )
-                recent = self._recent.get(project_id, {})
+                recent: dict = self._recent.get(project_id, {})
                 ids = [i for i in ids if i not in recent]
                 rows = await self.events.by_ids(project_id, ids) if ids else []
             except Exception as exc:

@@ -153,5 +153,5 @@ def install() -> None:
             log.exception("closing live subscriptions before shutdown failed")
         return await original(self, sockets)
 
-    uvicorn.server.Server.shutdown = shutdown
+    uvicorn.server.Server.shutdown = shutdown  # type: ignore[method-assign]  # the patch is the point
     _INSTALLED = True

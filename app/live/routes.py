@@ -10,8 +10,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from ..auth import Role, bearer_token
-from ..errors import Unauthenticated, Unavailable
-from ..storage.pool import CONNECTION_ERRORS
+from ..problems import http_headers, plain_body, problem
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -43,15 +42,12 @@ async def live_stats(request: Request) -> JSONResponse:
     services = request.state.services
     token = bearer_token(request.headers.get("authorization"))
     try:
-        principal = await services.auth.authenticate(token)
-    except Unauthenticated as exc:
-        return JSONResponse({"error": exc.message, "code": "UNAUTHENTICATED"}, status_code=401,
-                            headers={"WWW-Authenticate": 'Bearer realm="whodid"'})
-    except (Unavailable, *CONNECTION_ERRORS):
-        return JSONResponse({"error": "The database is unavailable; retry later.", "code": "UNAVAILABLE"},
-                            status_code=503, headers={"Retry-After": "5"})
-    if principal.role is not Role.READ:
-        return JSONResponse({"error": "this needs the project's read key", "code": "FORBIDDEN"}, status_code=403)
+        principal = await services.auth.authorize(token, Role.READ, "this needs the project's read key")
+    except Exception as exc:
+        error = problem(exc)
+        if error is None:
+            raise
+        return JSONResponse(plain_body(error), status_code=error.status, headers=http_headers(error, challenge=True))
     bus = services.live
     if bus is None:
         return JSONResponse({"error": "live events are not enabled", "code": "UNAVAILABLE"}, status_code=503)

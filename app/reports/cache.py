@@ -25,6 +25,7 @@ from the cache (false only for the request whose computation produced it).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import secrets
@@ -186,7 +187,7 @@ class ReportCache:
         if leader:
             task = asyncio.create_task(self._fill(key, compute), name=f"report:{key}")
             self._inflight[key] = task
-            task.add_done_callback(lambda t, key=key: self._forget(key, t))
+            task.add_done_callback(functools.partial(self._forget, key))
         else:
             self.hits += 1
         report: Report = await asyncio.shield(task)

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import asyncpg
 
@@ -32,6 +32,9 @@ from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
 from .cohort import CohortResult, CohortSpec, compute_cohort
 from .contract import R, ReportKind, S
 from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
+
+if TYPE_CHECKING:  # funnel.py is imported when a funnel runs (it is large)
+    from .funnel import FunnelSpec
 
 log = logging.getLogger("whodid.reports")
 
@@ -264,7 +267,7 @@ class ReportService:
     async def top_people(self, project_id: uuid.UUID, spec: TopPeopleSpec) -> Report[TopPeoplePage]:
         return await self.run("revenue.top", project_id, spec, lambda conn, at: top_people(conn, project_id, spec))
 
-    async def funnel(self, project_id: uuid.UUID, spec: Spec, *, with_people: bool = False) -> Report:
+    async def funnel(self, project_id: uuid.UUID, spec: FunnelSpec, *, with_people: bool = False) -> Report:
         """The funnel (app/reports/funnel.py) through the same cache and timeout.
         with_people: compute the per-person chains (peopleList) in the same
         statement. The cache key is the same either way: an entry computed
@@ -276,7 +279,7 @@ class ReportService:
             lambda conn, at: compute_funnel(conn, project_id, spec, with_people=with_people),
         )
 
-    async def funnel_people(self, project_id: uuid.UUID, spec: Spec, computed_at: datetime) -> Report:
+    async def funnel_people(self, project_id: uuid.UUID, spec: FunnelSpec, computed_at: datetime) -> Report:
         """The per-person chains for peopleList of the funnel report `spec` that
         was computed at `computed_at` without them: computed now (a later
         snapshot than the counts) and cached for that report, so that every page

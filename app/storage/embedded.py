@@ -124,8 +124,8 @@ def _other_clients(uri: str) -> int:
     import asyncpg
 
     async def count() -> int:
-        conn = await asyncpg.connect(uri.replace(f"application_name={APPLICATION_NAME}", "application_name=whodid-exit"),
-                                     timeout=5)
+        exit_uri = uri.replace(f"application_name={APPLICATION_NAME}", "application_name=whodid-exit")
+        conn = await asyncpg.connect(exit_uri, timeout=5)
         try:
             return await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"

@@ -1,6 +1,7 @@
 """Event writes (one INSERT per group commit) and event reads."""
 from __future__ import annotations
 
+import builtins
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -177,14 +178,14 @@ class EventRepository:
         )
         return [_row(r) for r in rows]
 
-    async def by_ids(self, project_id: uuid.UUID, ids: list[uuid.UUID]) -> list[EventRow]:
+    async def by_ids(self, project_id: uuid.UUID, ids: builtins.list[uuid.UUID]) -> builtins.list[EventRow]:
         rows = await self.pool.fetch(
             f"SELECT {_COLUMNS} FROM events WHERE project_id = $1 AND id = ANY($2::uuid[]) ORDER BY seq",
             project_id, ids,
         )
         return [_row(r) for r in rows]
 
-    async def names(self, project_id: uuid.UUID, first: int) -> list[str]:
+    async def names(self, project_id: uuid.UUID, first: int) -> builtins.list[str]:
         rows = await self.pool.fetch(
             "SELECT name FROM events WHERE project_id = $1 GROUP BY name ORDER BY count(*) DESC, name LIMIT $2",
             project_id, first,

@@ -18,7 +18,7 @@ from typing import Iterable
 
 import asyncpg
 
-from ..ingest.identity import PersonState
+from .person_ids import PersonState
 
 
 async def lock_people_of(
@@ -53,7 +53,9 @@ async def add_identity(conn: asyncpg.Connection, project_id: uuid.UUID, identity
     return status.endswith(" 1")
 
 
-async def create_person(conn: asyncpg.Connection, project_id: uuid.UUID, person_id: uuid.UUID, identified: bool) -> None:
+async def create_person(
+    conn: asyncpg.Connection, project_id: uuid.UUID, person_id: uuid.UUID, identified: bool
+) -> None:
     await conn.execute(
         "INSERT INTO persons (project_id, id, identified) VALUES ($1, $2, $3)"
         " ON CONFLICT (project_id, id) DO UPDATE SET identified = persons.identified OR EXCLUDED.identified",

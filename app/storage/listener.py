@@ -12,6 +12,7 @@ catches up after the reconnect)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from datetime import datetime, timezone
@@ -112,6 +113,12 @@ class Listener:
 
         return notified
 
+    def _on_lost(self, lost: asyncio.Event, _conn: object) -> None:
+        # Bound to this connection's own `lost`: a late termination of an old
+        # connection must not end the watch of the next one.
+        self._set_listening(False)
+        lost.set()
+
     async def _run(self) -> None:
         failures = 0
         while not self._closed:
@@ -119,7 +126,7 @@ class Listener:
             lost = asyncio.Event()
             try:
                 conn = await asyncio.wait_for(self._connect(), timeout=10)
-                conn.add_termination_listener(lambda _c: (self._set_listening(False), lost.set()))
+                conn.add_termination_listener(functools.partial(self._on_lost, lost))
                 for channel, (on_notify, _) in self._channels.items():
                     await conn.add_listener(channel, self._handler(on_notify))
                 self.connection = conn

@@ -31,7 +31,8 @@ def migration_files(directory: Path) -> list[Path]:
 def statements(text: str) -> list[str]:
     """The statements of a no-transaction migration: split after each line that
     ends with `;` (comment lines dropped)."""
-    out, current = [], []
+    out: list[str] = []
+    current: list[str] = []
     for line in text.splitlines():
         if line.lstrip().startswith("--") and not current:
             continue

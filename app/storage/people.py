@@ -1,6 +1,7 @@
 """Person reads, and the property writes that keep persons.properties current."""
 from __future__ import annotations
 
+import builtins
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,7 +71,8 @@ _PERSON_COLUMNS = """
     (SELECT min(e.ts) FROM events e WHERE e.project_id = p.project_id AND e.person_id = p.id) AS first_seen,
     (SELECT max(e.ts) FROM events e WHERE e.project_id = p.project_id AND e.person_id = p.id) AS last_seen,
     COALESCE((SELECT sum(e.revenue) FROM events e
-              WHERE e.project_id = p.project_id AND e.person_id = p.id AND e.revenue IS NOT NULL), 0) AS lifetime_revenue
+              WHERE e.project_id = p.project_id AND e.person_id = p.id AND e.revenue IS NOT NULL), 0)
+      AS lifetime_revenue
 """
 
 
@@ -145,7 +147,9 @@ class PeopleRepository:
         )
         return [_row(r) for r in rows], total
 
-    async def property_history(self, project_id: uuid.UUID, person_id: uuid.UUID, key: str) -> list[PropertyChangeRow]:
+    async def property_history(
+        self, project_id: uuid.UUID, person_id: uuid.UUID, key: str
+    ) -> builtins.list[PropertyChangeRow]:
         rows = await self.pool.fetch(
             "SELECT key, value, at FROM property_changes WHERE project_id = $1 AND person_id = $2 AND key = $3"
             " ORDER BY at, seq",

@@ -7,23 +7,18 @@ other parameter is a property, kept as a string.
 The parsing here is pure; the three actions call the ingest service."""
 from __future__ import annotations
 
-import hashlib
 import uuid
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Mapping
 
-import orjson
-
 from ..errors import BadInput
+from ..ingest.kissmetrics import MAX_UNIX_SECONDS, event_id, unix_time  # noqa: F401 (the rules /e uses)
 from ..ingest.service import IngestService
 from ..ingest.validation import EventIn
 from .errors import field_names
 
 KEY, IDENTITY, NAME, TIME, TIME_FLAG = "_k", "_p", "_n", "_t", "_d"
 RESERVED = frozenset({KEY, IDENTITY, NAME, TIME, TIME_FLAG})
-# Anything later than this is not unix seconds (it is 5138-11-16): most likely milliseconds.
-MAX_UNIX_SECONDS = 10**11
 
 # Where the ingest service's field names come from in a Kissmetrics request.
 EVENT_FIELDS = {
@@ -32,32 +27,6 @@ EVENT_FIELDS = {
 }
 SET_FIELDS = {"input.identity": IDENTITY, "input.properties": "properties", "input.timestamp": TIME}
 ALIAS_FIELDS = {"input.identity": IDENTITY, "input.otherIdentity": NAME}
-
-
-def unix_time(value: object, field: str = TIME) -> tuple[datetime, str]:
-    """Unix seconds (an integer, or a decimal for sub-second times) as a UTC
-    datetime, and its canonical text (the same instant always gives the same
-    text, so it can key duplicates)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadInput(field, "must be unix time in seconds")
-    text = str(value).strip()
-    try:
-        seconds = Decimal(text)
-    except InvalidOperation:
-        raise BadInput(field, f"must be unix time in seconds, got {text[:40]!r}") from None
-    if not seconds.is_finite() or seconds < 0:
-        raise BadInput(field, f"must be unix time in seconds, got {text[:40]!r}")
-    if seconds >= MAX_UNIX_SECONDS:
-        raise BadInput(field, f"{text[:40]} is too large for unix seconds (milliseconds? send seconds)")
-    canonical = format(seconds.normalize(), "f") if seconds != seconds.to_integral_value() else str(int(seconds))
-    return datetime.fromtimestamp(float(seconds), tz=timezone.utc), canonical
-
-
-def event_id(identity: str, name: str, time_text: str) -> str:
-    """The idempotency id of an event with a client time: Kissmetrics' own
-    duplicate rule, one event per (identity, name, _t)."""
-    digest = hashlib.sha256(orjson.dumps([identity, name, time_text])).hexdigest()
-    return f"km:{digest}"
 
 
 def client_time(params: Mapping[str, str]) -> tuple[datetime, str] | None:

@@ -11,8 +11,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import BadInput, Forbidden, NotFound, Unauthenticated, Unavailable
-from ..storage.pool import CONNECTION_ERRORS
+from ..errors import Forbidden, Unauthenticated, Unavailable
+from ..problems import http_headers, message, problem
 from .errors import BodyRefused
 
 log = logging.getLogger("whodid.tracking")
@@ -21,7 +21,6 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 CORS = {"Access-Control-Allow-Origin": "*"}
 # A pixel must never come from a cache: every hit has to reach us.
 NO_STORE = {"Cache-Control": "no-store, max-age=0"}
-RETRY_AFTER_SECONDS = "5"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -64,21 +63,19 @@ def error(status: int, code: str, message: str, field: str | None, headers: dict
 
 
 def error_response(request: Request, exc: Exception, key_field: str) -> Response:
-    if isinstance(exc, BadInput):
-        return error(400, "BAD_USER_INPUT", exc.message, exc.field)
     if isinstance(exc, BodyRefused):
         code = "PAYLOAD_TOO_LARGE" if exc.status == 413 else "UNSUPPORTED_MEDIA_TYPE"
         return error(exc.status, code, exc.message, exc.field)
-    if isinstance(exc, Unauthenticated):
-        return error(401, "UNAUTHENTICATED", f"{key_field}: {exc.message}", key_field)
-    if isinstance(exc, Forbidden):
-        return error(403, "FORBIDDEN", exc.message, key_field)
-    if isinstance(exc, NotFound):
-        return error(404, "NOT_FOUND", exc.message, None)
-    if isinstance(exc, (Unavailable, *CONNECTION_ERRORS)):
-        log.warning("tracking unavailable: %s", exc, extra={"request_id": _request_id(request)})
-        return error(503, "UNAVAILABLE", "The database is unavailable; retry later.", None,
-                     {"Retry-After": RETRY_AFTER_SECONDS})
+    domain = problem(exc)
+    if domain is not None:
+        # The key is the protocol's own parameter (`_k`, `writeKey`): a refusal of it names it.
+        if isinstance(domain, Unauthenticated):
+            return error(domain.status, domain.code, f"{key_field}: {domain.message}", key_field)
+        if isinstance(domain, Forbidden):
+            return error(domain.status, domain.code, domain.message, key_field)
+        if isinstance(domain, Unavailable):
+            log.warning("tracking unavailable: %s", exc, extra={"request_id": _request_id(request)})
+        return error(domain.status, domain.code, message(domain), domain.field, http_headers(domain))
     request_id = _request_id(request)
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc,
               extra={"request_id": request_id})

@@ -27,7 +27,7 @@ KissmetricsAction = Callable[[IngestService, uuid.UUID, Mapping[str, str]], Awai
 
 async def authenticate(request: Request, key: str | None) -> Principal:
     """Either key of the project will do: the write key is the usual one."""
-    principal = await request.state.services.auth.authenticate(key)
+    principal = await request.state.services.auth.authorize(key)
     request.state.principal = principal  # for the access log line
     return principal
 

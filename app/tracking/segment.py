@@ -1,45 +1,30 @@
 """The Segment HTTP tracking API (track, identify, alias, page, screen, group,
 batch), as segment-analytics-python and analytics.js send it.
 
-A request becomes a Plan in two pure steps: `plan_*` turns the messages into
-operations (links, events, trait sets) and `check` validates every one of them
-with the ingest service's own rules, so a batch with one bad message is refused
-before anything is written (all-or-nothing). `apply` then carries the plan out
-through the ingest service: links first, then all events in one transaction,
-then traits."""
+A request becomes the ingest plan (app/ingest/plan.py): `plan_*` translates
+the messages into its operations (links, events, trait sets), each with the
+table that names its fields in this message's terms. `check` is the plan's
+own (the ingest rules on every operation, so a batch with one bad message is
+refused before anything is written) and the ingest service applies it."""
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
 from ..errors import BadInput
-from ..ingest.identity import validate_identity
+from ..ingest.plan import Link, Plan, SetTraits
 from ..ingest.service import IngestService
-from ..ingest.validation import (
-    MAX_BATCH_EVENTS, REVENUE_KEY, EventIn, NormalEvent, check_properties, check_timestamp, normalise_event,
-    parse_revenue,
-)
-from .errors import detail, field_names, renamed
+from ..ingest.validation import REVENUE_KEY, EventIn, NormalEvent, parse_revenue
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 TYPES = ("track", "identify", "alias", "page", "screen", "group")
 PAGE_EVENTS = {"page": "Viewed Page", "screen": "Viewed Screen"}
-
-
-@dataclass(frozen=True)
-class Link:
-    """identify(anonymousId, userId), or alias(previousId, userId) when `alias`."""
-
-    left: str
-    right: str
-    alias: bool
-    fields: dict[str, str]
 
 
 # Not frozen: one is built per event, and a frozen dataclass's __init__
@@ -59,21 +44,6 @@ class Record:
         return {"input.identity": f"{at}{self.identity_key}", "input.name": f"{at}{self.name_key}",
                 "input.properties": f"{at}properties", "input.timestamp": f"{at}timestamp",
                 "input.id": f"{at}messageId"}
-
-
-@dataclass(frozen=True)
-class SetTraits:
-    identity: str
-    traits: dict
-    timestamp: datetime | None
-    fields: dict[str, str]
-
-
-@dataclass
-class Plan:
-    links: list[Link] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
-    traits: list[SetTraits] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ parsing
@@ -169,7 +139,7 @@ def plan_message(message: Any, kind: str | None, received_at: datetime,
     if message_id is not None and not isinstance(message_id, str):
         raise BadInput(f"{at}messageId", "must be a string")
 
-    plan = Plan() if plan is None else plan
+    plan = Plan(batch_field="batch") if plan is None else plan
     if kind == "alias":
         previous = identity(message, "previousId", f"{at}previousId") or anonymous_id
         if previous is None:
@@ -194,7 +164,8 @@ def plan_message(message: Any, kind: str | None, received_at: datetime,
         traits = json_object(message, "traits", f"{at}traits")
         if traits:
             plan.traits.append(SetTraits(who, traits, timestamp, {
-                "input.identity": f"{at}{who_key}", "input.properties": f"{at}traits", "input.timestamp": f"{at}timestamp"}))
+                "input.identity": f"{at}{who_key}", "input.properties": f"{at}traits",
+                "input.timestamp": f"{at}timestamp"}))
         return plan
     if kind == "group":
         return plan  # accepted; groups are not modelled (yet)
@@ -222,61 +193,17 @@ def plan_batch(body: Any, received_at: datetime) -> Plan:
     if not isinstance(messages, list):
         raise BadInput("batch", "must be a list of messages")
     sent_at = parse_time(body.get("sentAt"), "sentAt")
-    plan = Plan()
+    plan = Plan(batch_field="batch")
     for index, message in enumerate(messages):
         plan_message(message, None, received_at, sent_at, f"batch[{index}].", plan)
     return plan
 
 
 def check(plan: Plan, now: datetime) -> list[NormalEvent]:
-    """Validate every operation with the ingest rules (pure): refuse the whole
-    request before anything is written. Returns the events of plan.records,
-    normalised (each is validated once)."""
-    for link in plan.links:
-        with field_names(link.fields):
-            if link.alias:
-                validate_identity("input.identity", link.left, for_linking=True)
-                validate_identity("input.otherIdentity", link.right, for_linking=True)
-            else:
-                validate_identity("input.anonymousId", link.left, for_linking=True)
-                validate_identity("input.userId", link.right, for_linking=True)
-    events = []
-    for record in plan.records:
-        try:
-            events.append(normalise_event(record.event, now))
-        except BadInput as exc:
-            raise renamed(exc, record.fields) from None
-    for traits in plan.traits:
-        with field_names(traits.fields):
-            validate_identity("input.identity", traits.identity, for_linking=False)
-            check_properties("input.properties", traits.traits)
-            check_timestamp("input.timestamp", traits.timestamp, now)
-    return events
-
-
-# ----------------------------------------------------------------- applying
+    """The plan's own check (the ingest rules, once): the normalised events."""
+    return plan.check(now)
 
 
 async def apply(ingest: IngestService, project_id: uuid.UUID, plan: Plan, events: list[NormalEvent]) -> None:
-    """Carry out a checked plan; `events`: what check() returned for it."""
-    done: set[tuple[str, str, bool]] = set()
-    for link in plan.links:
-        key = (link.left, link.right, link.alias)
-        if key in done:  # linking the same pair again changes nothing
-            continue
-        done.add(key)
-        with field_names(link.fields):
-            if link.alias:
-                await ingest.alias(project_id, link.left, link.right, force=False)
-            else:
-                await ingest.identify(project_id, link.left, link.right)
-    # One transaction per 1000 events (the ingest batch limit); a Segment batch
-    # of tiny messages can hold more than that.
-    for start in range(0, len(events), MAX_BATCH_EVENTS):
-        try:
-            await ingest.record_normalised(project_id, events[start:start + MAX_BATCH_EVENTS])
-        except BadInput as exc:  # the batch as a whole (its size)
-            raise BadInput("batch", detail(exc)) from None
-    for traits in plan.traits:
-        with field_names(traits.fields):
-            await ingest.set_properties(project_id, traits.identity, traits.traits, traits.timestamp)
+    """Carry out a checked plan through the ingest service."""
+    await ingest.apply(project_id, plan, events)

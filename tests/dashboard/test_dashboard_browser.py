@@ -10,9 +10,10 @@ import json
 
 import pytest
 
-from tests.conftest import make_project
-from tests.dashboard.conftest import CHROMIUM, _new_tab, api
-from tests.live.conftest import record
+from tests.support.server import make_project
+from tests.support.dashboard import api
+from tests.support.dashboard import new_tab as _new_tab
+from tests.support.live import record
 
 pytestmark = [pytest.mark.browser]
 

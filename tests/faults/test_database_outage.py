@@ -12,8 +12,9 @@ import uvicorn
 
 from app.config import Settings
 from app.server import create_app
-from tests.conftest import GraphQLClient, free_port
-from tests.faults.proxy import CuttableProxy
+from tests.support.database import free_port
+from tests.support.server import GraphQLClient
+from tests.support.proxy import CuttableProxy
 
 RECORD = 'mutation($id: String!) { recordEvent(input: {identity: "outage", name: "Tick", id: $id}) { duplicate } }'
 

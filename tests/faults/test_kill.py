@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import orjson
 
-from tests.conftest import free_port
+from tests.support.database import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = 'mutation($id: String!, $n: Int!) { recordEvent(input: {identity: "k", name: "Tick", id: $id, properties: {n: $n}}) { duplicate } }'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.ingest.validation import EventIn
-from tests.conftest import GraphQLClient
+from tests.support.server import GraphQLClient
 
 READS = {
     "person": '{ person(identity: "victim") { id } }',

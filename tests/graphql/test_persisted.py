@@ -228,7 +228,7 @@ async def test_two_workers_sharing_redis_share_the_documents(database_url, proje
     through one is run by hash through the other."""
     from app.config import Settings
     from app.server import create_app
-    from tests.conftest import serving
+    from tests.support.server import serving
 
     settings = Settings(redis_url=REDIS_URL, report_ttl=60)
     query = unique("query Shared { eventNames }")

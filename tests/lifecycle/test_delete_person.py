@@ -20,7 +20,7 @@ from app.reports.revenue import RevenueSpec
 from app.reports.service import ReportService
 
 try:
-    from tests.reports.test_revenue_cohort_support import T
+    from tests.support.scenarios import T
 except ModuleNotFoundError:  # pragma: no cover
     from test_revenue_cohort_support import T  # type: ignore[no-redef]
 

@@ -18,7 +18,7 @@ from app.reports.service import ReportService
 from app.storage.retention import RetentionKeeper
 
 from tests.lifecycle.test_export import ANCHOR, plain
-from tests.reports.test_revenue_cohort_support import T, fresh_project
+from tests.support.scenarios import T, fresh_project
 
 from app.reports.cohort import CohortSpec
 from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec

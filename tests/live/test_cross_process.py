@@ -7,8 +7,8 @@ import asyncio
 
 import httpx
 
-from tests.conftest import make_project
-from tests.live.conftest import RECORD_EVENTS, LiveClient, Refused, eventually, gql, record, start_servers, stats
+from tests.support.server import make_project
+from tests.support.live import RECORD_EVENTS, LiveClient, Refused, eventually, gql, record, start_servers, stats
 
 
 async def _subscribed(url: str, read_key: str, count: int = 1) -> None:

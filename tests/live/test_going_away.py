@@ -10,7 +10,7 @@ import signal
 
 import websockets
 
-from tests.live.conftest import LEGACY_WS, TRANSPORT_WS, LiveClient, ServerProcess, record
+from tests.support.live import LEGACY_WS, TRANSPORT_WS, LiveClient, ServerProcess, record
 
 
 async def _messages_until_closed(client: LiveClient, timeout: float = 15.0) -> tuple[list[dict], int, str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project
-from tests.live.conftest import RECORD_EVENTS, eventually, gql, record
+from tests.support.server import make_project
+from tests.support.live import RECORD_EVENTS, eventually, gql, record
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",

@@ -25,8 +25,9 @@ from app.config import Settings
 from app.database import prepare_database
 from app.storage.pool import create_pool
 from app.storage.projects import ProjectRepository
-from tests.conftest import free_port, make_project
-from tests.live.conftest import LiveClient, eventually, record, start_servers, stats
+from tests.support.database import free_port
+from tests.support.server import make_project
+from tests.support.live import LiveClient, eventually, record, start_servers, stats
 
 
 async def test_events_committed_while_not_listening_are_caught_up(live_server):

@@ -9,8 +9,8 @@ import socket
 
 import httpx
 
-from tests.conftest import make_project
-from tests.live.conftest import RECORD_EVENTS, LiveClient, eventually, gql, start_servers, stats
+from tests.support.server import make_project
+from tests.support.live import RECORD_EVENTS, LiveClient, eventually, gql, start_servers, stats
 
 TOTAL = 10_000
 BATCH = 500

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from tests.conftest import make_project
-from tests.live.conftest import (
+from tests.support.server import make_project
+from tests.support.live import (
     IDENTIFY, LEGACY_WS, RECORD_EVENTS, LiveClient, Refused, eventually, gql, record,
 )
 

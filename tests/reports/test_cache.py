@@ -30,7 +30,7 @@ from app.reports.service import ReportService
 from app.storage.pool import create_pool
 
 try:
-    from tests.reports.test_revenue_cohort_support import T, fresh_project
+    from tests.support.scenarios import T, fresh_project
 except ModuleNotFoundError:  # pragma: no cover
     from test_revenue_cohort_support import T, fresh_project  # type: ignore[no-redef]
 

@@ -14,7 +14,7 @@ from app.reports.cohort import CohortSpec, compute_cohort
 from app.reports.periods import Period
 
 from tests.reference import cohort as reference_cohort
-from tests.reports.test_revenue_cohort_support import (
+from tests.support.scenarios import (
     NAMES, PERIODS, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
 

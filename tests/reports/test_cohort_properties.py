@@ -20,7 +20,7 @@ from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.reference import cohort as reference_cohort
 from tests.reports.test_cohort import as_dicts
-from tests.reports.test_revenue_cohort_support import (
+from tests.support.scenarios import (
     BOUNDS, NAMES, PERIODS, SOURCE_KEY, SOURCES, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
 

@@ -17,7 +17,7 @@ from app.reports.periods import Period
 from app.reports.revenue import RevenueSpec
 
 try:
-    from tests.reports.test_revenue_cohort_support import T, fresh_project
+    from tests.support.scenarios import T, fresh_project
 except ModuleNotFoundError:  # pragma: no cover
     from test_revenue_cohort_support import T, fresh_project  # type: ignore[no-redef]
 

@@ -24,7 +24,7 @@ from app.errors import BadInput
 from app.ingest.validation import EventIn
 from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec, StepStatus, compute_funnel
 from app.storage.filters import FilterOp, PropertyFilter
-from tests.conftest import make_project
+from tests.support.server import make_project
 
 from tests.reference import Ev, funnel as reference_funnel
 

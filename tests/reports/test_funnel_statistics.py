@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec, compute_funnel
-from tests.conftest import make_project
+from tests.support.server import make_project
 from tests.reports.test_funnel_properties import T0, compare, load, oracle
 
 US = 1e-6

@@ -15,7 +15,7 @@ from app.reports.periods import Period
 from app.reports.revenue import RevenueSpec, TopPeopleSpec, compute_revenue
 
 from tests.reference import revenue as reference_revenue
-from tests.reports.test_revenue_cohort_support import (
+from tests.support.scenarios import (
     PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
 

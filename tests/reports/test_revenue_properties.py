@@ -16,7 +16,7 @@ from app.reports.revenue import RevenueSpec
 from tests.reference import revenue as reference_revenue
 from tests.reports.test_cohort_properties import oracle_people, population, populations
 from tests.reports.test_revenue import all_top_people, as_dict, exact
-from tests.reports.test_revenue_cohort_support import (
+from tests.support.scenarios import (
     PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
 

@@ -12,7 +12,7 @@ from app.reports.periods import Period
 from app.reports.population import Population
 from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessSpec
 from app.storage.filters import FilterOp, PropertyFilter
-from tests.conftest import make_project
+from tests.support.server import make_project
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from app.reports.periods import Period
 from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessSpec
-from tests.conftest import make_project
+from tests.support.server import make_project
 from tests.reference import stickiness as reference_stickiness
 from tests.reports.worlds import NAMES, filter_dicts, load, people_dict, stored, where, worlds
 

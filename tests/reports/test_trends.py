@@ -12,7 +12,7 @@ from app.reports.periods import Period
 from app.reports.population import Population
 from app.reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
 from app.storage.filters import FilterOp, PropertyFilter
-from tests.conftest import make_project
+from tests.support.server import make_project
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday

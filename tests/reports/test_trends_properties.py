@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from app.reports.periods import Period
 from app.reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
-from tests.conftest import make_project
+from tests.support.server import make_project
 from tests.reference import trends as reference_trends
 from tests.reports.worlds import KEYS, NAMES, filter_dicts, load, people_dict, stored, where, worlds
 

@@ -25,7 +25,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from app.ingest.validation import EventIn
-from tests.security.conftest import FUZZ, assert_no_trace, counts
+from tests.support.leaks import FUZZ, assert_no_trace, counts
 
 UTC = timezone.utc
 

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from app.tracking.body import parse_form
 from app.tracking.kissmetrics import RESERVED
-from tests.security.conftest import FUZZ, assert_no_trace, counts
+from tests.support.leaks import FUZZ, assert_no_trace, counts
 
 
 NOW = int(time.time())

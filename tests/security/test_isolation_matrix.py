@@ -27,10 +27,10 @@ import pytest
 from app.auth import ProjectKeys, hash_key
 from app.ingest.validation import EventIn
 from app.tracking.kissmetrics import event_id as km_event_id
-from tests.conftest import GraphQLClient, make_project
-from tests.live.conftest import LEGACY_WS, LiveClient, Refused, eventually
-from tests.live.conftest import stats as live_stats
-from tests.security.conftest import assert_no_leak, counts, event_count, identity_anywhere, snapshot
+from tests.support.server import GraphQLClient, make_project
+from tests.support.live import LEGACY_WS, LiveClient, Refused, eventually
+from tests.support.live import stats as live_stats
+from tests.support.leaks import assert_no_leak, counts, event_count, identity_anywhere, snapshot
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)  # a Monday

@@ -24,8 +24,8 @@ import pytest
 
 from app.auth import ProjectKeys
 from app.storage.listener import HEALTH_CHECK
-from tests.conftest import make_project
-from tests.live.conftest import ROOT, ServerProcess
+from tests.support.server import make_project
+from tests.support.live import ROOT, ServerProcess
 
 REQUESTS = 40  # per check; new connection each, so both workers answer
 PINNED_REQUESTS = 5  # per check on a connection whose worker is known

@@ -10,7 +10,7 @@ import pytest
 
 from app.config import Settings
 from app.storage.migrations import NO_TRANSACTION, migrate, migration_files, statements
-from tests.conftest import scratch_database
+from tests.support.database import scratch_database
 
 MIGRATIONS = Settings().migrations_dir
 

@@ -28,7 +28,7 @@ from app.reports.revenue import RevenueSpec
 from app.reports.service import ReportService
 from app.services import Services
 from app.storage.pool import create_pool
-from tests.conftest import free_port
+from tests.support.database import free_port
 
 SPEC = RevenueSpec(datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 3, 1, tzinfo=timezone.utc))
 

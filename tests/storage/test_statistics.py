@@ -16,7 +16,7 @@ from app.reports.funnel import FunnelSpec, FunnelStepSpec
 from app.services import Services
 from app.storage.pool import create_pool
 from app.storage.statistics import StatisticsKeeper, Thresholds, stale_tables
-from tests.conftest import scratch_database
+from tests.support.database import scratch_database
 
 T0 = datetime(2025, 3, 3, tzinfo=timezone.utc)
 

@@ -14,10 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-try:  # tests/ is not a package: with importlib mode the repo root is on sys.path
-    from tests.reference import Ev, PropSet, make_event
-except ModuleNotFoundError:  # pragma: no cover
-    from reference import Ev, PropSet, make_event  # type: ignore[no-redef]
+from tests.reference import Ev, PropSet, make_event
 
 from app.ingest.validation import EventIn
 

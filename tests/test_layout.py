@@ -1,0 +1,55 @@
+"""The tests mirror the source: shared code lives in tests/support/ (and the
+oracle in tests/reference.py); no test module imports another test module or a
+conftest, so each runs alone and in any order."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+
+# Left for the funnel split (issue 11, point 3): the funnel oracle helpers
+# (load, oracle, compare) still live in test_funnel_properties.py.
+KNOWN = {
+    "tests.reports.test_funnel_properties",
+    # Landed with the new reports and data deletion while tests/support/ was made: the helpers
+    # these share (scenario players, oracle adapters) are still to move to tests/support/.
+    "tests.reports.test_cohort", "tests.reports.test_cohort_properties", "tests.reports.test_funnel",
+    "tests.reports.test_revenue", "tests.lifecycle.test_export",
+}
+# Where the helpers that test modules used to take from a conftest live now.
+MOVED = {
+    "tests.conftest": "tests.support.server (make_project, serving, GraphQLClient) or tests.support.database"
+                      " (free_port, scratch_database, admin_execute)",
+    "tests.live.conftest": "tests.support.live",
+    "tests.security.conftest": "tests.support.leaks",
+    "tests.dashboard.conftest": "tests.support.dashboard",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_no_test_module_imports_another_or_a_conftest():
+    wrong = []
+    for path in sorted(TESTS.rglob("*.py")):
+        relative = path.relative_to(TESTS).as_posix()
+        if relative.startswith("support/"):
+            continue
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[0] != "tests":
+                continue
+            if parts[-1] == "conftest" and not path.name == "conftest.py":
+                wrong.append(f"{relative} imports {name}: import from {MOVED.get(name, 'tests/support/')}")
+            elif parts[-1].startswith("test_") and name not in KNOWN:
+                wrong.append(f"{relative} imports the test module {name}: move what it shares to tests/support/")
+    assert not wrong, "import shared test code from tests/support/:\n" + "\n".join(wrong)
