@@ -1,7 +1,7 @@
 """The lifecycle report's statement (DESIGN.md §5 Lifecycle), from named parts.
 
 - `population`: the people filter, when there is one (app/reports/population.py);
-- `marked`: every matching event before `to` (history before `from`
+- `marked` (the people list): every matching event before `to` (history before `from`
   included) with its period p — `date_bin` of fixed hours from a Monday for
   HOUR, DAY and WEEK; for MONTH the month's start as UTC wall time
   (`date_trunc` of `ts AT TIME ZONE 'UTC'`, so that `p - interval '1 month'`
@@ -12,12 +12,16 @@
   neighbour's period is their previous active period; the event whose newer
   neighbour is in another period is their last in p, and that neighbour's
   period is their next active period.
-- the report's final SELECT counts per active period p (from the one before
-  the first period of the report on): NEW (first in p with nothing older,
-  ever), RETURNING (the previous active period is the one just before p),
-  RESURRECTING (else), and `dormant_after`: last in p with no activity in
-  the period after p. Python moves `dormant_after` of P−1 to P's dormant and
-  adds the empty periods (app/reports/lifecycle/assembly.py).
+- the report's statement (`build`) needs only the older neighbour:
+  `firsts` keeps each person's first event in each active period p (one
+  window, `lead` only) and `counts` counts per active period p (from the one
+  before the first period of the report on): NEW (nothing older, ever),
+  RETURNING (the previous active period is the one just before p),
+  RESURRECTING (else) and the people active in p; the final SELECT gives
+  `dormant_after` of p as the people active in p less the RETURNING of the
+  period after (the people active in both). Python moves `dormant_after` of
+  P−1 to P's dormant and adds the empty periods
+  (app/reports/lifecycle/assembly.py).
 - the people list's SELECT pages the people of one (period, status) by
   person id, with the same conditions.
 
@@ -68,8 +72,8 @@ def _start_of(spec: LifecycleSpec, p: str) -> str:
     return f"{p} AT TIME ZONE 'UTC'" if spec.interval is Period.MONTH else p
 
 
-def marked_part(q: Statement, spec: LifecycleSpec, population: str | None) -> str:
-    """marked(person_id, p, older, newer, first_in_p, last_in_p): see the module docstring."""
+def _event_conditions(q: Statement, spec: LifecycleSpec, population: str | None) -> list[str]:
+    """The conditions on `events e` of a matching event before `to` (history included)."""
     cond = [
         "e.project_id = $1",
         f"e.name = {q.param(spec.event)}::text",
@@ -79,6 +83,12 @@ def marked_part(q: Statement, spec: LifecycleSpec, population: str | None) -> st
         cond.append(filters_sql("e.properties", list(spec.where), q.params))
     if population is not None:
         cond.append(f"e.person_id IN (SELECT id FROM {population})")
+    return cond
+
+
+def marked_part(q: Statement, spec: LifecycleSpec, population: str | None) -> str:
+    """marked(person_id, p, older, newer, first_in_p, last_in_p): see the module docstring."""
+    cond = _event_conditions(q, spec, population)
     return q.part("marked", f"""
 SELECT person_id, p, older, newer,
        older IS DISTINCT FROM p AS first_in_p,
@@ -113,21 +123,53 @@ def _marked(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[Statement, str]
     return q, marked_part(q, spec, population_part(q, spec.people))
 
 
+def firsts_part(q: Statement, spec: LifecycleSpec, population: str | None) -> str:
+    """firsts(p, older): one row per person and active period p, the
+    person's first event in p (its older neighbour is in another period, or
+    there is none), with that neighbour's period: the window reads only the
+    older neighbour (`lead` newest first, the index order: no sort)."""
+    cond = _event_conditions(q, spec, population)
+    return q.part("firsts", f"""
+SELECT p, older
+FROM (
+    SELECT p, lead(p) OVER w AS older
+    FROM (
+        SELECT e.person_id, e.ts, {_period_of(spec, "e.ts")} AS p
+        FROM events e
+        WHERE {" AND ".join(cond)}
+    ) x
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+) y
+WHERE older IS DISTINCT FROM p""")
+
+
 def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
     """Rows (p, new, returning, resurrecting, dormant_after), one per active
-    period from the one before the report's first period on."""
-    q, marked = _marked(project_id, spec)
-    c = _conditions(spec)
+    period from the one before the report's first period on.
+
+    One window over the events (`firsts`) gives each person's status in
+    each of their active periods; `dormant_after` of p is then the people
+    active in p less those active in p and in the period after, which are
+    the RETURNING of the period after: active(p) - returning(p + 1)."""
+    q = Statement()
+    q.param(project_id)
+    firsts = firsts_part(q, spec, population_part(q, spec.people))
+    step = _step(spec)
     first = _period_param(q, spec, period_start(spec.from_, spec.interval))
-    return q.select(f"""
-SELECT {_start_of(spec, "p")} AS start,
-       count(*) FILTER (WHERE {c[LifecycleStatus.NEW]}) AS new,
-       count(*) FILTER (WHERE {c[LifecycleStatus.RETURNING]}) AS returning,
-       count(*) FILTER (WHERE {c[LifecycleStatus.RESURRECTING]}) AS resurrecting,
-       count(*) FILTER (WHERE {c[LifecycleStatus.DORMANT]}) AS dormant_after
-FROM {marked}
-WHERE p >= {first} - {_step(spec)} AND (first_in_p OR last_in_p)
+    counts = q.part("counts", f"""
+SELECT p,
+       count(*) FILTER (WHERE older IS NULL) AS new,
+       count(*) FILTER (WHERE older = p - {step}) AS returning,
+       count(*) FILTER (WHERE older < p - {step}) AS resurrecting,
+       count(*) AS active
+FROM {firsts}
+WHERE p >= {first} - {step}
 GROUP BY p""")
+    return q.select(f"""
+SELECT {_start_of(spec, "c.p")} AS start, c.new, c.returning, c.resurrecting,
+       c.active - coalesce(n.returning, 0) AS dormant_after
+FROM {counts} c
+LEFT JOIN {counts} n ON n.p = c.p + {step}""")
 
 
 def build_people(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]]:

@@ -1,20 +1,39 @@
 """The trends report as one statement of named parts (app/reports/sql.py).
 
 - `population` (only with a people filter): the persons who count;
-- `matched`: every series' matching events in [from, to), one UNION ALL
-  branch per input series, each a range of events_name_ts (project, name,
-  ts): (series, person_id, start = the UTC period holding ts, value = the
-  numeric property for SUM..MEDIAN, bvalue = the breakdown value by the text
-  rule of segmentBy, in the "C" collation: compared and sorted by code point,
-  quickly), the person's value from `person_values`, once per person;
-- `ranked` (breakdown only): each series' values ranked by matching events
-  descending, then value ascending (code point order); the top
-  `limit` keep their rank, the others and missing fall to rank NULL;
-- the final SELECT aggregates per (series, rank, start) and per (series,
-  rank) over the whole range (GROUPING SETS): the `total` of the same math,
-  PEOPLE distinct over the range. Only the aggregates some series needs are
-  computed (NULL otherwise); the median is exact, the mean of the lower and
-  the upper middle value (percentile_disc ascending and descending).
+- without a breakdown or by a person property (`build`, the person's value
+  from `person_values`, once per person):
+  - `marked`: every series' matching events in [from, to), one UNION ALL
+    branch per input series read in the order of events_name_person_ts
+    (person, newest first), with their period `start`, the numeric `value`
+    for SUM..MEDIAN, and two marks from one window over the person's events
+    (no sort): `first_in_period` (the newer neighbour is in another period,
+    or there is none) and `first_of_person` (no newer neighbour);
+  - `cells`: per (series, breakdown value, period) the events, the people
+    (the marked events: each person once per period, and once over the
+    range in `range_people`) and the values' aggregates; a few thousand rows
+    hashed, never a hash per (person, period);
+  - `ranked`: each series' values ranked by matching events descending,
+    then value ascending (code point order); the top `limit` keep their
+    rank, the others and missing fall to rank 0 (the null series);
+  - `folded`: the cells added up per (series, rank, period) and per (series,
+    rank) over the range (GROUPING SETS). A person has one value, so no
+    person is in two of the cells added up: the people stay exact;
+  - MEDIAN (`medians`) reads its series' events once more (`matched`,
+    `tagged`: below), in value order;
+- by an event property (a person may be in several values, so the people of
+  the null series need a distinct over the events):
+  - `matched`: every series' matching events in [from, to), one UNION ALL
+    branch per input series, each a range of events_name_ts (project, name,
+    ts): (series, person_id, start = the UTC period holding ts, value,
+    bvalue = the breakdown value by the text rule of segmentBy, in the "C"
+    collation: compared and sorted by code point, quickly);
+  - `ranked`, as above, from `matched`; `tagged`: each event with its rank;
+  - the aggregates per (series, rank, start) and per (series, rank) over the
+    whole range: the `total` of the same math, PEOPLE distinct over the
+    range. Only the aggregates some series needs are computed (NULL
+    otherwise); the median is exact, the mean of the lower and the upper
+    middle value (percentile_disc ascending and descending).
 
 Assembly (assembly.py) picks each series' math, fills empty periods and
 orders the series. The peopleList of a PEOPLE point is `build_people`:
@@ -63,20 +82,22 @@ def event_conditions(
     return "\n  AND ".join(cond)
 
 
-def person_values_part(q: Statement, key: str) -> str:
+def person_values_part(q: Statement, key: str, materialized: bool | None = None) -> str:
     """person_values(id, bvalue): each live person's current value of the
     breakdown's person property, computed once per person, not per event."""
     return q.part(
         "person_values",
         f"SELECT p.id, whodid_text(p.properties -> {q.param(key)}::text) COLLATE \"C\" AS bvalue\n"
         "FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL",
+        materialized=materialized,
     )
 
 
-def matched_part(q: Statement, spec: TrendsSpec, series: list[int], population: str | None) -> str:
-    """matched(series, person_id, start, value, bvalue) of the given input series."""
+def _branches(q: Statement, spec: TrendsSpec, series: list[int], population: str | None, bvalue: bool) -> str:
+    """The UNION ALL of the given input series' matching events: (series,
+    person_id, start, value) and, with `bvalue`, the event's breakdown value
+    (NULL without a breakdown)."""
     b = spec.breakdown
-    values = None if b is None or b.person_property is None else person_values_part(q, b.person_property)
     from_, to = q.param(spec.from_), q.param(spec.to)
     key = None if b is None or b.event_property is None else q.param(b.event_property)
     branches = []
@@ -85,21 +106,36 @@ def matched_part(q: Statement, spec: TrendsSpec, series: list[int], population: 
         value = (
             f"whodid_numeric(e.properties -> {q.param(s.property)}::text)" if s.math.of_property else "NULL::numeric"
         )
-        bvalue = "" if values is not None else (
+        bv = "" if not bvalue else (
             ", NULL::text AS bvalue" if key is None
             else f", whodid_text(e.properties -> {key}::text) COLLATE \"C\" AS bvalue"
         )
         branches.append(
             f"SELECT {i} AS series, e.person_id, {period_of('e.ts', spec.interval)} AS start,"
-            f" {value} AS value{bvalue}\n"
+            f" {value} AS value{bv}\n"
             f"FROM events e\n"
             f"WHERE {event_conditions(q, s.event, s.where, from_, to, population)}"
         )
-    body = "\nUNION ALL\n".join(branches)
+    return "\nUNION ALL\n".join(branches)
+
+
+def _person_values(q: Statement, spec: TrendsSpec, materialized: bool | None = None) -> str | None:
+    b = spec.breakdown
+    if b is None or b.person_property is None:
+        return None
+    return "person_values" if q.has("person_values") else person_values_part(q, b.person_property, materialized)
+
+
+def matched_part(
+    q: Statement, spec: TrendsSpec, series: list[int], population: str | None, *, materialized: bool | None = None
+) -> str:
+    """matched(series, person_id, start, value, bvalue) of the given input
+    series (materialized: by default with a breakdown, read twice then)."""
+    values = _person_values(q, spec)
+    body = _branches(q, spec, series, population, bvalue=values is None)
     if values is not None:
         body = f"SELECT u.*, v.bvalue\nFROM (\n{body}\n) AS u\nLEFT JOIN {values} v ON v.id = u.person_id"
-    # Read twice (ranked, tagged) with a breakdown.
-    return q.part("matched", body, materialized=b is not None)
+    return q.part("matched", body, materialized=spec.breakdown is not None if materialized is None else materialized)
 
 
 def ranked_part(q: Statement, spec: TrendsSpec, matched: str) -> str:
@@ -230,12 +266,126 @@ FROM (
     )
 
 
+def cells_part(q: Statement, spec: TrendsSpec, population: str | None) -> str:
+    """cells(series, bvalue, start, events, people, range_people, n_values,
+    sum, min, max): one row per (series, breakdown value, period) with
+    events, when the breakdown value is the person's (or there is no
+    breakdown).
+
+    Each series' events are read in the order of events_name_person_ts
+    (person, newest first) and marked in one window (no sort, no hash per
+    person): an event whose newer neighbour is in another period (or has
+    none) is its person's only one counted in that period (`people`); the
+    person's newest event (no newer neighbour) is the only one counted over
+    the range (`range_people`, summed over the periods). A person has one
+    breakdown value, so these counts stay exact when the cells of several
+    values are added up (the values folded into the null series): the only
+    hashing is into the few cells, not per (person, period)."""
+    values = _person_values(q, spec)
+    b = spec.breakdown
+    from_, to = q.param(spec.from_), q.param(spec.to)
+    branches = []
+    for i, s in enumerate(spec.series):
+        value = (
+            f"whodid_numeric(e.properties -> {q.param(s.property)}::text)" if s.math.of_property else "NULL::numeric"
+        )
+        branches.append(
+            f"""SELECT {i} AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
+FROM (
+  SELECT e.person_id, e.ts, {period_of('e.ts', spec.interval)} AS start, {value} AS value
+  FROM events e
+  WHERE {event_conditions(q, s.event, s.where, from_, to, population)}
+) x
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)"""
+        )
+    marked = q.part("marked", "\nUNION ALL\n".join(branches))
+    source, bvalue = (f"{marked} m", "NULL::text") if values is None else (
+        f"{marked} m\nLEFT JOIN {values} v ON v.id = m.person_id", "v.bvalue"
+    )
+    assert b is None or b.person_property is not None
+    return q.part(
+        "cells",
+        f"""SELECT series, {bvalue} AS bvalue, start, count(*) AS events,
+       count(*) FILTER (WHERE first_in_period) AS people, count(*) FILTER (WHERE first_of_person) AS range_people,
+       count(value) AS n_values, sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM {source}
+GROUP BY 1, 2, 3""",
+        materialized=True,
+    )
+
+
+def ranked_cells_part(q: Statement, spec: TrendsSpec, cells: str) -> str:
+    """ranked(series, bvalue, rank), as `ranked_part`, from the cells' range rows."""
+    assert spec.breakdown is not None
+    return q.part(
+        "ranked",
+        f"""SELECT series, bvalue, rank FROM (
+  SELECT series, bvalue, row_number() OVER (PARTITION BY series ORDER BY sum(events) DESC, bvalue) AS rank
+  FROM {cells}
+  WHERE bvalue IS NOT NULL
+  GROUP BY series, bvalue
+) AS r
+WHERE rank <= {q.param(spec.breakdown.limit)}""",
+    )
+
+
+def folded_answer_part(q: Statement, spec: TrendsSpec, population: str | None, cells: str, ranked: str | None) -> str:
+    """answer (as `answer_parts`) from `cells`: the cells of the values
+    outside the kept ones fold into rank 0 with the null value. Their sums
+    are exact, and so are their people: a person has one value (theirs), so
+    no person is in two cells of one (series, period). MEDIAN reads its
+    series' events (`medians`, as in `answer_parts`)."""
+    median = [i for i, s in enumerate(spec.series) if s.math is TrendMath.MEDIAN]
+    source, rank = (f"{cells} c", "0::bigint") if ranked is None else (
+        f"{cells} c\nLEFT JOIN {ranked} r ON r.series = c.series AND r.bvalue = c.bvalue", "coalesce(r.rank, 0)"
+    )
+    folded = q.part(
+        "folded",
+        f"""SELECT c.series, {rank} AS rank, c.start, GROUPING(c.start) = 1 AS is_total, sum(c.events)::bigint AS events,
+       (CASE WHEN GROUPING(c.start) = 1 THEN sum(c.range_people) ELSE sum(c.people) END)::bigint AS people,
+       sum(c.n_values)::bigint AS n_values, sum(c.sum) AS sum, min(c.min) AS min, max(c.max) AS max
+FROM {source}
+GROUP BY GROUPING SETS ((c.series, {rank}, c.start), (c.series, {rank}))""",
+    )
+    if not median:
+        return q.part(
+            "answer",
+            f"""SELECT series, rank, start, is_total, events, people,
+       NULL::numeric AS median_low, NULL::numeric AS median_high, n_values, sum, min, max
+FROM {folded}""",
+        )
+    matched = matched_part(q, spec, median, population, materialized=False)
+    tagged = tagged_part(q, matched, ranked)
+    medians = q.part(
+        "medians",
+        f"""SELECT series, rank, start,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
+FROM {tagged}
+GROUP BY GROUPING SETS ((series, rank, start), (series, rank))""",
+    )
+    return q.part(
+        "answer",
+        f"""SELECT f.series, f.rank, f.start, f.is_total, f.events, f.people,
+       md.median_low, md.median_high, f.n_values, f.sum, f.min, f.max
+FROM {folded} f
+LEFT JOIN {medians} md ON md.series = f.series AND md.rank = f.rank
+  AND coalesce(md.start, '-infinity') = coalesce(f.start, '-infinity')""",
+    )
+
+
 def build(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]]:
     q = Statement(Params(project_id))
     population = population_part(q, spec.people)
-    matched = matched_part(q, spec, list(range(len(spec.series))), population)
-    ranked = None if spec.breakdown is None else ranked_part(q, spec, matched)
-    answer = answer_parts(q, spec, tagged_part(q, matched, ranked))
+    if spec.breakdown is None or spec.breakdown.person_property is not None:
+        cells = cells_part(q, spec, population)
+        ranked = None if spec.breakdown is None else ranked_cells_part(q, spec, cells)
+        answer = folded_answer_part(q, spec, population, cells, ranked)
+    else:  # a breakdown by the event's value: a person may be in several values
+        matched = matched_part(q, spec, list(range(len(spec.series))), population)
+        ranked = ranked_part(q, spec, matched)
+        answer = answer_parts(q, spec, tagged_part(q, matched, ranked))
     if ranked is None:
         return q.select(f"SELECT a.*, NULL::text AS bvalue FROM {answer} a")
     # Grouped by the rank (an integer), the value joined after.

@@ -1,12 +1,8 @@
 WITH
-marked AS (
-SELECT person_id, p, older, newer,
-       older IS DISTINCT FROM p AS first_in_p,
-       newer IS DISTINCT FROM p AS last_in_p
+firsts AS (
+SELECT p, older
 FROM (
-    SELECT person_id, p,
-           lead(p) OVER w AS older,
-           lag(p) OVER w AS newer
+    SELECT p, lead(p) OVER w AS older
     FROM (
         SELECT e.person_id, e.ts, date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') AS p
         FROM events e
@@ -14,15 +10,22 @@ FROM (
     ) x
     WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 ) y
-)
-SELECT p AS start,
-       count(*) FILTER (WHERE first_in_p AND older IS NULL) AS new,
-       count(*) FILTER (WHERE first_in_p AND older = p - interval '24 hours') AS returning,
-       count(*) FILTER (WHERE first_in_p AND older < p - interval '24 hours') AS resurrecting,
-       count(*) FILTER (WHERE last_in_p AND (newer IS NULL OR newer > p + interval '24 hours')) AS dormant_after
-FROM marked
-WHERE p >= $4::timestamptz - interval '24 hours' AND (first_in_p OR last_in_p)
+WHERE older IS DISTINCT FROM p
+),
+counts AS (
+SELECT p,
+       count(*) FILTER (WHERE older IS NULL) AS new,
+       count(*) FILTER (WHERE older = p - interval '24 hours') AS returning,
+       count(*) FILTER (WHERE older < p - interval '24 hours') AS resurrecting,
+       count(*) AS active
+FROM firsts
+WHERE p >= $4::timestamptz - interval '24 hours'
 GROUP BY p
+)
+SELECT c.p AS start, c.new, c.returning, c.resurrecting,
+       c.active - coalesce(n.returning, 0) AS dormant_after
+FROM counts c
+LEFT JOIN counts n ON n.p = c.p + interval '24 hours'
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')

@@ -5,14 +5,10 @@ SELECT p.id FROM persons p WHERE p.project_id = $1
   AND ((p.properties ? $2::text) AND whodid_text(p.properties -> $2::text) = whodid_text(($3::text)::jsonb))
   AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $4::text AND e.ts >= $5::timestamptz AND e.ts < $6::timestamptz)
 ),
-marked AS (
-SELECT person_id, p, older, newer,
-       older IS DISTINCT FROM p AS first_in_p,
-       newer IS DISTINCT FROM p AS last_in_p
+firsts AS (
+SELECT p, older
 FROM (
-    SELECT person_id, p,
-           lead(p) OVER w AS older,
-           lag(p) OVER w AS newer
+    SELECT p, lead(p) OVER w AS older
     FROM (
         SELECT e.person_id, e.ts, date_trunc('month', e.ts AT TIME ZONE 'UTC') AS p
         FROM events e
@@ -20,15 +16,22 @@ FROM (
     ) x
     WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 ) y
-)
-SELECT p AT TIME ZONE 'UTC' AS start,
-       count(*) FILTER (WHERE first_in_p AND older IS NULL) AS new,
-       count(*) FILTER (WHERE first_in_p AND older = p - interval '1 month') AS returning,
-       count(*) FILTER (WHERE first_in_p AND older < p - interval '1 month') AS resurrecting,
-       count(*) FILTER (WHERE last_in_p AND (newer IS NULL OR newer > p + interval '1 month')) AS dormant_after
-FROM marked
-WHERE p >= $13::timestamp - interval '1 month' AND (first_in_p OR last_in_p)
+WHERE older IS DISTINCT FROM p
+),
+counts AS (
+SELECT p,
+       count(*) FILTER (WHERE older IS NULL) AS new,
+       count(*) FILTER (WHERE older = p - interval '1 month') AS returning,
+       count(*) FILTER (WHERE older < p - interval '1 month') AS resurrecting,
+       count(*) AS active
+FROM firsts
+WHERE p >= $13::timestamp - interval '1 month'
 GROUP BY p
+)
+SELECT c.p AT TIME ZONE 'UTC' AS start, c.new, c.returning, c.resurrecting,
+       c.active - coalesce(n.returning, 0) AS dormant_after
+FROM counts c
+LEFT JOIN counts n ON n.p = c.p + interval '1 month'
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')

@@ -9,55 +9,49 @@ person_values AS (
 SELECT p.id, whodid_text(p.properties -> $7::text) COLLATE "C" AS bvalue
 FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL
 ),
-matched AS MATERIALIZED (
-SELECT u.*, v.bvalue
+marked AS (
+SELECT 0 AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
 FROM (
-SELECT 0 AS series, e.person_id, (date_trunc('month', e.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start, whodid_numeric(e.properties -> $10::text) AS value
-FROM events e
-WHERE e.project_id = $1
+  SELECT e.person_id, e.ts, (date_trunc('month', e.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start, whodid_numeric(e.properties -> $10::text) AS value
+  FROM events e
+  WHERE e.project_id = $1
   AND e.name = $11::text
   AND e.ts >= $8::timestamptz
   AND e.ts < $9::timestamptz
   AND e.person_id IN (SELECT id FROM population)
-) AS u
-LEFT JOIN person_values v ON v.id = u.person_id
+) x
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+),
+cells AS MATERIALIZED (
+SELECT series, v.bvalue AS bvalue, start, count(*) AS events,
+       count(*) FILTER (WHERE first_in_period) AS people, count(*) FILTER (WHERE first_of_person) AS range_people,
+       count(value) AS n_values, sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM marked m
+LEFT JOIN person_values v ON v.id = m.person_id
+GROUP BY 1, 2, 3
 ),
 ranked AS (
 SELECT series, bvalue, rank FROM (
-  SELECT series, bvalue,
-         row_number() OVER (PARTITION BY series ORDER BY count(*) DESC, bvalue) AS rank
-  FROM matched
+  SELECT series, bvalue, row_number() OVER (PARTITION BY series ORDER BY sum(events) DESC, bvalue) AS rank
+  FROM cells
   WHERE bvalue IS NOT NULL
   GROUP BY series, bvalue
 ) AS r
 WHERE rank <= $12
 ),
-kept AS (
-SELECT series, array_agg(bvalue ORDER BY rank) AS vals FROM ranked GROUP BY series
-),
-tagged AS NOT MATERIALIZED (
-SELECT m.series, coalesce(array_position(k.vals, m.bvalue), 0)::bigint AS rank, m.start, m.person_id, m.value
-FROM matched m
-LEFT JOIN kept k ON k.series = m.series
-),
-counts AS (
-SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
-       sum(value) AS sum, min(value) AS min, max(value) AS max
-FROM tagged
-GROUP BY series, rank, start
+folded AS (
+SELECT c.series, coalesce(r.rank, 0) AS rank, c.start, GROUPING(c.start) = 1 AS is_total, sum(c.events)::bigint AS events,
+       (CASE WHEN GROUPING(c.start) = 1 THEN sum(c.range_people) ELSE sum(c.people) END)::bigint AS people,
+       sum(c.n_values)::bigint AS n_values, sum(c.sum) AS sum, min(c.min) AS min, max(c.max) AS max
+FROM cells c
+LEFT JOIN ranked r ON r.series = c.series AND r.bvalue = c.bvalue
+GROUP BY GROUPING SETS ((c.series, coalesce(r.rank, 0), c.start), (c.series, coalesce(r.rank, 0)))
 ),
 answer AS (
-SELECT c.series, c.rank, c.start, false AS is_total, c.events, NULL::bigint AS people, NULL::numeric AS median_low, NULL::numeric AS median_high,
-       c.n_values, c.sum, c.min, c.max
-FROM counts c
-UNION ALL
-SELECT t.series, t.rank, NULL, true, t.events, NULL::bigint AS people, NULL::numeric AS median_low, NULL::numeric AS median_high,
-       t.n_values, t.sum, t.min, t.max
-FROM (
-  SELECT series, rank, sum(events)::bigint AS events, sum(n_values)::bigint AS n_values,
-         sum(sum) AS sum, min(min) AS min, max(max) AS max
-  FROM counts GROUP BY series, rank
-) AS t
+SELECT series, rank, start, is_total, events, people,
+       NULL::numeric AS median_low, NULL::numeric AS median_high, n_values, sum, min, max
+FROM folded
 )
 SELECT a.*, r.bvalue FROM answer a
 LEFT JOIN ranked r ON r.series = a.series AND r.rank = a.rank

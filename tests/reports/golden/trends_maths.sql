@@ -1,70 +1,79 @@
 WITH
-matched AS NOT MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, NULL::text AS bvalue
-FROM events e
-WHERE e.project_id = $1
+marked AS (
+SELECT 0 AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
+FROM (
+  SELECT e.person_id, e.ts, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value
+  FROM events e
+  WHERE e.project_id = $1
   AND e.name = $4::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
+) x
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 UNION ALL
-SELECT 1 AS series, e.person_id, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $5::text) AS value, NULL::text AS bvalue
-FROM events e
-WHERE e.project_id = $1
+SELECT 1 AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
+FROM (
+  SELECT e.person_id, e.ts, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $5::text) AS value
+  FROM events e
+  WHERE e.project_id = $1
   AND e.name = $6::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
+) x
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 UNION ALL
-SELECT 2 AS series, e.person_id, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $7::text) AS value, NULL::text AS bvalue
-FROM events e
-WHERE e.project_id = $1
+SELECT 2 AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
+FROM (
+  SELECT e.person_id, e.ts, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $7::text) AS value
+  FROM events e
+  WHERE e.project_id = $1
   AND e.name = $8::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
+) x
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+),
+cells AS MATERIALIZED (
+SELECT series, NULL::text AS bvalue, start, count(*) AS events,
+       count(*) FILTER (WHERE first_in_period) AS people, count(*) FILTER (WHERE first_of_person) AS range_people,
+       count(value) AS n_values, sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM marked m
+GROUP BY 1, 2, 3
+),
+folded AS (
+SELECT c.series, 0::bigint AS rank, c.start, GROUPING(c.start) = 1 AS is_total, sum(c.events)::bigint AS events,
+       (CASE WHEN GROUPING(c.start) = 1 THEN sum(c.range_people) ELSE sum(c.people) END)::bigint AS people,
+       sum(c.n_values)::bigint AS n_values, sum(c.sum) AS sum, min(c.min) AS min, max(c.max) AS max
+FROM cells c
+GROUP BY GROUPING SETS ((c.series, 0::bigint, c.start), (c.series, 0::bigint))
+),
+matched AS NOT MATERIALIZED (
+SELECT 2 AS series, e.person_id, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $11::text) AS value, NULL::text AS bvalue
+FROM events e
+WHERE e.project_id = $1
+  AND e.name = $12::text
+  AND e.ts >= $9::timestamptz
+  AND e.ts < $10::timestamptz
 ),
 tagged AS NOT MATERIALIZED (
 SELECT series, 0::bigint AS rank, start, person_id, value FROM matched
 ),
-counts AS (
-SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
-       sum(value) AS sum, min(value) AS min, max(value) AS max
-FROM tagged
-GROUP BY series, rank, start
-),
-person_periods AS MATERIALIZED (
-SELECT DISTINCT series, rank, start, person_id FROM tagged WHERE series IN (0)
-),
-point_people AS (
-SELECT series, rank, start, count(*) AS people FROM person_periods GROUP BY series, rank, start
-),
-range_people AS (
-SELECT series, rank, count(*) AS people
-FROM (SELECT DISTINCT series, rank, person_id FROM person_periods) AS d
-GROUP BY series, rank
-),
 medians AS (
-SELECT series, rank, start, GROUPING(start) = 1 AS is_total,
+SELECT series, rank, start,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
 FROM tagged
-WHERE series IN (2)
 GROUP BY GROUPING SETS ((series, rank, start), (series, rank))
 ),
 answer AS (
-SELECT c.series, c.rank, c.start, false AS is_total, c.events, x.people, md.median_low, md.median_high,
-       c.n_values, c.sum, c.min, c.max
-FROM counts c
-LEFT JOIN point_people x ON x.series = c.series AND x.rank = c.rank AND x.start = c.start
-LEFT JOIN medians md ON md.series = c.series AND md.rank = c.rank AND md.start = c.start AND NOT md.is_total
-UNION ALL
-SELECT t.series, t.rank, NULL, true, t.events, x.people, md.median_low, md.median_high,
-       t.n_values, t.sum, t.min, t.max
-FROM (
-  SELECT series, rank, sum(events)::bigint AS events, sum(n_values)::bigint AS n_values,
-         sum(sum) AS sum, min(min) AS min, max(max) AS max
-  FROM counts GROUP BY series, rank
-) AS t
-LEFT JOIN range_people x ON x.series = t.series AND x.rank = t.rank
-LEFT JOIN medians md ON md.series = t.series AND md.rank = t.rank AND md.is_total
+SELECT f.series, f.rank, f.start, f.is_total, f.events, f.people,
+       md.median_low, md.median_high, f.n_values, f.sum, f.min, f.max
+FROM folded f
+LEFT JOIN medians md ON md.series = f.series AND md.rank = f.rank
+  AND coalesce(md.start, '-infinity') = coalesce(f.start, '-infinity')
 )
 SELECT a.*, NULL::text AS bvalue FROM answer a
 
@@ -77,3 +86,7 @@ SELECT a.*, NULL::text AS bvalue FROM answer a
 -- $6: 'Bought'
 -- $7: 'Items'
 -- $8: 'Bought'
+-- $9: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $10: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $11: 'Items'
+-- $12: 'Bought'

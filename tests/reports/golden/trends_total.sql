@@ -1,33 +1,35 @@
 WITH
-matched AS NOT MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, NULL::text AS bvalue
-FROM events e
-WHERE e.project_id = $1
+marked AS (
+SELECT 0 AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
+FROM (
+  SELECT e.person_id, e.ts, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value
+  FROM events e
+  WHERE e.project_id = $1
   AND e.name = $4::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
+) x
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 ),
-tagged AS NOT MATERIALIZED (
-SELECT series, 0::bigint AS rank, start, person_id, value FROM matched
+cells AS MATERIALIZED (
+SELECT series, NULL::text AS bvalue, start, count(*) AS events,
+       count(*) FILTER (WHERE first_in_period) AS people, count(*) FILTER (WHERE first_of_person) AS range_people,
+       count(value) AS n_values, sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM marked m
+GROUP BY 1, 2, 3
 ),
-counts AS (
-SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
-       sum(value) AS sum, min(value) AS min, max(value) AS max
-FROM tagged
-GROUP BY series, rank, start
+folded AS (
+SELECT c.series, 0::bigint AS rank, c.start, GROUPING(c.start) = 1 AS is_total, sum(c.events)::bigint AS events,
+       (CASE WHEN GROUPING(c.start) = 1 THEN sum(c.range_people) ELSE sum(c.people) END)::bigint AS people,
+       sum(c.n_values)::bigint AS n_values, sum(c.sum) AS sum, min(c.min) AS min, max(c.max) AS max
+FROM cells c
+GROUP BY GROUPING SETS ((c.series, 0::bigint, c.start), (c.series, 0::bigint))
 ),
 answer AS (
-SELECT c.series, c.rank, c.start, false AS is_total, c.events, NULL::bigint AS people, NULL::numeric AS median_low, NULL::numeric AS median_high,
-       c.n_values, c.sum, c.min, c.max
-FROM counts c
-UNION ALL
-SELECT t.series, t.rank, NULL, true, t.events, NULL::bigint AS people, NULL::numeric AS median_low, NULL::numeric AS median_high,
-       t.n_values, t.sum, t.min, t.max
-FROM (
-  SELECT series, rank, sum(events)::bigint AS events, sum(n_values)::bigint AS n_values,
-         sum(sum) AS sum, min(min) AS min, max(max) AS max
-  FROM counts GROUP BY series, rank
-) AS t
+SELECT series, rank, start, is_total, events, people,
+       NULL::numeric AS median_low, NULL::numeric AS median_high, n_values, sum, min, max
+FROM folded
 )
 SELECT a.*, NULL::text AS bvalue FROM answer a
 
