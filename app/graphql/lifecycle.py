@@ -4,62 +4,22 @@ kind of the report contract (app/reports/lifecycle); a point's peopleList as
 LIFECYCLE_PEOPLE, one page at a time, by person id."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from enum import Enum
-from typing import Optional, Sequence
+from typing import Optional
 
 import strawberry
 
-from ..errors import BadInput
 from ..reports import periods
 from ..reports.lifecycle import LIFECYCLE, LIFECYCLE_PEOPLE, LifecyclePeopleSpec, LifecycleResult, LifecycleSpec
 from ..reports.lifecycle import LifecycleStatus as LifecycleStatusValue
-from ..reports.population import Population
 from .context import Context
-from .inputs import PeopleFilter, PropertyFilter, filters
-from .pagination import check_first, decode_cursor, encode_cursor
-from .types import PageInfo, Period, Person, PersonConnection
+from .inputs import PeopleFilter, PropertyFilter, filters, population
+from .people_lists import people_page, person_after
+from .pagination import check_first
+from .types import Period, PersonConnection
 
 Info = strawberry.Info[Context, None]
-
-
-def population(people: Optional[PeopleFilter], field: str = "input.people") -> Population | None:
-    """The population filter of a report input (None: everyone)."""
-    if people is None:
-        return None
-    return Population(
-        properties=tuple(filters(people.properties, f"{field}.properties") or ()),
-        did_event=people.did_event,
-        from_=people.from_,
-        to=people.to,
-        field=field,
-    )
-
-
-def person_id_after(after: Optional[str], kind: str) -> uuid.UUID | None:
-    """The person id of a people list's cursor (lists ordered by person id)."""
-    values = decode_cursor(after, kind)
-    if values is None:
-        return None
-    try:
-        return uuid.UUID(values[0])
-    except (ValueError, IndexError, TypeError, AttributeError):
-        raise BadInput("after", "not a cursor of this list") from None
-
-
-async def people_by_id(
-    info: Info, ids: Sequence[uuid.UUID], has_next_page: bool, total: int, kind: str
-) -> PersonConnection:
-    """A page of person ids, in id order, as a PersonConnection."""
-    services, project_id = info.context.services, info.context.project_id
-    rows = await services.people.by_ids(project_id, list(ids)) if ids else {}
-    end = encode_cursor(kind, str(ids[-1])) if ids else None
-    return PersonConnection(
-        nodes=[Person(row=rows[pid]) for pid in ids if pid in rows],
-        page_info=PageInfo(has_next_page=has_next_page, end_cursor=end),
-        total_count=total,
-    )
 
 
 @strawberry.enum
@@ -108,17 +68,17 @@ class LifecyclePoint:
     ) -> PersonConnection:
         info.context.require_read()
         check_first(first)
-        cursor = person_id_after(after, _CURSOR)
+        cursor = person_after(after, _CURSOR)
         value = LifecycleStatusValue(status.value)
         total = {
             LifecycleStatusValue.NEW: self.new, LifecycleStatusValue.RETURNING: self.returning,
             LifecycleStatusValue.RESURRECTING: self.resurrecting, LifecycleStatusValue.DORMANT: self.dormant,
         }[value]
         if total == 0 or first == 0:
-            return await people_by_id(info, (), total > 0 and first == 0, total, _CURSOR)
+            return await people_page(info, (), total > 0 and first == 0, total, _CURSOR)
         page_spec = LifecyclePeopleSpec(self.spec, self.start, value, first, cursor)
         page = (await info.context.services.reports.report(LIFECYCLE_PEOPLE, info.context.project_id, page_spec)).value
-        return await people_by_id(info, page.people, page.has_next_page, total, _CURSOR)
+        return await people_page(info, page.people, page.has_next_page, total, _CURSOR)
 
 
 @strawberry.type

@@ -11,8 +11,8 @@ import strawberry
 
 from ..reports.paths import PATHS, PATHS_PEOPLE, PathsPeopleSpec, PathsResult, PathsSpec
 from .context import Context
-from .inputs import PeopleFilter
-from .lifecycle import people_by_id, person_id_after, population
+from .inputs import PeopleFilter, population
+from .people_lists import people_page, person_after
 from .pagination import check_first
 from .types import PersonConnection
 
@@ -54,12 +54,12 @@ class PathNode:
     async def people_list(self, info: Info, first: int = 50, after: Optional[str] = None) -> PersonConnection:
         info.context.require_read()
         check_first(first)
-        cursor = person_id_after(after, _CURSOR)
+        cursor = person_after(after, _CURSOR)
         if first == 0:
-            return await people_by_id(info, (), self.people > 0, self.people, _CURSOR)
+            return await people_page(info, (), self.people > 0, self.people, _CURSOR)
         page_spec = PathsPeopleSpec(self.spec, self.step, self.event, first, cursor)
         page = (await info.context.services.reports.report(PATHS_PEOPLE, info.context.project_id, page_spec)).value
-        return await people_by_id(info, page.people, page.has_next_page, self.people, _CURSOR)
+        return await people_page(info, page.people, page.has_next_page, self.people, _CURSOR)
 
 
 @strawberry.type

@@ -11,9 +11,9 @@ import strawberry
 from ..reports import periods
 from ..reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessResult, StickinessSpec
 from .context import Context
-from .inputs import PeopleFilter, PropertyFilter, filters
+from .inputs import PeopleFilter, PropertyFilter, filters, population
+from .people_lists import EMPTY, people_page, person_after
 from .pagination import check_first
-from .trends import EMPTY, person_after, person_connection, population
 from .types import Period, PersonConnection
 
 Info = strawberry.Info[Context, None]
@@ -54,7 +54,7 @@ class StickinessBucket:
             return EMPTY
         page_spec = StickinessPeopleSpec(self.spec, self.periods, first, cursor)
         page = (await info.context.services.reports.report(STICKINESS_PEOPLE, info.context.project_id, page_spec)).value
-        return await person_connection(info, page, "sp")
+        return await people_page(info, page.ids, page.has_next_page, page.total, "sp")
 
 
 @strawberry.type

@@ -4,23 +4,21 @@ the report contract (app/reports/trends); a PEOPLE point's peopleList as
 TRENDS_PEOPLE, one page at a time, by person id."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from enum import Enum
 from typing import Optional
 
 import strawberry
 
-from ..errors import BadInput
 from ..reports import periods
-from ..reports.population import Population
 from ..reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendPeopleSpec, TrendsSpec
 from ..reports.trends import TrendMath as TrendMathValue
-from ..reports.trends.assembly import PeoplePage, TrendsResult
+from ..reports.trends.assembly import TrendsResult
 from .context import Context
-from .inputs import PeopleFilter, PropertyFilter, filters
-from .pagination import check_first, decode_cursor, encode_cursor
-from .types import PageInfo, Period, Person, PersonConnection
+from .inputs import PeopleFilter, PropertyFilter, filters, population
+from .people_lists import EMPTY, people_page, person_after
+from .pagination import check_first
+from .types import Period, PersonConnection
 
 Info = strawberry.Info[Context, None]
 
@@ -35,19 +33,6 @@ class TrendMath(Enum):
     MIN = "MIN"
     MAX = "MAX"
     MEDIAN = "MEDIAN"
-
-
-def population(people: Optional[PeopleFilter], field: str = "input.people") -> Population | None:
-    """The population filter of a report input (None: everyone)."""
-    if people is None:
-        return None
-    return Population(
-        properties=tuple(filters(people.properties, f"{field}.properties") or ()),
-        did_event=people.did_event,
-        from_=people.from_,
-        to=people.to,
-        field=field,
-    )
 
 
 @strawberry.input
@@ -98,31 +83,6 @@ class TrendsInput:
         )
 
 
-def person_after(after: Optional[str], kind: str) -> uuid.UUID | None:
-    values = decode_cursor(after, kind)
-    if values is None:
-        return None
-    try:
-        return uuid.UUID(values[0])
-    except (ValueError, IndexError, TypeError, AttributeError):
-        raise BadInput("after", "not a cursor of this list") from None
-
-
-async def person_connection(info: Info, page: PeoplePage, kind: str) -> PersonConnection:
-    """A page of person ids (in id order) as a PersonConnection."""
-    services, project_id = info.context.services, info.context.project_id
-    rows = await services.people.by_ids(project_id, list(page.ids)) if page.ids else {}
-    end = encode_cursor(kind, str(page.ids[-1])) if page.ids else None
-    return PersonConnection(
-        nodes=[Person(row=rows[pid]) for pid in page.ids if pid in rows],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end),
-        total_count=page.total,
-    )
-
-
-EMPTY = PersonConnection(nodes=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0)
-
-
 @strawberry.type
 class TrendPoint:
     start: datetime
@@ -140,7 +100,7 @@ class TrendPoint:
             return EMPTY
         page_spec = TrendPeopleSpec(self.spec, self.series, self.rank, self.start, first, cursor)
         page = (await info.context.services.reports.report(TRENDS_PEOPLE, info.context.project_id, page_spec)).value
-        return await person_connection(info, page, "tp")
+        return await people_page(info, page.ids, page.has_next_page, page.total, "tp")
 
 
 @strawberry.type
