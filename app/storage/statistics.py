@@ -21,8 +21,10 @@ The keeper closes the gap from two sides:
 - **the reports** ask `ensure_fresh(project)` before planning (checked at most
   every `interval` seconds per project): if the statistics are stale by the
   same rule (data loaded by another process, or by another tool), ANALYZE runs
-  first, once, under an advisory lock that every process shares, and the
-  report waits for it.
+  first, once, under an advisory lock that every process shares. A report
+  never waits behind statistics work already under way elsewhere (another
+  report's ANALYZE, the writer's VACUUM): it plans on what there is, and
+  without nested loops (REPORT_SETTINGS) no plan of it can turn quadratic.
 
 ANALYZE samples a bounded number of rows (300 × default_statistics_target),
 so its cost does not grow with the table (about 0.1-0.4 s here). It takes a
@@ -162,10 +164,14 @@ class StatisticsKeeper:
 
     async def ensure_fresh(self, project_id: uuid.UUID) -> None:
         """Before a report of this project is planned: statistics close enough
-        to the data (ANALYZE first, waiting for one that runs elsewhere)."""
+        to the data (ANALYZE first). A report never waits behind statistics
+        work that is under way elsewhere (another report of this process or
+        of another, or the writer's VACUUM of the table): that work is
+        bringing them up to date already, and meanwhile the report plans on
+        what there is, without nested loops (REPORT_SETTINGS)."""
         now = self.clock()
         last = self._checked.get(project_id)
-        if last is not None and now - last < self.interval:
+        if (last is not None and now - last < self.interval) or self._lock.locked():
             return
         self._checked[project_id] = now
         try:
@@ -173,8 +179,9 @@ class StatisticsKeeper:
                 if not await self._stale_for(conn, project_id):
                     return
                 async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", ANALYZE_LOCK)
-                    # Another process may have analyzed while we waited for the lock.
+                    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ANALYZE_LOCK):
+                        return  # another process is analyzing
+                    # Another process may have analyzed since we looked.
                     tables = await self._stale_for(conn, project_id)
                     if tables:
                         await self._analyze(conn, tables)
@@ -214,7 +221,8 @@ class StatisticsKeeper:
         return await conn.fetchval(_PROJECT_COUNT_UPTO, project_id, bound) >= bound
 
     async def _analyze(self, conn: asyncpg.Connection, tables: list[str], *, vacuum: bool = False) -> None:
-        """ANALYZE `tables` (the caller holds ANALYZE_LOCK, in a transaction);
+        """ANALYZE `tables` (the caller holds ANALYZE_LOCK, in a transaction;
+        SKIP_LOCKED: a table being vacuumed is left to that VACUUM (ANALYZE));
         with `vacuum`, VACUUM (ANALYZE) them instead, outside any transaction:
         VACUUM also marks the new pages all-visible, so that the reports'
         index-only scans skip the table for them (right after a 600,000-event
@@ -225,7 +233,7 @@ class StatisticsKeeper:
         if vacuum:
             await conn.execute("VACUUM (ANALYZE, SKIP_LOCKED) " + ", ".join(tables))
         else:
-            await conn.execute("ANALYZE " + ", ".join(tables))
+            await conn.execute("ANALYZE (SKIP_LOCKED) " + ", ".join(tables))
         self.analyzed += 1
         self.written.clear()
         log.info("%s %s in %.2f s: their statistics were behind the data",
