@@ -801,3 +801,100 @@ async def test_a_slow_report_shows_its_loading_state(tab, demo):
     await page.wait_for_selector("#funnel-steps-table")
     assert await page.locator("#funnel-result .state.loading").count() == 0
     assert tab.errors == []
+
+
+# ---------------------------------------------------------------- persisted queries and cost
+
+
+async def _graphql_requests(tab: "Tab") -> list:
+    requests: list = []
+    tab.page.on("request", lambda r: requests.append(r) if is_graphql(r) else None)
+    return requests
+
+
+async def test_queries_are_persisted_gets_and_a_known_hash_needs_no_post(browser, demo, database_url):
+    """In a server that knows no hash yet (its own APQ store, no Redis), each
+    query is first a GET carrying only its hash, then a POST with the query
+    and that hash; a fresh page on the same server sends GETs only."""
+    import hashlib
+
+    from app.config import Settings
+    from app.server import create_app
+    from tests.conftest import serving
+
+    async with serving(create_app(Settings(report_ttl=60), dsn=database_url)) as base:
+        first = await _new_tab(browser, base)
+        requests = await _graphql_requests(first)
+        await first.sign_in(demo.read_key, "#/funnel")
+        await first.page.wait_for_selector("#funnel-steps-table")
+        sent = [graphql_request(r) for r in requests]
+        operations = {s["operationName"] for s in sent}
+        assert {"DashboardCapabilities", "Names", "PropertyKeys", "Funnel"} <= operations, operations
+        for name in operations:
+            mine = [s for s in sent if s["operationName"] == name]
+            assert mine[0]["method"] == "GET" and mine[0]["query"] is None and len(mine[0]["hash"]) == 64, mine[0]
+            assert mine[1]["method"] == "POST" and mine[1]["hash"] == mine[0]["hash"], mine
+            assert hashlib.sha256(mine[1]["query"].encode()).hexdigest() == mine[0]["hash"]
+            assert len(mine) == 2, mine
+        for r in requests:  # the key only in the header
+            assert demo.read_key not in r.url
+            assert (await r.all_headers())["authorization"] == f"Bearer {demo.read_key}"
+        funnel_get = next(r for r in requests if r.method == "GET" and graphql_request(r)["operationName"] == "Funnel")
+        answer = await funnel_get.response()
+        assert (await answer.json())["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+        cost = first.page.locator("#cost")
+        assert int(await cost.get_attribute("data-requested")) > 1000  # the funnel's, the page's last answer
+        assert await cost.get_attribute("data-max") == "50000" and await cost.get_attribute("data-operation") == "Funnel"
+        assert "Last query cost" in await cost.inner_text()
+        await first.page.context.close()
+
+        second = await _new_tab(browser, base)  # a fresh page (and browser cache), the same server
+        requests = await _graphql_requests(second)
+        await second.sign_in(demo.read_key, "#/funnel")
+        await second.page.wait_for_selector("#funnel-steps-table")
+        sent = [graphql_request(r) for r in requests]
+        assert {"DashboardCapabilities", "Names", "PropertyKeys", "Funnel"} <= {s["operationName"] for s in sent}
+        assert [s["method"] for s in sent] == ["GET"] * len(sent) and all(s["query"] is None for s in sent), sent
+        for r in requests:
+            response = await r.response()
+            assert response.status == 200 and not (await response.json()).get("errors")
+        report = next(r for r in requests if graphql_request(r)["operationName"] == "Funnel")
+        assert (await (await report.response()).all_headers())["cache-control"] == "private, max-age=60"
+        await second.page.context.close()
+        assert first.outside == second.outside == [] and first.errors == second.errors == []
+
+
+async def test_without_crypto_subtle_queries_are_plain_posts(browser, demo, server):
+    """A plain-http page on a non-local host has no crypto.subtle: the dashboard
+    then POSTs its queries as before."""
+    tab = await _new_tab(browser, server)
+    await tab.page.add_init_script("Object.defineProperty(Crypto.prototype, 'subtle', { get: () => undefined })")
+    requests = await _graphql_requests(tab)
+    await tab.sign_in(demo.read_key, "#/revenue")
+    await tab.page.wait_for_selector("#revenue-result table")
+    sent = [graphql_request(r) for r in requests]
+    assert sent and all(s["method"] == "POST" and s["query"] and not s["extensions"] for s in sent), sent
+    await tab.page.context.close()
+    assert tab.outside == [] and tab.errors == []
+
+
+async def test_a_too_costly_view_says_so(browser, demo, database_url):
+    """A server whose maximum cost is below a report's price refuses it
+    (QUERY_TOO_COSTLY, unexecuted): the page's error state says what to do."""
+    from app.config import Settings
+    from app.server import create_app
+    from tests.conftest import serving
+
+    async with serving(create_app(Settings(report_ttl=60, max_query_cost=1000), dsn=database_url)) as base:
+        tab = await _new_tab(browser, base)
+        await tab.sign_in(demo.read_key, "#/funnel")
+        await tab.page.wait_for_selector("#funnel-result .state.error")
+        text = await tab.page.inner_text("#funnel-result .state.error")
+        assert "This view asks for too much at once: narrow the range or the list" in text, text
+        assert "this server allows 1,000 per query" in text
+        cost = tab.page.locator("#cost")
+        assert int(await cost.get_attribute("data-requested")) > int(await cost.get_attribute("data-max")) == 1000
+        # The form is still there to narrow the view.
+        assert await tab.page.locator("form textarea, form input").count() > 0
+        await tab.page.context.close()
+        assert tab.outside == [] and tab.errors == []
