@@ -3,8 +3,10 @@ request leaving the server, and a small GraphQL client to read the answers
 the pages must show. The fixtures are in tests/dashboard/conftest.py."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -46,22 +48,47 @@ class Tab:
 
     async def costs(self) -> list[tuple[str, int, int]]:
         """(operation, requestedQueryCost, maxCost) of every GraphQL answer so far."""
-        import json
         out = []
         for response in self.responses:
             try:
                 body = await response.json()
-                query = json.loads(response.request.post_data or "{}").get("query", "")
+                sent = graphql_request(response.request)
             except Exception:  # a faked or aborted answer
                 continue
             cost = (body.get("extensions") or {}).get("cost")
             if cost:
-                out.append((query.split("(")[0].split("{")[0].strip(), cost["requestedQueryCost"], cost["maxCost"]))
+                out.append((sent["operation"], cost["requestedQueryCost"], cost["maxCost"]))
         return out
 
     async def variables(self, selector: str) -> dict:
-        import json
         return json.loads(await self.page.get_attribute(selector, "data-variables"))
+
+
+def is_graphql(request) -> bool:
+    return urlsplit(request.url).path == "/graphql"
+
+
+def graphql_request(request) -> dict:
+    """What the dashboard sent to /graphql, POST (JSON body) or GET (query
+    string, a persisted query's hash only): method, query (None when only the
+    hash was sent), operationName, operation ("query Name", as in the text),
+    variables, extensions."""
+    if request.method == "GET":
+        params = dict(parse_qsl(urlsplit(request.url).query))
+        sent = {k: params.get(k) for k in ("query", "operationName")}
+        sent["variables"] = json.loads(params.get("variables") or "{}")
+        sent["extensions"] = json.loads(params.get("extensions") or "null")
+    else:
+        body = json.loads(request.post_data or "{}")
+        sent = {k: body.get(k) for k in ("query", "operationName", "variables", "extensions")}
+    sent["method"] = request.method
+    name = sent["operationName"]
+    if sent["query"]:
+        sent["operation"] = sent["query"].split("(")[0].split("{")[0].strip()
+    else:
+        sent["operation"] = f"query {name}" if name else ""
+    sent["hash"] = ((sent["extensions"] or {}).get("persistedQuery") or {}).get("sha256Hash")
+    return sent
 
 
 async def new_tab(browser, base: str, width: int = 1280, height: int = 900) -> Tab:
@@ -81,7 +108,7 @@ async def new_tab(browser, base: str, width: int = 1280, height: int = 900) -> T
 
     await context.route("**/*", guard)
     page.on("websocket", lambda ws: None if ws.url.startswith(ws_origin + "/") else tab.outside.append(ws.url))
-    page.on("response", lambda r: tab.responses.append(r) if r.url.endswith("/graphql") and r.request.method == "POST" else None)
+    page.on("response", lambda r: tab.responses.append(r) if is_graphql(r.request) else None)
     page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
     page.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
     return tab

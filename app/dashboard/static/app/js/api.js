@@ -4,7 +4,7 @@ export const KEY_STORE = "whodid.readKey"; // shared with the Live page (same ta
 export class ApiError extends Error {
   constructor(kind, message, details = {}) {
     super(message);
-    this.kind = kind; // "auth" | "input" | "server" | "network"
+    this.kind = kind; // "auth" | "input" | "cost" | "server" | "network"
     this.code = details.code || null;
     this.requestId = details.requestId || null;
     this.field = details.field || null;
@@ -18,19 +18,62 @@ export const clearKey = () => sessionStorage.removeItem(KEY_STORE);
 let onAuthError = () => {};
 export function whenKeyRefused(callback) { onAuthError = callback; }
 
-export async function gql(query, variables = {}, { signal } = {}) {
-  const key = getKey();
-  if (!key) throw new ApiError("auth", "Sign in with a read key.");
+// Automatic persisted queries (Apollo's protocol, docs/api.md): a read query is
+// sent as a GET carrying only its SHA-256 (and its variables); a hash the server
+// does not know yet is answered PERSISTED_QUERY_NOT_FOUND, and the query is then
+// POSTed with its hash, which registers it. The key is only ever in the header.
+const NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND";
+const MAX_GET_URL = 8000; // longer (many variables): the hash goes in a POST body instead
+const hashes = new Map(); // document → Promise<hex digest | null>
+let persisted = !!(globalThis.crypto && globalThis.crypto.subtle && globalThis.TextEncoder);
+
+function sha256(query) {
+  if (!persisted) return Promise.resolve(null);
+  let digest = hashes.get(query);
+  if (!digest) {
+    digest = crypto.subtle.digest("SHA-256", new TextEncoder().encode(query))
+      .then((buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join(""))
+      .catch(() => null); // no digest: a plain POST
+    hashes.set(query, digest);
+  }
+  return digest;
+}
+
+const operationName = (query) => (/^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(query) || [])[1] || null;
+const isMutation = (query) => /^\s*mutation\b/.test(query);
+
+// The cost of the last answer (extensions.cost), for the page's footer.
+let lastCost = null;
+let onCost = () => {};
+export function whenCost(callback) { onCost = callback; }
+export const currentCost = () => lastCost;
+
+// GraphQL over GET: operationName, variables and extensions in the query string
+// (never the key: it stays in the Authorization header).
+const getUrl = (payload) => `/graphql?${new URLSearchParams(Object.entries(payload)
+  .filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]))}`;
+
+async function send(method, key, payload, signal) {
+  let url = "/graphql";
+  const init = {
+    method,
+    headers: { accept: "application/json", authorization: `Bearer ${key}` },
+    credentials: "omit",
+    signal,
+  };
+  if (method === "GET") {
+    url = getUrl(payload);
+    // The browser may keep a report's answer as long as the server says
+    // (Cache-Control: private, max-age ≤ 60 s; Vary: Authorization).
+    init.cache = "default";
+  } else {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(payload);
+    init.cache = "no-store";
+  }
   let response;
   try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${key}` },
-      body: JSON.stringify({ query, variables }),
-      credentials: "omit",
-      cache: "no-store",
-      signal,
-    });
+    response = await fetch(url, init);
   } catch (e) {
     if (e.name === "AbortError") throw e;
     throw new ApiError("network", "The server could not be reached. Check your connection and retry.");
@@ -45,6 +88,38 @@ export async function gql(query, variables = {}, { signal } = {}) {
   if (!body || (!body.data && !body.errors)) {
     throw new ApiError("server", `The server answered HTTP ${response.status} without a GraphQL result.`);
   }
+  return body;
+}
+
+const firstCode = (body) => (((body.errors || [])[0] || {}).extensions || {}).code || null;
+
+export async function gql(query, variables = {}, { signal } = {}) {
+  const key = getKey();
+  if (!key) throw new ApiError("auth", "Sign in with a read key.");
+  const name = operationName(query);
+  const base = name ? { operationName: name, variables } : { variables };
+  const digest = isMutation(query) ? null : await sha256(query);
+  let body;
+  if (!digest) {
+    body = await send("POST", key, { query, ...base }, signal);
+  } else {
+    const extensions = { persistedQuery: { version: 1, sha256Hash: digest } };
+    const hashed = { ...base, extensions };
+    body = await send(getUrl(hashed).length <= MAX_GET_URL ? "GET" : "POST", key, hashed, signal);
+    const code = firstCode(body);
+    const message = ((body.errors || [])[0] || {}).message;
+    if (code === "PERSISTED_QUERY_NOT_SUPPORTED" || message === "PersistedQueryNotSupported") {
+      persisted = false; // a server without APQ: plain POSTs from now on
+      body = await send("POST", key, { query, ...base }, signal);
+    } else if (code === NOT_FOUND || message === "PersistedQueryNotFound") {
+      body = await send("POST", key, { query, ...hashed }, signal);
+    }
+  }
+  const cost = body.extensions && body.extensions.cost;
+  if (cost && typeof cost.requestedQueryCost === "number") {
+    lastCost = { operation: name, requested: cost.requestedQueryCost, max: cost.maxCost };
+    onCost(lastCost);
+  }
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
     const ext = first.extensions || {};
@@ -52,6 +127,12 @@ export async function gql(query, variables = {}, { signal } = {}) {
       const error = new ApiError("auth", "This key may not read: the dashboard needs the project's read key (rk_…), not the write key.", ext);
       onAuthError(error);
       throw error;
+    }
+    if (ext.code === "QUERY_TOO_COSTLY") {
+      const c = ext.cost || cost || {};
+      const numbers = typeof c.requestedQueryCost === "number"
+        ? ` (it would cost ${c.requestedQueryCost.toLocaleString("en-US")}; this server allows ${Number(c.maxCost).toLocaleString("en-US")} per query)` : "";
+      throw new ApiError("cost", `This view asks for too much at once: narrow the range or the list${numbers}.`, ext);
     }
     const kind = ext.code === "BAD_USER_INPUT" ? "input" : "server";
     throw new ApiError(kind, first.message || "The server could not answer.", ext);

@@ -1,6 +1,6 @@
 // The dashboard shell: sign-in, navigation, capabilities, and the router that
 // keeps every page's state in the URL fragment (#/page?param=value; never the key).
-import { ApiError, clearKey, getKey, gql, setKey, whenKeyRefused } from "./api.js";
+import { ApiError, clearKey, getKey, gql, setKey, whenCost, whenKeyRefused } from "./api.js";
 import { disposeAll } from "./charts.js";
 import { failure, h, loading } from "./ui.js";
 import overview from "./pages/overview.js";
@@ -78,8 +78,21 @@ function go(id, params) {
   if (location.hash === target) route(); else location.hash = target;
 }
 
+// The price of this page's last answer (extensions.cost), discreetly in the footer
+// and as data-requested / data-max / data-operation for the tests.
+function showCost(cost) {
+  const footer = $("cost");
+  if (!cost) { footer.hidden = true; footer.textContent = ""; for (const k of ["requested", "max", "operation"]) delete footer.dataset[k]; return; }
+  footer.dataset.requested = String(cost.requested);
+  footer.dataset.max = String(cost.max);
+  footer.dataset.operation = cost.operation || "";
+  footer.textContent = `Last query cost ${cost.requested.toLocaleString("en-US")} of ${Number(cost.max).toLocaleString("en-US")}`;
+  footer.hidden = !getKey();
+}
+
 function showSignIn(message = "") {
   disposeAll();
+  showCost(null);
   caps = null;
   $("signin").hidden = false;
   $("page").replaceChildren();
@@ -127,6 +140,7 @@ async function route() {
   $("nav").classList.remove("open");
   $("menu").setAttribute("aria-expanded", "false");
   disposeAll();
+  showCost(null);
   document.title = `whodid · ${page.title}`;
   const section = h("div", { class: "page", dataset: { page: page.id } });
   root.replaceChildren(section);
@@ -144,6 +158,7 @@ async function route() {
   }
 }
 
+whenCost(showCost);
 whenKeyRefused((error) => { clearKey(); showSignIn(error.message); });
 
 $("signin-form").addEventListener("submit", async (e) => {

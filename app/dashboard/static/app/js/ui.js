@@ -30,8 +30,9 @@ export function empty(target, text) {
 
 export function failure(target, error, retry) {
   const box = h("div", { class: "state error", role: "alert" },
-    h("strong", {}, error.kind === "input" ? "This report cannot be computed: " : "Something went wrong: "),
-    error.message || String(error));
+    ...(error.kind === "cost" ? [h("strong", {}, error.message)] : [
+      h("strong", {}, error.kind === "input" ? "This report cannot be computed: " : "Something went wrong: "),
+      error.message || String(error)]));
   if (error.requestId) box.append(h("div", { class: "muted" }, `Request id: ${error.requestId}`));
   if (retry) box.append(" ", h("button", { type: "button", onclick: retry }, "Retry"));
   target.replaceChildren(box);
