@@ -384,10 +384,21 @@ async def click_chart(page, x: float, y: float) -> None:
     """Click a chart at (x, y) as a person does: the pointer rests on the mark
     first, so its hover state is drawn before the button goes down (zrender
     drops a click whose mousedown and mouseup find different elements, which a
-    hover state drawn in between can cause on a loaded machine)."""
-    await page.mouse.move(x, y)
-    await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    await page.mouse.click(x, y)
+    hover state drawn in between can cause on a loaded machine). A click the
+    chart dropped anyway (no GraphQL request follows within 3 s) is made
+    again, as a person would, up to three times."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        await page.mouse.move(x, y)
+        await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        try:
+            async with page.expect_request(is_graphql, timeout=3000):
+                await page.mouse.click(x, y)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
 
 
 async def listed_people(page, selector: str) -> list[str]:
