@@ -1,5 +1,5 @@
 """The tests mirror the source: shared code lives in tests/support/ (and the
-oracle in tests/reference.py); no test module imports another test module or a
+oracle in tests/support/reference.py); no test module imports another test module or a
 conftest, so each runs alone and in any order."""
 from __future__ import annotations
 

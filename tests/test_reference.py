@@ -1,4 +1,4 @@
-"""Hand-computed cases for tests/reference.py, the oracle of DESIGN.md §5.
+"""Hand-computed cases for tests/support/reference.py, the oracle of DESIGN.md §5.
 
 Every expected number below is worked out by hand in the comments, so that the
 oracle the SQL is compared against is itself checked against the text.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.reference import (
+from tests.support.reference import (
     Ev,
     PropSet,
     cohort,
@@ -637,7 +637,7 @@ def test_revenue_source_first_touch_ties() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.reference import _person_chains  # noqa: E402  the oracle's internals, for one DESIGN remark
+from tests.support.reference import _person_chains  # noqa: E402  the oracle's internals, for one DESIGN remark
 
 _random_events = st.lists(
     st.tuples(st.sampled_from(["p1", "p2", "p3"]), st.sampled_from(["A", "B", "C"]), st.integers(0, 20)),

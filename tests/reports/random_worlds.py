@@ -1,7 +1,7 @@
 """Random worlds for the lifecycle and paths property tests: events over six
 weeks around T0 (equal timestamps, period edges, a late batch sent after
 merges), identify/alias merges, property sets; property filters; the
-database's contents as the oracle (tests/reference.py) takes them."""
+database's contents as the oracle (tests/support/reference.py) takes them."""
 from __future__ import annotations
 
 import secrets
@@ -15,7 +15,7 @@ from app.reports.population import Population
 from app.reports.periods import Period
 from app.storage.filters import FilterOp, PropertyFilter
 
-from tests.reference import Ev
+from tests.support.reference import Ev
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 6, tzinfo=UTC)  # a Monday

@@ -1,4 +1,4 @@
-"""The cohort report against the oracle (tests/reference.py) on random data, and
+"""The cohort report against the oracle (tests/support/reference.py) on random data, and
 named edge cases, through ReportService and through GraphQL."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.ingest.validation import EventIn
 from app.reports.cohort import CohortSpec, compute_cohort
 from app.reports.periods import Period
 
-from tests.reference import cohort as reference_cohort
+from tests.support.reference import cohort as reference_cohort
 from tests.support.scenarios import (
     NAMES, PERIODS, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )

@@ -1,4 +1,4 @@
-"""The cohort's options against the oracle (tests/reference.py `cohort`) on
+"""The cohort's options against the oracle (tests/support/reference.py `cohort`) on
 random worlds (merges, same-second events, late events): mode FIRST_TIME or
 RECURRING, cumulative or not, a population filter or none (DESIGN.md §5,
 "Cohort: recurring and cumulative", "Population filter"); and their named edge
@@ -18,7 +18,7 @@ from app.reports.cohort import CohortSpec, compute_cohort
 from app.reports.periods import Period
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
-from tests.reference import cohort as reference_cohort
+from tests.support.reference import cohort as reference_cohort
 from tests.reports.test_cohort import as_dicts
 from tests.support.scenarios import (
     BOUNDS, NAMES, PERIODS, SOURCE_KEY, SOURCES, T, fresh_project, oracle_inputs, ops_st, play, range_st,

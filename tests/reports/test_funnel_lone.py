@@ -1,5 +1,5 @@
 """The set-based funnel's two branches (app/reports/funnel.py) against the
-oracle (tests/reference.py): people whose starts are all after their last
+oracle (tests/support/reference.py): people whose starts are all after their last
 step-1 event, or who have none (`lone`: level 1, no window pass), beside people
 with a chain (`chained`), in one project; with and without a window, with each
 kind of segment, with a filter on step 1; and the same funnels with a repeated

@@ -1,4 +1,4 @@
-"""Random funnels against the oracle (tests/reference.py `funnel`).
+"""Random funnels against the oracle (tests/support/reference.py `funnel`).
 
 Each example: a fresh project; random people (some merged by identify/alias after
 some of their events), random events (names from a small alphabet, timestamps from
@@ -26,7 +26,7 @@ from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec, StepStat
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.support.server import make_project
 
-from tests.reference import Ev, funnel as reference_funnel
+from tests.support.reference import Ev, funnel as reference_funnel
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 6, tzinfo=UTC)

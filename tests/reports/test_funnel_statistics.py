@@ -1,7 +1,7 @@
 """The duration statistics of a segmented funnel (app/reports/funnel.py,
 `_merged_statistics`): each segment's durations sorted once, everyone's
 order statistics found in the segments' sorted arrays by a binary search over
-whole microseconds. Against the oracle (tests/reference.py), with durations
+whole microseconds. Against the oracle (tests/support/reference.py), with durations
 that interleave across segments, repeat within and across segments, differ by
 one microsecond, are zero, or span days; with odd and even counts; for both
 ways of computing the chains (set-based, walked).

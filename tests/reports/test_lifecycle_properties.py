@@ -1,4 +1,4 @@
-"""Random lifecycle reports against the oracle (tests/reference.py `lifecycle`).
+"""Random lifecycle reports against the oracle (tests/support/reference.py `lifecycle`).
 
 Each example: a fresh project; random people (some merged by identify/alias after
 some of their events), events over six weeks around T0 (equal timestamps,
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from app.reports.lifecycle import LIFECYCLE, LIFECYCLE_PEOPLE, LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
 
-from tests.reference import lifecycle as reference_lifecycle
+from tests.support.reference import lifecycle as reference_lifecycle
 from tests.reports.random_worlds import (
     filter_dicts, lifecycle_scenarios, load, new_project, population_dict, world,
 )

@@ -1,4 +1,4 @@
-"""Random paths reports against the oracle (tests/reference.py `paths`).
+"""Random paths reports against the oracle (tests/support/reference.py `paths`).
 
 Each example: a fresh project; random people (some merged by identify/alias
 after some of their events), random events (names from a small alphabet so
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from app.reports.paths import PATHS, PATHS_PEOPLE, PathsPeopleSpec, PathsSpec
 from app.reports.population import Population
 
-from tests.reference import paths as reference_paths
+from tests.support.reference import paths as reference_paths
 from tests.reports.random_worlds import (
     IDENTITIES, KEYS, T0, filters, load, new_project, population_dict, properties, values, world,
 )

@@ -1,4 +1,4 @@
-"""The revenue report against the oracle (tests/reference.py) on random data, and
+"""The revenue report against the oracle (tests/support/reference.py) on random data, and
 named edge cases, through ReportService and through GraphQL."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.ingest.validation import EventIn
 from app.reports.periods import Period
 from app.reports.revenue import RevenueSpec, TopPeopleSpec, compute_revenue
 
-from tests.reference import revenue as reference_revenue
+from tests.support.reference import revenue as reference_revenue
 from tests.support.scenarios import (
     PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )

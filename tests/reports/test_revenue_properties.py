@@ -1,5 +1,5 @@
 """The revenue report's population filter (DESIGN.md §5, "Population filter")
-against the oracle (tests/reference.py `revenue(..., people=...)`) on random
+against the oracle (tests/support/reference.py `revenue(..., people=...)`) on random
 worlds: summary, series, bySource and every page of topPeople. Named cases and
 the filter over GraphQL at the end. tests/reports/test_revenue.py covers the
 report without a filter."""
@@ -13,7 +13,7 @@ from app.ingest.validation import EventIn
 from app.reports.periods import Period
 from app.reports.population import Population
 from app.reports.revenue import RevenueSpec
-from tests.reference import revenue as reference_revenue
+from tests.support.reference import revenue as reference_revenue
 from tests.reports.test_cohort_properties import oracle_people, population, populations
 from tests.reports.test_revenue import all_top_people, as_dict, exact
 from tests.support.scenarios import (

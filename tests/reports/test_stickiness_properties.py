@@ -1,4 +1,4 @@
-"""Random stickiness reports against the oracle (tests/reference.py
+"""Random stickiness reports against the oracle (tests/support/reference.py
 `stickiness`): a random world (tests/reports/worlds.py), a random event,
 `where`, interval and range of a few periods, a people filter or none. The
 report (STICKINESS through the report service) must equal the oracle's, and
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from app.reports.periods import Period
 from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessSpec
 from tests.support.server import make_project
-from tests.reference import stickiness as reference_stickiness
+from tests.support.reference import stickiness as reference_stickiness
 from tests.reports.worlds import NAMES, filter_dicts, load, people_dict, stored, where, worlds
 
 EXAMPLES: list[int] = []

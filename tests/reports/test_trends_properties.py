@@ -1,4 +1,4 @@
-"""Random trends against the oracle (tests/reference.py `trends`).
+"""Random trends against the oracle (tests/support/reference.py `trends`).
 
 Each example: a fresh project with a random world (tests/reports/worlds.py:
 merges by identify/alias after some events, same-second and repeated events,
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from app.reports.periods import Period
 from app.reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
 from tests.support.server import make_project
-from tests.reference import trends as reference_trends
+from tests.support.reference import trends as reference_trends
 from tests.reports.worlds import KEYS, NAMES, filter_dicts, load, people_dict, stored, where, worlds
 
 

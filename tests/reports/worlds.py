@@ -2,7 +2,7 @@
 module): people merged by identify/alias after some of their events, events
 at equal timestamps, repeated names, events sent late and out of order,
 numeric strings among the property values, current person properties; and
-what the database then holds, in the oracle's terms (tests/reference.py)."""
+what the database then holds, in the oracle's terms (tests/support/reference.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -14,7 +14,7 @@ from app.ingest.validation import EventIn
 from app.reports.periods import count_periods_overlapping
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
-from tests.reference import Ev
+from tests.support.reference import Ev
 
 UTC = timezone.utc
 # A Monday; the week holds Feb 29 and the start of March (a month boundary).

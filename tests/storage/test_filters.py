@@ -1,5 +1,5 @@
 """app/storage/filters.py: the SQL of a property filter and the reference's
-reading of it (tests/reference.py) agree, on the edges of "numeric string"
+reading of it (tests/support/reference.py) agree, on the edges of "numeric string"
 and "text form" in particular (docs/decisions.md, "Property filters")."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from app.storage.filters import FilterOp, Params, PropertyFilter, filter_sql
-from tests.reference import matches_filter
+from tests.support.reference import matches_filter
 
 STORED = ["12", " 12", "12 ", "12abc", "1e3", "1E+003", "1e999", "1e1000", "-.5", "+3.", ".", "", "0x10",
           12, 12.5, -0.5, 1000, True, None, "Infinity", "NaN"]

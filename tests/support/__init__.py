@@ -1,5 +1,5 @@
 """What the tests share, apart from the fixtures (the conftest files): the
 database and server helpers, the live client, the leak checks, the scenario
 player of the revenue and cohort tests, a cuttable proxy. The oracle is
-tests/reference.py. A test module imports from here, never from another test
+tests/support/reference.py. A test module imports from here, never from another test
 module or a conftest (tests/test_layout.py checks that)."""

@@ -1,7 +1,7 @@
 """Shared by the cohort and revenue tests (no tests here): random scenarios played
 through the real ingest path, and the oracle's inputs read back from the database.
 
-The oracle (tests/reference.py) takes events already attributed to the person
+The oracle (tests/support/reference.py) takes events already attributed to the person
 their identity resolves to NOW; that attribution is recomputed here from the
 `identities` table (event.identity -> person), not taken from events.person_id,
 so a merge that forgot to move an event would show up as a difference.
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from tests.reference import Ev, PropSet, make_event
+from tests.support.reference import Ev, PropSet, make_event
 
 from app.ingest.validation import EventIn
 
