@@ -8,10 +8,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 
-# Left for the funnel split (issue 11, point 3): the funnel oracle helpers
-# (load, oracle, compare) still live in test_funnel_properties.py.
 KNOWN = {
-    "tests.reports.test_funnel_properties",
     # Landed with the new reports and data deletion while tests/support/ was made: the helpers
     # these share (scenario players, oracle adapters) are still to move to tests/support/.
     "tests.reports.test_cohort", "tests.reports.test_cohort_properties", "tests.reports.test_funnel",

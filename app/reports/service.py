@@ -33,7 +33,7 @@ from .cohort import CohortResult, CohortSpec, compute_cohort
 from .contract import R, ReportKind, S
 from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
 
-if TYPE_CHECKING:  # funnel.py is imported when a funnel runs (it is large)
+if TYPE_CHECKING:  # app/reports/funnel/ is imported when a funnel runs (it is large)
     from .funnel import FunnelSpec
 
 log = logging.getLogger("whodid.reports")
@@ -268,15 +268,13 @@ class ReportService:
         return await self.run("revenue.top", project_id, spec, lambda conn, at: top_people(conn, project_id, spec))
 
     async def funnel(self, project_id: uuid.UUID, spec: FunnelSpec, *, with_people: bool = False) -> Report:
-        """The funnel (app/reports/funnel.py) through the same cache and timeout.
+        """The funnel (app/reports/funnel/) through the same cache and timeout.
         with_people: compute the per-person chains (peopleList) in the same
         statement. The cache key is the same either way: an entry computed
         without them gets them from `funnel_people` when a list is asked for."""
-        from .funnel import compute_funnel
-
         return await self.run(
             "funnel", project_id, spec,
-            lambda conn, at: compute_funnel(conn, project_id, spec, with_people=with_people),
+            lambda conn, at: self._funnel(conn, project_id, spec, at, with_people),
         )
 
     async def funnel_people(self, project_id: uuid.UUID, spec: FunnelSpec, computed_at: datetime) -> Report:
@@ -284,12 +282,26 @@ class ReportService:
         was computed at `computed_at` without them: computed now (a later
         snapshot than the counts) and cached for that report, so that every page
         and every step of it come from one computation."""
-        from .funnel import compute_funnel_people
 
-        return await self.run(
-            "funnel.people", project_id, _PeopleOf(spec, computed_at),
-            lambda conn, at: compute_funnel_people(conn, project_id, spec),
-        )
+        async def people(conn: asyncpg.Connection, at: datetime) -> Any:
+            return (await self._funnel(conn, project_id, spec, at, True)).people
+
+        return await self.run("funnel.people", project_id, _PeopleOf(spec, computed_at), people)
+
+    @staticmethod
+    async def _funnel(
+        conn: asyncpg.Connection, project_id: uuid.UUID, spec: FunnelSpec, computed_at: datetime, with_people: bool
+    ) -> Any:
+        """The funnel's three roles (spec, statement, assembly) in the service's
+        transaction; an empty range is not run (nobody enters: no rows)."""
+        from .funnel import STATEMENT_SETTINGS, assemble, build_query
+
+        rows: list[Any] = []
+        if spec.from_ < spec.to:
+            await conn.execute(STATEMENT_SETTINGS)
+            sql, params = build_query(project_id, spec, with_people)
+            rows = await conn.fetch(sql, *params)
+        return assemble(rows, spec, computed_at, with_people=with_people)
 
     def metrics(self) -> dict[str, float]:
         return {

@@ -1,4 +1,4 @@
-"""The set-based funnel's two branches (app/reports/funnel.py) against the
+"""The set-based funnel's two branches (app/reports/funnel/statement.py) against the
 oracle (tests/support/reference.py): people whose starts are all after their last
 step-1 event, or who have none (`lone`: level 1, no window pass), beside people
 with a chain (`chained`), in one project; with and without a window, with each
@@ -14,7 +14,7 @@ import pytest
 from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec, compute_funnel
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.support.server import make_project
-from tests.reports.test_funnel_properties import T0, compare, load, oracle
+from tests.support.funnel_oracle import T0, compare, load, oracle
 
 EVENTS = [
     # (identity, name, seconds after T0, properties); one batch, seq in this order.

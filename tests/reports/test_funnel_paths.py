@@ -1,4 +1,4 @@
-"""The funnel's two ways of computing chains (app/reports/funnel.py) on the cases
+"""The funnel's two ways of computing chains (app/reports/funnel/statement.py) on the cases
 that tell them apart, and peopleList of a report cached without its people.
 
 - set-based (all step names differ): a step-k event between the start and the

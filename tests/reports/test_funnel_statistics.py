@@ -1,4 +1,4 @@
-"""The duration statistics of a segmented funnel (app/reports/funnel.py,
+"""The duration statistics of a segmented funnel (app/reports/funnel/statement.py,
 `_merged_statistics`): each segment's durations sorted once, everyone's
 order statistics found in the segments' sorted arrays by a binary search over
 whole microseconds. Against the oracle (tests/support/reference.py), with durations
@@ -14,7 +14,7 @@ import pytest
 
 from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec, compute_funnel
 from tests.support.server import make_project
-from tests.reports.test_funnel_properties import T0, compare, load, oracle
+from tests.support.funnel_oracle import T0, compare, load, oracle
 
 US = 1e-6
 # (segment value, seconds from A to B, seconds from B to C or None)

@@ -1,0 +1,250 @@
+"""The funnel's assembly: the statement's rows (of the kinds of RowKind)
+become a FunnelResult — the steps, the rates, the segments and their
+significance tests (app/reports/stats.py), the people's chains; plain Python,
+no database."""
+from __future__ import annotations
+
+import sys
+import uuid
+from array import array
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import IntEnum
+from fractions import Fraction
+from typing import Any, Sequence
+
+from .. import stats
+from .people import FunnelPeople, PeoplePage
+from .spec import FunnelSpec, StepStatus
+
+
+class RowKind(IntEnum):
+    """The statement's rows, by their column `kind` (the statement writes
+    these numbers; app/reports/funnel/statement.py)."""
+
+    # People at step 0 per segment (`overall` 1: everyone).
+    SIZES = 0
+    # Duration statistics per (segment, step ≥ 1) (`overall` 1: everyone).
+    DURATIONS = 1
+    # A kept segment value by its rank (`segrank`).
+    SEGMENT_VALUE = 2
+    # (with_people) every person's chain as byte strings.
+    PEOPLE = 3
+
+
+@dataclass
+class FunnelStepResult:
+    index: int
+    event: str
+    people: int
+    dropped_off: int
+    conversion_from_previous: float
+    conversion_from_start: float
+    time_from_previous: stats.DurationStats | None
+
+
+@dataclass
+class FunnelComparison:
+    baseline: str | None
+    lift: float
+    z_score: float
+    p_value: float
+    probability_to_beat_baseline: float
+    significant: bool
+
+
+@dataclass
+class FunnelSegmentResult:
+    value: str | None
+    steps: list[FunnelStepResult]
+    conversion_rate: float
+    comparison: FunnelComparison | None
+
+
+@dataclass
+class FunnelResult:
+    steps: list[FunnelStepResult]
+    segments: list[FunnelSegmentResult]
+    computed_at: datetime
+    # None when computed without the per-person chains (see compute_funnel).
+    people: FunnelPeople | None = None
+
+    def people_page(
+        self,
+        step: int,
+        status: StepStatus | str = StepStatus.REACHED,
+        first: int = 50,
+        after: tuple[int, uuid.UUID] | None = None,
+        segment: int | None = None,
+        people: FunnelPeople | None = None,
+    ) -> PeoplePage:
+        """peopleList of step `step` (of segment number `segment` of this result,
+        or overall), ordered by (time, id), starting after the key `after`.
+        `people`: chains computed apart (when this result has none)."""
+        people = people if people is not None else self.people
+        if people is None:
+            raise ValueError("this funnel was computed without its people")
+        number = None
+        if segment is not None:
+            number = people.segment_number(self.segments[segment].value)
+            if number is None:  # nobody of that segment in these chains
+                return PeoplePage(people=[], total=0, has_next=False, end=None)
+        return people.page(step, StepStatus(status), first, after, number)
+
+
+def _seconds(us: int) -> float:
+    """µs as the float seconds app/reports/stats.py sees: the same rounding."""
+    return us / 1_000_000
+
+
+def _us(seconds: Decimal) -> int:
+    """extract(epoch ...) of an interval (exact, 6 decimals) as integer µs."""
+    return int(seconds.scaleb(6))
+
+
+def _duration(r: Any) -> stats.DurationStats:
+    """DurationStats from one statistics row, with app/reports/stats.py's exact
+    arithmetic (so the figures are those it gives on the same durations)."""
+    n = r["n"]
+    lo, hi = _seconds(_us(r["med_lo"])), _seconds(_us(r["med_hi"]))
+    median = lo if n % 2 else (lo + hi) / 2.0
+    # stats.percentile(values, 90): virtual index h = 0.9 (n − 1), between the
+    # order statistics ⌊h⌋ and the next (the statement picked those two).
+    h = (90 / 100.0) * (n - 1)
+    t = h - int(h)
+    a, b = _seconds(_us(r["p90_lo"])), _seconds(_us(r["p90_hi"]))
+    diff = b - a
+    p90 = b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+    bounds: list[float | None] = [float(x) for x in stats.HISTOGRAM_BOUNDS]
+    bounds.append(None)
+    return stats.DurationStats(
+        count=n,
+        median_seconds=median,
+        # The exact mean of the exact µs sum, rounded once.
+        mean_seconds=float(Fraction(_us(r["total"]), 1_000_000 * n)),
+        p90_seconds=p90,
+        histogram=tuple(zip(bounds, r["histogram"])),
+    )
+
+
+def _steps_report(spec: FunnelSpec, entered: int, rows: dict[int, Any]) -> list[FunnelStepResult]:
+    """The steps of one group: `entered` people at step 0, rows[k] the
+    statistics row of step k (missing: nobody reached it)."""
+    people = [entered] + [rows[k]["n"] if k in rows else 0 for k in range(1, len(spec.steps))]
+    out = []
+    for k, step in enumerate(spec.steps):
+        if k == 0:
+            dropped, conv_prev = 0, (1.0 if people[0] else 0.0)
+            conv_start = conv_prev
+            timing = None
+        else:
+            dropped = people[k - 1] - people[k]
+            conv_prev = people[k] / people[k - 1] if people[k - 1] else 0.0
+            conv_start = people[k] / people[0] if people[0] else 0.0
+            timing = _duration(rows[k]) if k in rows else None
+        out.append(FunnelStepResult(k, step.event, people[k], dropped, conv_prev, conv_start, timing))
+    return out
+
+
+def _value_order(value: str | None) -> tuple[bool, str]:
+    return (value is None, value or "")
+
+
+def _segments(spec: FunnelSpec, sizes: dict[int, int], rows: dict[int, dict[int, Any]], values: dict[int, str]
+              ) -> list[FunnelSegmentResult]:
+    seg = spec.segment_by
+    assert seg is not None
+    segments = []
+    for rank, entered in sizes.items():
+        if entered == 0:  # nobody at step 0: left out (cannot happen here)
+            continue
+        steps = _steps_report(spec, entered, rows.get(rank, {}))
+        segments.append(FunnelSegmentResult(values.get(rank), steps, steps[-1].people / steps[0].people, None))
+    # People at step 0 descending, then value ascending (code points), null last.
+    segments.sort(key=lambda s: _value_order(s.value))
+    segments.sort(key=lambda s: s.steps[0].people, reverse=True)
+
+    if segments:
+        if seg.baseline is None:
+            base: FunnelSegmentResult | None = segments[0]
+        else:
+            # A baseline that names no segment (unknown, or folded into null):
+            # no comparisons rather than comparing against something not asked for.
+            base = next((s for s in segments if s.value == seg.baseline), None)
+        if base is not None:
+            x0, n0 = base.steps[-1].people, base.steps[0].people
+            for s in segments:
+                if s is base:
+                    continue
+                sig = stats.significance(s.steps[-1].people, s.steps[0].people, x0, n0)
+                s.comparison = FunnelComparison(
+                    baseline=base.value,
+                    lift=sig.lift,
+                    z_score=sig.z_score,
+                    p_value=sig.p_value,
+                    probability_to_beat_baseline=sig.probability_to_beat_baseline,
+                    significant=sig.significant,
+                )
+    return segments
+
+
+def _big_endian(typecode: str, data: bytes | None) -> array:
+    out = array(typecode, data or b"")
+    if sys.byteorder == "little":
+        out.byteswap()
+    return out
+
+
+def _people(spec: FunnelSpec, r: Any, values: dict[int, str]) -> FunnelPeople:
+    """FunnelPeople from the statement's byte strings (a RowKind.PEOPLE row)."""
+    ranks = _big_endian("h", r["segments"])
+    top = max(values, default=0)
+    # values[rank]: rank 0 is the null segment; ranks of values not kept stay None.
+    names: list = [None] * (top + 1)
+    for rank, value in values.items():
+        names[rank] = value
+    return FunnelPeople(
+        steps=len(spec.steps),
+        ids=bytes(r["ids"] or b""),
+        levels=bytes(_big_endian("h", r["levels"]).tolist()),
+        times=_big_endian("q", r["times"]),
+        segments=ranks,
+        values=names,
+    )
+
+
+def assemble(rows: Sequence[Any], spec: FunnelSpec, computed_at: datetime, *, with_people: bool = False
+             ) -> FunnelResult:
+    """The funnel report from the statement's rows (no rows: nobody entered,
+    as for an empty range, which is not run); with `with_people`, also every
+    person's chain (the statement was built with them)."""
+    sizes: dict[int, int] = {}
+    overall_rows: dict[int, Any] = {}
+    segment_rows: dict[int, dict[int, Any]] = {}
+    values: dict[int, str] = {}
+    entered = 0
+    people_row = None
+    for r in rows:
+        kind = RowKind(r["kind"])
+        if kind is RowKind.SIZES:
+            if r["overall"]:
+                entered = r["n"]
+            else:
+                sizes[r["segrank"]] = r["n"]
+        elif kind is RowKind.DURATIONS:
+            if r["overall"]:
+                overall_rows[r["k"]] = r
+            else:
+                segment_rows.setdefault(r["segrank"], {})[r["k"]] = r
+        elif kind is RowKind.SEGMENT_VALUE:
+            values[r["segrank"]] = r["value"]
+        else:
+            people_row = r
+
+    steps = _steps_report(spec, entered, overall_rows)
+    segments = _segments(spec, sizes, segment_rows, values) if spec.segment_by is not None else []
+    people = None
+    if with_people:
+        people = _people(spec, people_row, values) if people_row is not None else FunnelPeople(steps=len(spec.steps))
+    return FunnelResult(steps=steps, segments=segments, computed_at=computed_at, people=people)

@@ -1,0 +1,114 @@
+WITH RECURSIVE
+chains AS MATERIALIZED (
+    SELECT p.person_id, f.level, f.times[1] AS t0, f.times[2] AS t1, f.times[3] AS t2, coalesce(pr.properties ->> $10::text, CASE WHEN pr.properties ? $10::text THEN 'null' END) AS sv
+    FROM (
+        SELECT m.person_id,
+               array_agg(m.ts ORDER BY m.ts, m.seq) AS tss,
+               array_agg(m.mask ORDER BY m.ts, m.seq) AS masks
+        FROM (
+            -- Sorted here, behind an OFFSET 0 fence: else the planner may walk
+            -- events_person_ts for the person order, one random heap read per
+            -- event. The aggregates still say ORDER BY: the arrays' order must
+            -- not depend on the plan.
+            SELECT e.person_id, e.ts, e.seq,
+                   (CASE WHEN e.name = $4::text THEN 1 ELSE 0 END
+               | CASE WHEN e.name = $4::text AND ((e.properties ? $5::text) AND whodid_text(e.properties -> $5::text) = whodid_text(($6::text)::jsonb)) AND (whodid_numeric(e.properties -> $7::text) > whodid_numeric(($8::text)::jsonb)) THEN 2 ELSE 0 END
+               | CASE WHEN e.name = $9::text THEN 4 ELSE 0 END) AS mask
+            FROM events e
+            WHERE e.project_id = $1 AND e.name = ANY($11::text[])
+              AND e.ts >= $2::timestamptz AND e.ts < $3::timestamptz
+            ORDER BY e.person_id, e.ts, e.seq
+            OFFSET 0
+        ) m
+        WHERE m.mask <> 0
+        GROUP BY m.person_id
+        HAVING bool_or((m.mask & 1) = 1)
+    ) p
+    CROSS JOIN LATERAL whodid_funnel_chain(
+        p.tss, p.masks, $12::int, $13::bigint, $14::boolean) f
+    LEFT JOIN persons pr ON pr.project_id = $1 AND pr.id = p.person_id
+),
+counts AS (SELECT c.sv, count(*) AS n FROM chains c GROUP BY c.sv),
+kept AS (
+    SELECT c.sv, row_number() OVER (ORDER BY c.n DESC, c.sv COLLATE "C") AS segrank
+    FROM counts c WHERE c.sv IS NOT NULL
+    ORDER BY c.n DESC, c.sv COLLATE "C" LIMIT $15::int
+),
+lab AS NOT MATERIALIZED (
+    SELECT c.*, coalesce(k.segrank, 0) AS segrank FROM chains c LEFT JOIN kept k ON k.sv = c.sv
+),
+segstats AS MATERIALIZED (
+    SELECT d.k, d.segrank, count(*) AS n, sum(d.d) AS total, array_agg(d.d ORDER BY d.d) AS sorted,
+           count(*) FILTER (WHERE d.d <= interval '60 seconds') AS h0,
+           count(*) FILTER (WHERE d.d > interval '60 seconds' AND d.d <= interval '600 seconds') AS h1,
+           count(*) FILTER (WHERE d.d > interval '600 seconds' AND d.d <= interval '3600 seconds') AS h2,
+           count(*) FILTER (WHERE d.d > interval '3600 seconds' AND d.d <= interval '86400 seconds') AS h3,
+           count(*) FILTER (WHERE d.d > interval '86400 seconds' AND d.d <= interval '604800 seconds') AS h4,
+           count(*) FILTER (WHERE d.d > interval '604800 seconds' AND d.d <= interval '2592000 seconds') AS h5,
+           count(*) FILTER (WHERE d.d > interval '2592000 seconds') AS h6
+    FROM (SELECT l.segrank, 1 AS k, l.t1 - l.t0 AS d FROM lab l WHERE l.level > 1
+      UNION ALL SELECT l.segrank, 2 AS k, l.t2 - l.t1 AS d FROM lab l WHERE l.level > 2) d
+    GROUP BY d.k, d.segrank
+),
+allstats AS MATERIALIZED (
+    SELECT g.k, sum(g.n)::bigint AS n, sum(g.total) AS total, sum(g.h0)::bigint AS h0, sum(g.h1)::bigint AS h1, sum(g.h2)::bigint AS h2, sum(g.h3)::bigint AS h3, sum(g.h4)::bigint AS h4, sum(g.h5)::bigint AS h5, sum(g.h6)::bigint AS h6,
+           min(g.sorted[1]) AS lo, max(g.sorted[g.n::int]) AS hi
+    FROM segstats g GROUP BY g.k
+),
+search (k, i, pos, lo, hi) AS (
+    SELECT a.k, r.i, r.pos, (extract(epoch FROM a.lo) * 1000000)::bigint - 1,
+           (extract(epoch FROM a.hi) * 1000000)::bigint
+    FROM allstats a CROSS JOIN LATERAL (VALUES (1, (a.n - 1) / 2 + 1), (2, a.n / 2 + 1), (3, floor(0.9::float8 * (a.n - 1)::float8)::bigint + 1),
+                                               (4, least(floor(0.9::float8 * (a.n - 1)::float8)::bigint + 2, a.n))) r(i, pos)
+    UNION ALL
+    SELECT s.k, s.i, s.pos,
+           CASE WHEN c.le >= s.pos THEN s.lo ELSE (s.lo + s.hi) / 2 END,
+           CASE WHEN c.le >= s.pos THEN (s.lo + s.hi) / 2 ELSE s.hi END
+    FROM search s CROSS JOIN LATERAL (
+        SELECT sum(width_bucket(((s.lo + s.hi) / 2) * interval '1 microsecond', g.sorted)) AS le
+        FROM segstats g WHERE g.k = s.k
+    ) c
+    WHERE s.hi - s.lo > 1
+)
+SELECT 0 AS kind, GROUPING(r.segrank) AS overall, r.segrank, 0 AS k, coalesce(sum(r.n), 0)::bigint AS n,
+       NULL::numeric AS total, NULL::numeric AS med_lo, NULL::numeric AS med_hi,
+       NULL::numeric AS p90_lo, NULL::numeric AS p90_hi, NULL::bigint[] AS histogram, NULL::text AS value,
+       NULL::bytea AS ids, NULL::bytea AS levels, NULL::bytea AS segments, NULL::bytea AS times
+FROM (SELECT coalesce(k.segrank, 0) AS segrank, c.n FROM counts c LEFT JOIN kept k ON k.sv = c.sv) r
+GROUP BY GROUPING SETS ((r.segrank), ())
+UNION ALL
+SELECT 1, 0, g.segrank, g.k, g.n, extract(epoch FROM g.total),
+       extract(epoch FROM g.sorted[(g.n::int - 1) / 2 + 1]),
+       extract(epoch FROM g.sorted[g.n::int / 2 + 1]),
+       extract(epoch FROM g.sorted[floor(0.9::float8 * (g.n - 1)::float8)::int + 1]),
+       extract(epoch FROM g.sorted[least(floor(0.9::float8 * (g.n - 1)::float8)::int + 2, g.n::int)]),
+       ARRAY[g.h0, g.h1, g.h2, g.h3, g.h4, g.h5, g.h6], NULL, NULL, NULL, NULL, NULL
+FROM segstats g
+UNION ALL
+SELECT 1, 1, NULL, a.k, a.n, extract(epoch FROM a.total),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 1) * interval '1 microsecond'),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 2) * interval '1 microsecond'),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 3) * interval '1 microsecond'),
+       extract(epoch FROM max(f.us) FILTER (WHERE f.i = 4) * interval '1 microsecond'),
+       ARRAY[a.h0, a.h1, a.h2, a.h3, a.h4, a.h5, a.h6], NULL, NULL, NULL, NULL, NULL
+FROM allstats a JOIN (SELECT s.k, s.i, s.hi AS us FROM search s WHERE s.hi - s.lo <= 1) f ON f.k = a.k
+GROUP BY a.k, a.n, a.total, a.h0, a.h1, a.h2, a.h3, a.h4, a.h5, a.h6
+UNION ALL
+SELECT 2, 0, k.segrank, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, k.sv, NULL, NULL, NULL, NULL FROM kept k
+
+-- parameters
+-- $1: UUID('00000000-0000-0000-0000-000000000001')
+-- $2: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $3: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $4: 'Viewed'
+-- $5: 'Plan'
+-- $6: '"pro"'
+-- $7: 'Items'
+-- $8: '2'
+-- $9: 'Bought'
+-- $10: 'Country'
+-- $11: ['Bought', 'Viewed']
+-- $12: 3
+-- $13: 3600
+-- $14: False
+-- $15: 5
