@@ -15,21 +15,10 @@ from app.reports.periods import Period
 
 from tests.support.reference import cohort as reference_cohort
 from tests.support.scenarios import (
-    NAMES, PERIODS, T, fresh_project, oracle_inputs, ops_st, play, range_st,
+    NAMES, PERIODS, T, as_dicts, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
 
 EXAMPLES = {"run": 0, "with_returns": 0}
-
-
-def as_dicts(result) -> list[dict]:
-    return [
-        {
-            "start": row.start,
-            "size": row.size,
-            "cells": [{"index": c.index, "people": c.people, "rate": c.rate, "complete": c.complete} for c in row.cells],
-        }
-        for row in result.rows
-    ]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

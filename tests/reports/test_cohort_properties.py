@@ -19,9 +19,8 @@ from app.reports.periods import Period
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.support.reference import cohort as reference_cohort
-from tests.reports.test_cohort import as_dicts
 from tests.support.scenarios import (
-    BOUNDS, NAMES, PERIODS, SOURCE_KEY, SOURCES, T, fresh_project, oracle_inputs, ops_st, play, range_st,
+    BOUNDS, NAMES, PERIODS, SOURCE_KEY, SOURCES, T, as_dicts, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
 
 EXAMPLES = {"run": 0, "with_returns": 0, "filtered": 0}

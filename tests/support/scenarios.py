@@ -189,3 +189,15 @@ async def oracle_inputs(pool, project_id) -> tuple[list[Ev], list[PropSet]]:
 
 async def fresh_project(services, prefix: str):
     return await services.auth.create_project(f"{prefix}-{secrets.token_hex(6)}")
+
+
+def as_dicts(result) -> list[dict]:
+    """A cohort result in the oracle's shape (tests/support/reference.py `cohort`)."""
+    return [
+        {
+            "start": row.start,
+            "size": row.size,
+            "cells": [{"index": c.index, "people": c.people, "rate": c.rate, "complete": c.complete} for c in row.cells],
+        }
+        for row in result.rows
+    ]
