@@ -105,7 +105,7 @@ class Services:
         that the first report after it plans on the data as it is."""
         await self.writer.close()
         if self.statistics is not None:
-            await self.statistics.flush()
+            await self.statistics.keep_up()
 
     async def close(self) -> None:
         if self.retention is not None:

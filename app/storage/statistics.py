@@ -155,11 +155,6 @@ class StatisticsKeeper:
                 await self._analyze(conn, tables, vacuum=True)
             return tables
 
-    async def flush(self) -> list[str]:
-        """keep_up now (the end of an import or a demo load: its first report
-        then plans on current statistics)."""
-        return await self.keep_up()
-
     # ------------------------------------------------------------ the reports' side
 
     async def ensure_fresh(self, project_id: uuid.UUID) -> None:
