@@ -80,10 +80,12 @@ async def test_events_sent_after_opening_appear(page, live_server):
 
     await page.click("#pause")
     await record(live_server.url, keys.write_key, "bob", "Paid")
-    await page.wait_for_function("document.getElementById('count').textContent.includes('1 waiting')")
+    # Selector waits, not wait_for_function: that polls with eval, which the page's CSP forbids.
+    await page.locator("#count", has_text="1 waiting").wait_for()
     assert await _rows(page) == ["Paid", "Signed Up"]
     await page.click("#pause")  # resume
-    await page.wait_for_function("document.querySelectorAll('#events tr.event').length === 3")
+    await page.locator("#events tr.event").nth(2).wait_for()
+    assert await page.locator("#events tr.event").count() == 3
     assert page.js_errors == []
 
     # Reloading keeps the key for the session and reconnects by itself.
