@@ -36,6 +36,14 @@ def main(ref: str) -> None:
             path.unlink()
 
 
+def _words(sql: str) -> str:
+    """A statement with its layout removed (runs of whitespace, and the
+    whitespace inside parentheses)."""
+    import re
+
+    return re.sub(r"\s+\)", ")", re.sub(r"\(\s+", "(", re.sub(r"\s+", " ", sql))).strip()
+
+
 def check() -> None:
     from app.reports import cohort as cnew
     from app.reports import funnel as new
@@ -68,7 +76,10 @@ def check() -> None:
         n += 1
     for cp, bk, nb in itertools.product(list(Period), list(Period), (1, 12, 64, 65, 120)):
         a, b = cold.CohortSpec("S", "R", F, T, cp, bk, nb), cnew.CohortSpec("S", "R", F, T, cp, bk, nb)
-        assert cold.cohort_sql(a) == cnew.cohort_sql(b) and cold.cohort_params(pid, a) == cnew.cohort_params(pid, b)
+        # The cohort package (app/reports/cohort/) lays its statement out
+        # through the composer: the same statement up to whitespace.
+        sql, params = cnew.COHORT.build(pid, b)
+        assert _words(cold.cohort_sql(a)) == _words(sql) and cold.cohort_params(pid, a) == params
         assert a.cache_key() == b.cache_key()
         n += 1
     for iv in Period:

@@ -2,8 +2,9 @@
 earlier commit): the SQL cost without HTTP, GraphQL or the Python assembly.
 
 - whodid: the statement exactly as the server builds it (funnel_mod.build_query
-  without people, cohort_sql/cohort_params, revenue_sql, and the report
-  contract's kind.build for lifecycle and paths), run on one
+  without people, revenue_sql, and the report contract's kind.build for
+  cohort (COHORT; cohort_sql/cohort_params in a tree from before it), trends,
+  stickiness, lifecycle and paths), run on one
   connection inside a read-only REPEATABLE READ transaction with
   app/reports/service.py's REPORT_SETTINGS applied, as the report service does,
   and the report module's own STATEMENT_SETTINGS when it has some;
@@ -115,6 +116,14 @@ def _contract_specs(start: datetime, end: datetime, kinds: tuple[str, ...]) -> d
     return out
 
 
+def _cohort_statement(cohort_mod, project_id: uuid.UUID, cspec) -> tuple[str, list]:
+    """The cohort's statement: by its ReportKind, or (a tree from before the
+    cohort package, --compare-ref) by cohort_sql/cohort_params."""
+    if hasattr(cohort_mod, "COHORT"):
+        return cohort_mod.COHORT.build(project_id, cspec)
+    return cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)
+
+
 def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10,
           kinds: tuple[str, ...] = KINDS) -> dict[str, tuple[str, list]]:
     """{report: (sql, params)}: each statement as the server builds it."""
@@ -123,7 +132,7 @@ def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10
     fspec, cspec, rspec = _specs(start, end, limit)
     out = {
         "funnel": funnel_mod.build_query(project_id, fspec),
-        "cohort": (cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)),
+        "cohort": _cohort_statement(cohort_mod, project_id, cspec),
         "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT]),
     }
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():

@@ -29,7 +29,7 @@ from ..errors import ReportTimeout
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.statistics import StatisticsKeeper
 from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
-from .cohort import CohortResult, CohortSpec, compute_cohort
+from .cohort import COHORT, CohortResult, CohortSpec
 from .contract import R, ReportKind, S
 from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
 
@@ -257,9 +257,7 @@ class ReportService:
         return await self.run(kind.name, project_id, spec, compute)
 
     async def cohort(self, project_id: uuid.UUID, spec: CohortSpec) -> Report[CohortResult]:
-        return await self.run(
-            "cohort", project_id, spec, lambda conn, at: compute_cohort(conn, project_id, spec, at)
-        )
+        return await self.report(COHORT, project_id, spec)
 
     async def revenue(self, project_id: uuid.UUID, spec: RevenueSpec) -> Report[RevenueResult]:
         return await self.run("revenue", project_id, spec, lambda conn, at: compute_revenue(conn, project_id, spec))

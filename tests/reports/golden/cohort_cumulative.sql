@@ -1,0 +1,27 @@
+WITH
+members AS (
+SELECT e.person_id, min(e.ts) AS t0, date_trunc('week', min(e.ts) AT TIME ZONE 'UTC') AS row_start,
+       ARRAY[min(e.ts) + ($6::bigint * 1) * interval '1 second', min(e.ts) + ($6::bigint * 2) * interval '1 second', min(e.ts) + ($6::bigint * 3) * interval '1 second', min(e.ts) + ($6::bigint * 4) * interval '1 second', min(e.ts) + ($6::bigint * 5) * interval '1 second', min(e.ts) + ($6::bigint * 6) * interval '1 second']::timestamptz[] AS bounds
+FROM events e
+WHERE e.project_id = $1 AND e.name = $2 AND e.ts < $5
+GROUP BY e.person_id
+HAVING min(e.ts) >= $4
+)
+SELECT m.row_start, count(*) AS size, ARRAY[count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= 0), count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= 1), count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= 2), count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= 3), count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= 4), count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= 5), count(*) FILTER (WHERE width_bucket(x.last, m.bounds) >= 6)] AS people, $6::bigint * $7::int AS span
+FROM members m
+CROSS JOIN LATERAL (
+    SELECT max(r.ts) AS last
+    FROM events r
+    WHERE r.project_id = $1 AND r.name = $3 AND r.person_id = m.person_id AND r.ts >= m.t0
+) AS x
+GROUP BY m.row_start
+ORDER BY m.row_start
+
+-- parameters
+-- $1: UUID('00000000-0000-0000-0000-000000000001')
+-- $2: 'Signed Up'
+-- $3: 'Logged In'
+-- $4: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $5: datetime.datetime(2024, 4, 1, 0, 0, tzinfo=datetime.timezone.utc)
+-- $6: 86400
+-- $7: 7
