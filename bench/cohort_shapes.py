@@ -1,0 +1,207 @@
+"""Shapes of the cohort statement (12 weekly rows × 12 weekly cells, Signed Up →
+Logged In, as bench.statements) timed side by side on one or more already
+loaded databases, read-only, beside DuckDB over the same rows.
+
+Each contender is timed by wall time and by CPU time: the PostgreSQL
+backend's (/proc/<backend pid>/schedstat, so only for a server on this
+machine) and DuckDB's (the process's CPU time, all its threads). On a machine
+shared with other work the wall times swell and their ratios mean little;
+the CPU times stay put: a single-backend statement's CPU time is its wall
+time on a quiet machine, and DuckDB's quiet wall time is at best its CPU time
+over its threads. Every round times every contender (one warm-up, then the
+median of --runs runs); the table gives the medians over --rounds rounds.
+The full shapes' answers are compared with DuckDB's.
+
+Shapes (all from app/reports/cohort/statement.py's parts):
+- now: the report's statement (COHORT.build);
+- members: only the members part (its rows counted per row);
+- descents: the members and, per member, the first return event only
+  (LIMIT 1: one B-tree descent each and no reading along the leaf);
+- any_array: one index scan for every member, person_id = ANY(sorted ids)
+  with the members' overall time bounds, joined back and masked per member
+  (PostgreSQL 17+ reads keys on the same leaf page without a new descent);
+- range: one pass over the return event's index range from `from` to
+  `to` + buckets·B, merged or hashed with the members.
+
+    .venv/bin/python -m bench.cohort_shapes --db whodid_bench_stmt_NAME[,postgresql://...] \\
+        --csv /tmp/whodid_bench_stmt_NAME [--shapes now,members,descents,any_array,range] [--rounds 5] [--runs 5]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import statistics
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import asyncpg
+
+from . import common, duckdb_reports, generate, reports
+
+
+def _statements(project_id: uuid.UUID) -> dict[str, tuple[str, list[Any]]]:
+    from app.reports.cohort import COHORT, CohortSpec
+    from app.reports.cohort.statement import MASK_BITS, Slots, masks_sql, members_part
+    from app.reports.periods import Period
+    from app.reports.sql import Statement
+    from app.storage.filters import Params
+
+    spec = CohortSpec("Signed Up", "Logged In", reports.COHORT_FROM, reports.COHORT_TO, Period.WEEK, Period.WEEK, 12)
+
+    def shape(final: Callable[[Statement, Slots, str], str], materialized: bool = False) -> tuple[str, list[Any]]:
+        q = Statement(Params(project_id))
+        s = Slots.of(q, spec)
+        members = members_part(q, s, spec, None)
+        if materialized:
+            q.parts[-1] = dataclasses.replace(q.parts[-1], materialized=True)
+        return q.select(final(q, s, members))
+
+    span = "({b}::bigint * {n}::int) * interval '1 second'"
+    def per_row(s: Slots, members: str, masks: str) -> str:
+        """grid_select's per-row counts over `masks`(person_id, m0, ...), every member kept."""
+        counts = ", ".join(f"count(*) FILTER (WHERE x.m{n // MASK_BITS} & (1::bigint << {n % MASK_BITS}) <> 0)"
+                           for n in range(spec.buckets))
+        return (f"SELECT m.row_start, count(*) AS size, ARRAY[{counts}] AS people\n"
+                f"FROM {members} m LEFT JOIN {masks} x ON x.person_id = m.person_id\n"
+                "GROUP BY m.row_start\nORDER BY m.row_start")
+
+    def any_array(q: Statement, s: Slots, members: str) -> str:
+        ids = q.part("ids", f"SELECT array_agg(person_id ORDER BY person_id) AS a, min(t0) AS lo, max(t0) AS hi"
+                            f" FROM {members}")
+        masks = q.part("masks", f"""SELECT m.person_id, {", ".join(masks_sql(spec.buckets))}
+FROM {members} m JOIN events r ON r.person_id = m.person_id
+WHERE r.project_id = $1 AND r.name = {s.return_event} AND r.person_id = ANY((SELECT a FROM {ids})::uuid[])
+  AND r.ts >= (SELECT lo FROM {ids}) AND r.ts < (SELECT hi FROM {ids}) + {span.format(b=s.bucket, n=s.buckets)}
+  AND r.ts >= m.t0 AND r.ts < m.t0 + {span.format(b=s.bucket, n=s.buckets)}
+GROUP BY m.person_id""")
+        return per_row(s, members, masks)
+
+    def whole_range(q: Statement, s: Slots, members: str) -> str:
+        masks = q.part("masks", f"""SELECT m.person_id, {", ".join(masks_sql(spec.buckets))}
+FROM {members} m JOIN events r ON r.person_id = m.person_id
+WHERE r.project_id = $1 AND r.name = {s.return_event}
+  AND r.ts >= {s.from_} AND r.ts < {s.to} + {span.format(b=s.bucket, n=s.buckets)}
+  AND r.ts >= m.t0 AND r.ts < m.t0 + {span.format(b=s.bucket, n=s.buckets)}
+GROUP BY m.person_id""")
+        return per_row(s, members, masks)
+
+    def members_only(q: Statement, s: Slots, members: str) -> str:
+        # every slot stays in the statement (the same parameter list)
+        return (f"SELECT m.row_start, count(*) AS size, ARRAY[count(*)] AS people FROM {members} m\n"
+                f"WHERE {s.return_event}::text IS NOT NULL AND {s.buckets}::int > 0\n"
+                "GROUP BY m.row_start ORDER BY m.row_start")
+
+    def descents(q: Statement, s: Slots, members: str) -> str:
+        return f"""SELECT m.row_start, count(*) AS size, ARRAY[count(x.one)] AS people
+FROM {members} m
+CROSS JOIN LATERAL (
+    SELECT 1 AS one FROM events r
+    WHERE r.project_id = $1 AND r.name = {s.return_event} AND r.person_id = m.person_id
+      AND r.ts >= m.t0 AND r.ts < m.t0 + {span.format(b=s.bucket, n=s.buckets)}
+    LIMIT 1
+) AS x
+GROUP BY m.row_start ORDER BY m.row_start"""
+
+    return {
+        "now": COHORT.build(project_id, spec),
+        "members": shape(members_only),
+        "descents": shape(descents),
+        "any_array": shape(any_array, materialized=True),
+        "range": shape(whole_range, materialized=True),
+    }
+
+
+FULL = ("now", "any_array", "range")
+
+
+def _cpu_ns(pid: int) -> int:
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
+def _med(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: int) -> None:
+    from app.reports.service import REPORT_SETTINGS
+
+    project_id = generate.generate(people=1, seed=42).project_id
+    statements = _statements(project_id)
+    con = duckdb_reports.connect({n: csv / f"{n}.csv" for n in ("events", "persons", "property_changes")})
+
+    def duck():
+        return duckdb_reports.cohort(con, "Signed Up", "Logged In", reports.COHORT_FROM, reports.COHORT_TO,
+                                     7 * 86400, 12)
+
+    expected = [(r[0], r[1], list(r[2])) for r in duck()]
+    conns = [await asyncpg.connect(d) for d in dsns]
+    pids = [await c.fetchval("SELECT pg_backend_pid()") for c in conns]
+    names = [(k, s) for k in range(len(conns)) for s in shapes]
+    cpu: dict[Any, list[float]] = {n: [] for n in [*names, "duckdb"]}
+    wall: dict[Any, list[float]] = {n: [] for n in [*names, "duckdb"]}
+    same: dict[Any, str] = {}
+    try:
+        for _ in range(rounds):
+            for k, s in names:
+                sql, params = statements[s]
+                cs, ws = [], []
+                for i in range(runs + 1):
+                    async with conns[k].transaction(isolation="repeatable_read", readonly=True):
+                        await conns[k].execute(REPORT_SETTINGS, "900000")
+                        c0, t0 = _cpu_ns(pids[k]), time.perf_counter()
+                        rows = await conns[k].fetch(sql, *params)
+                        t1, c1 = time.perf_counter(), _cpu_ns(pids[k])
+                    if i:
+                        cs.append((c1 - c0) / 1e6)
+                        ws.append((t1 - t0) * 1e3)
+                cpu[(k, s)].append(_med(cs))
+                wall[(k, s)].append(_med(ws))
+                if s in FULL:
+                    got = [(r["row_start"], r["size"], list(r["people"])) for r in rows]
+                    same[(k, s)] = "yes" if got == expected else "NO"
+            cs, ws = [], []
+            for i in range(runs + 1):
+                c0, t0 = time.process_time_ns(), time.perf_counter()
+                duck()
+                t1, c1 = time.perf_counter(), time.process_time_ns()
+                if i:
+                    cs.append((c1 - c0) / 1e6)
+                    ws.append((t1 - t0) * 1e3)
+            cpu["duckdb"].append(_med(cs))
+            wall["duckdb"].append(_med(ws))
+        versions = [await c.fetchval("SHOW server_version") for c in conns]
+    finally:
+        for c in conns:
+            await c.close()
+    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    dc, dw = _med(cpu["duckdb"]), _med(wall["duckdb"])
+    rows = []
+    for k, s in names:
+        c, w = _med(cpu[(k, s)]), _med(wall[(k, s)])
+        rows.append([f"PostgreSQL {versions[k]} (db {k + 1})", s, f"{c:.1f}", f"{w:.0f}",
+                     f"{c / (dc / threads):.2f}", f"{w / dw:.2f}", same.get((k, s), "-")])
+    rows.append([f"DuckDB ({threads} threads)", "", f"{dc:.1f}", f"{dw:.0f}", "1", "1", "yes"])
+    print(f"medians of {rounds} interleaved rounds of the median of {runs} runs; DuckDB's quiet time taken as its"
+          f" CPU time over its {threads} threads")
+    print(common.table(["server", "shape", "CPU ms", "wall ms", "CPU / DuckDB CPU per thread", "wall / DuckDB wall",
+                        "same answer as DuckDB"], rows))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", required=True, help="database names on 127.0.0.1 or postgresql:// URLs, comma-separated")
+    ap.add_argument("--csv", required=True, type=Path, help="the CSV folder of the same data (bench.statements --keep)")
+    ap.add_argument("--shapes", default="now,members,descents,any_array,range")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    dsns = [d if d.startswith("postgresql://") else common.db_url(d) for d in args.db.split(",")]
+    asyncio.run(run(dsns, args.csv, args.shapes.split(","), args.rounds, args.runs))
+
+
+if __name__ == "__main__":
+    main()
