@@ -317,7 +317,7 @@ def main() -> None:
     args = parser.parse_args()
     total = int(args.rate * args.seconds)
 
-    with fresh_database("whodid_live_bench") as dsn, whodid_server(dsn, workers=args.workers) as server:
+    with fresh_database("whodid_bench_live_perf") as dsn, whodid_server(dsn, workers=args.workers) as server:
         keys = create_project(dsn)
         ctx = mp.get_context("spawn")
         ready_q, subs_q, probe_q, stop = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
