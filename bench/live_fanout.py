@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.live_fanout [--rate 3000] [--batch 10] [--seconds 5] [--subscribers 1,10,50]
                                           [--rounds 2] [--compare-ref main] [--workers 2]
+                                          [--split [--live-nice 10]]
 
 Against `whodid serve --workers 2` on a fresh database (and, with
 --compare-ref, a second server running the code of that git ref on its own
@@ -23,7 +24,12 @@ The subscribers live in one client process that only counts frames (no JSON
 parsing), so that the clients cost the shared CPUs as little as possible;
 the sender checks that it keeps its schedule (`sent late` is the worst
 lateness of a request against the steady rate: a sender that is itself the
-bottleneck shows here)."""
+bottleneck shows here).
+
+--split adds this tree served the way docs/operations.md suggests for many
+subscribers: `whodid serve --role api --workers 2` for the sender and
+`whodid serve --role live --workers 1` for the subscribers, on one database
+(and, with --live-nice, the live server at a lower CPU priority)."""
 from __future__ import annotations
 
 import argparse
@@ -138,12 +144,12 @@ async def send_all(url: str, key: str, rate: float, total: int, batch: int, conn
     return start, last_ack[0], latencies, late[0], failures[0]
 
 
-def one_run(server, keys: dict, subscribers: int, args) -> dict:
+def one_run(server, keys: dict, subscribers: int, args, live_server=None) -> dict:
     total = int(args.rate * args.seconds)
     ctx = mp.get_context("spawn")
     ready_q, out_q, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     proc = ctx.Process(target=subscribers_main,
-                       args=(server.base, keys["readKey"], subscribers, total, ready_q, out_q, stop))
+                       args=((live_server or server).base, keys["readKey"], subscribers, total, ready_q, out_q, stop))
     proc.start()
     try:
         ready_q.get(timeout=120)
@@ -179,6 +185,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds, counts interleaved (default 2)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--compare-ref", default=None, help="also serve this git ref's code, same rounds")
+    parser.add_argument("--split", action="store_true",
+                        help="also this tree as `--role api` (--workers) beside `--role live` (1 worker, "
+                             "subscribers there), on one database")
+    parser.add_argument("--live-nice", type=int, default=0, help="with --split: renice the live server by this")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 2 s")
     args = parser.parse_args()
     if args.quick:
@@ -193,12 +203,24 @@ def main() -> None:
             url = stack.enter_context(fresh_database("whodid_bench_live_fanout"))
             server = stack.enter_context(whodid_server(url, workers=args.workers, tree=tree,
                                                        name=label.replace(" ", "-")))
-            servers.append((label, server, create_project(url)))
+            servers.append((label, server, create_project(url), None))
+        if args.split:
+            url = stack.enter_context(fresh_database("whodid_bench_live_fanout"))
+            api = stack.enter_context(whodid_server(url, workers=args.workers, env={"WHODID_ROLE": "api"},
+                                                    name="api"))
+            live = stack.enter_context(whodid_server(url, workers=1, env={"WHODID_ROLE": "live"}, name="live"))
+            if args.live_nice:
+                import psutil
+
+                for pid in [live.proc.pid, *live.workers()]:
+                    psutil.Process(pid).nice(args.live_nice)
+            servers.append((f"split{f' nice {args.live_nice}' if args.live_nice else ''}", api,
+                            create_project(url), live))
         results: dict = {}
         for r in range(args.rounds):
-            for label, server, keys in servers:
+            for label, server, keys, live_server in servers:
                 for count in counts:
-                    run = one_run(server, keys, count, args)
+                    run = one_run(server, keys, count, args, live_server)
                     results.setdefault((label, count), []).append(run)
                     print(f"round {r + 1} {label:<12} {count:>3} subscribers: {run['ingest']:8.0f} events/s"
                           f"  ack p50 {run['ack_p50'] * 1000:7.0f} ms  max {run['ack_max'] * 1000:7.0f} ms"
@@ -211,7 +233,7 @@ def main() -> None:
           f"whodid serve --workers {args.workers}, {os.cpu_count()} CPUs; medians of {args.rounds} rounds")
     print(f"{'server':<14}{'subs':>5}{'ingest/s':>10}{'ratio':>8}{'ack p50 ms':>12}{'ack max ms':>12}"
           f"{'delivered':>11}{'drain s':>9}")
-    for label, _, _ in servers:
+    for label, *_ in servers:
         base = statistics.median(r["ingest"] for r in results[(label, counts[0])])
         for count in counts:
             runs = results[(label, count)]
