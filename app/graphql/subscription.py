@@ -272,16 +272,16 @@ class LiveExecutionContext(StrawberryGraphQLCoreExecutionContext):
         signature = self._live_signature
         return signature is not None and signature is not _NO_PLAN and self._live_plan is not _NO_PLAN
 
-    def data_text(self, event: Event) -> Optional[str]:
-        """The JSON text of this event's result `data` (as the WebSocket view
-        encodes it), once per signature and event; None when the direct path
-        cannot complete it (the event then takes Strawberry's path)."""
-        key = (self._live_signature, event.row.id)
+    def data_text(self, row: Any) -> Optional[str]:
+        """The JSON text of the result `data` of the event `row` (as the
+        WebSocket view encodes it), once per signature and event; None when
+        the direct path cannot complete it (it then takes Strawberry's path)."""
+        key = (self._live_signature, row.id)
         text = _texts.get(key)
         if text is None:
             result = _results.get(key)
             if result is None:
-                result = self._complete_directly(event)
+                result = self._complete_directly(Event(row=row))
                 if result is None:
                     return None
                 _remember(key, result)
@@ -366,12 +366,12 @@ class Subscription:
                 if item is None:  # the bus closed (server shutting down)
                     return
                 row, dropped = item
-                event = Event(row=row)
                 if direct is not None and sink is not None:
-                    text = direct.data_text(event)
+                    text = direct.data_text(row)
                     if text is not None:
                         await sink.send(text, dropped, sub.dropped_total)
                         continue
+                event = Event(row=row)
                 _DROPPED.set((dropped, sub.dropped_total) if dropped else None)
                 _EXECUTOR.set(None)
                 yield event
