@@ -36,8 +36,7 @@ sends its first event through Strawberry as before, and every later event
 whose result the direct path completes as a text frame of its own: the
 `data` JSON is encoded once per (signature, event) and shared by every
 subscriber of that signature (the same bytes Strawberry's path would send:
-tests/live/test_execution.py and tests/live/test_subscriptions.py compare
-them); the frame adds the operation id and, after drops, the `live`
+tests/live/test_direct_frames.py compares them, both protocols); the frame adds the operation id and, after drops, the `live`
 extension. Anything else (no sink, no plan, an event the direct path cannot
 complete) is yielded to Strawberry as before."""
 from __future__ import annotations
