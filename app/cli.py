@@ -157,9 +157,14 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--role", type=click.Choice(["all", "api", "live"]), default=None,
+              help="what to serve: all (default; WHODID_ROLE), api (all but GraphQL over WebSocket) or "
+                   "live (only GraphQL over WebSocket subscriptions, /live, health and metrics)")
+def serve(host: str, port: int, workers: int, role: str | None) -> None:
     """Start the API (GraphQL at /graphql, tracking endpoints, /healthz).
     Ctrl-C or SIGTERM stops it, and the embedded PostgreSQL with it."""
+    if role is not None:
+        os.environ["WHODID_ROLE"] = role  # the workers read their settings from the environment
     from .database import bootstrap_default_project, prepare_database
     from .listening import STARTUP_FAILURE, _bind_problem
     from .logs import setup_logging

@@ -27,6 +27,11 @@ def _float(name: str, default: float) -> float:
 
 
 ACCESS_LOG_CHOICES = ("all", "errors", "off")
+# What a server process serves (docs/operations.md, "Subscriptions on their
+# own workers"): everything; everything but GraphQL over WebSocket; or only
+# GraphQL over WebSocket (liveEvents subscriptions), the Live page and
+# /live/stats, besides /healthz, /readyz and /metrics.
+ROLE_CHOICES = ("all", "api", "live")
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,11 @@ class Settings:
     # background removal in this process) and events removed per transaction.
     retention_interval: float = 300.0
     retention_batch: int = 2000
+    role: str = "all"
 
     def __post_init__(self) -> None:
+        if self.role not in ROLE_CHOICES:
+            raise ValueError(f"WHODID_ROLE is one of {', '.join(ROLE_CHOICES)} (got {self.role!r})")
         if self.access_log not in ACCESS_LOG_CHOICES:
             raise ValueError(f"WHODID_ACCESS_LOG is one of {', '.join(ACCESS_LOG_CHOICES)} (got {self.access_log!r})")
 
@@ -87,4 +95,5 @@ class Settings:
             apq_ttl=_int("WHODID_APQ_TTL", 86_400),
             retention_interval=_float("WHODID_RETENTION_INTERVAL", 300.0),
             retention_batch=_int("WHODID_RETENTION_BATCH", 2000),
+            role=os.environ.get("WHODID_ROLE", "all").strip().lower() or "all",
         )

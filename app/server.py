@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
         services.writer.observers.append(observe_flush)
         await services.start_areas(key_cache=True)
         services.start()
-        services.start_retention()
+        if settings.role != "live":  # the API's processes remove old events
+            services.start_retention()
         settle_after_startup()
         try:
             yield {"services": services}
@@ -71,18 +72,22 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
         allow_headers=["authorization", "content-type"],
         max_age=600,
     )
+    # The role (Settings.role): a "live" process serves subscriptions only, an
+    # "api" process everything else; both share the database and its NOTIFYs.
+    role = settings.role
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
-        Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
-        WebSocketRoute("/graphql", graphql),
-        *live_routes(),
-        *dashboard_routes(),
+        *([Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"])] if role != "live" else []),
+        *([WebSocketRoute("/graphql", graphql)] if role != "api" else []),
+        *(live_routes() if role != "api" else []),
+        *(dashboard_routes() if role != "live" else []),
         *vendor_routes(),
     ]
     # Before uvicorn's shutdown: subscriptions completed, WebSockets closed 1001.
     install_going_away()
-    app = TrackingRoutes(Starlette(routes=routes, lifespan=lifespan))
-    set_known_routes({route.path for route in routes if hasattr(route, "path")} | app.paths)
+    inner = Starlette(routes=routes, lifespan=lifespan)
+    app = TrackingRoutes(inner) if role != "live" else inner
+    set_known_routes({route.path for route in routes if hasattr(route, "path")} | getattr(app, "paths", set()))
     return RequestLog(GoingAway(app), observer=observe_request, access_log=settings.access_log)

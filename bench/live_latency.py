@@ -1,6 +1,7 @@
 """Live events: commit-to-subscriber latency against `whodid serve --workers 2`.
 
-    .venv/bin/python bench/live_latency.py [--rate 1000] [--batch 10] [--seconds 10] [--subscribers 10] [--workers 2]
+    .venv/bin/python -m bench.live_latency [--rate 1000] [--batch 10] [--seconds 10] [--subscribers 10] [--workers 2]
+                                           [--rounds 1] [--compare-ref main]
 
 On a fresh database, it sends events at a steady `--rate` (events/s), in
 requests of `--batch` events (recordEvents; recordEvent when 1), through
@@ -42,7 +43,7 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from bench.common import create_project, fresh_database, whodid_server  # noqa: E402
+from bench.common import create_project, exported_tree, fresh_database, whodid_server  # noqa: E402
 
 CHANNEL = "whodid_events"
 RECORD = "mutation($input: RecordEventInput!) { recordEvent(input: $input) { duplicate } }"
@@ -306,6 +307,57 @@ def row(label: str, seconds: list[float]) -> str:
             f"{max(ms) if ms else float('nan'):>10.2f}{statistics.fmean(ms) if ms else float('nan'):>10.2f}")
 
 
+def measure(server, dsn: str, args) -> dict:
+    """One run against `server` (on database `dsn`): latencies in seconds."""
+    import uuid
+
+    total = int(args.rate * args.seconds)
+    keys = create_project(dsn)
+    ctx = mp.get_context("spawn")
+    ready_q, subs_q, probe_q, stop = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
+    project_hex = uuid.UUID(keys["id"]).hex
+    keep_q = ctx.Queue()
+    candidates = max(4 * args.subscribers, 12)
+    probe = ctx.Process(target=probe_main, args=(dsn, project_hex, ready_q, probe_q, stop))
+    subs = ctx.Process(target=subscribers_main,
+                       args=(server.base, keys["readKey"], candidates, total, ready_q, keep_q, subs_q, stop))
+    probe.start()
+    subs.start()
+    ready_q.get(timeout=60)
+    ready_q.get(timeout=60)
+    by_pid = asyncio.run(_holders(server.base, keys["readKey"], candidates))
+    chosen = _even_spread(by_pid, args.subscribers)
+    keep_q.put(chosen)
+    spread = ", ".join(str(len([t for t in tags if t in chosen])) for tags in by_pid.values())
+    time.sleep(1.0)
+
+    sent, acked, elapsed = asyncio.run(send_all(server.base, keys["writeKey"], args.rate, total, args.batch,
+                                                args.connections))
+    time.sleep(3.0)  # let the last deliveries arrive
+    stop.set()
+    arrivals, dropped = subs_q.get(timeout=120)
+    commits = probe_q.get(timeout=60)
+    subs.join(30)
+    probe.join(30)
+
+    out: dict = {"commit -> subscriber": [], "ack -> subscriber": [], "send -> subscriber": []}
+    delivered = 0
+    for per_sub in arrivals:
+        for i, t in per_sub.items():
+            delivered += 1
+            if i in commits:
+                out["commit -> subscriber"].append(t - commits[i])
+            if i in acked:
+                out["ack -> subscriber"].append(t - acked[i])
+            out["send -> subscriber"].append(t - sent[i])
+    out["send -> ack (ingest)"] = [acked[i] - sent[i] for i in acked]
+    out["info"] = (f"{args.subscribers} subscribers (per worker: {spread}); {total} events at {args.rate:.0f}/s "
+                   f"(achieved {total / elapsed:.0f}/s over {elapsed:.1f} s); deliveries: {delivered} of "
+                   f"{total * args.subscribers} expected; dropped (reported): {sum(sum(d) for d in dropped)}; "
+                   f"commits seen by the probe: {len(commits)}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second (default 1000)")
@@ -314,63 +366,42 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10, help="liveEvents subscriptions (default 10)")
     parser.add_argument("--workers", type=int, default=2, help="whodid serve --workers (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="HTTP clients sending (default 16)")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per server, interleaved (default 1)")
+    parser.add_argument("--compare-ref", default=None,
+                        help="also serve this git ref's code on its own database, in the same rounds")
     args = parser.parse_args()
-    total = int(args.rate * args.seconds)
 
-    with fresh_database("whodid_live_bench") as dsn, whodid_server(dsn, workers=args.workers) as server:
-        keys = create_project(dsn)
-        ctx = mp.get_context("spawn")
-        ready_q, subs_q, probe_q, stop = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
-        import uuid
+    import contextlib
 
-        project_hex = uuid.UUID(keys["id"]).hex
-        keep_q = ctx.Queue()
-        candidates = max(4 * args.subscribers, 12)
-        probe = ctx.Process(target=probe_main, args=(dsn, project_hex, ready_q, probe_q, stop))
-        subs = ctx.Process(target=subscribers_main,
-                           args=(server.base, keys["readKey"], candidates, total, ready_q, keep_q, subs_q, stop))
-        probe.start()
-        subs.start()
-        ready_q.get(timeout=60)
-        ready_q.get(timeout=60)
-        by_pid = asyncio.run(_holders(server.base, keys["readKey"], candidates))
-        chosen = _even_spread(by_pid, args.subscribers)
-        keep_q.put(chosen)
-        spread = ", ".join(str(len([t for t in tags if t in chosen])) for tags in by_pid.values())
-        time.sleep(1.0)
+    with contextlib.ExitStack() as stack:
+        servers = []
+        trees = [(args.compare_ref, stack.enter_context(exported_tree(args.compare_ref)))] if args.compare_ref else []
+        trees.append(("this tree", None))
+        for label, tree in trees:
+            dsn = stack.enter_context(fresh_database("whodid_bench_live_perf"))
+            server = stack.enter_context(whodid_server(dsn, workers=args.workers, tree=tree,
+                                                       name=label.replace(" ", "-")))
+            servers.append((label, server, dsn))
+        results: dict = {}
+        for r in range(args.rounds):
+            for label, server, dsn in servers:
+                run = measure(server, dsn, args)
+                print(f"round {r + 1}, {label}: {run.pop('info')}", flush=True)
+                merged = results.setdefault(label, {})
+                for k, v in run.items():
+                    merged.setdefault(k, []).extend(v)
+                    if k == "commit -> subscriber":
+                        print("    " + row(k, v), flush=True)
 
-        sent, acked, elapsed = asyncio.run(send_all(server.base, keys["writeKey"], args.rate, total, args.batch, args.connections))
-        time.sleep(3.0)  # let the last deliveries arrive
-        stop.set()
-        arrivals, dropped = subs_q.get(timeout=120)
-        commits = probe_q.get(timeout=60)
-        subs.join(30)
-        probe.join(30)
-
-    commit_to_sub, ack_to_sub, send_to_sub = [], [], []
-    delivered = 0
-    for per_sub in arrivals:
-        for i, t in per_sub.items():
-            delivered += 1
-            if i in commits:
-                commit_to_sub.append(t - commits[i])
-            if i in acked:
-                ack_to_sub.append(t - acked[i])
-            send_to_sub.append(t - sent[i])
-    send_to_ack = [acked[i] - sent[i] for i in acked]
-    drops = sum(sum(d) for d in dropped)
-
-    print(f"whodid serve --workers {args.workers}; {args.subscribers} subscribers "
-          f"(per worker: {spread}); {total} events at {args.rate:.0f}/s "
-          f"(achieved {total / elapsed:.0f}/s over {elapsed:.1f} s), {os.cpu_count()} CPUs")
-    print(f"deliveries: {delivered} of {total * args.subscribers} expected; dropped (reported): {drops}; "
-          f"commits seen by the probe: {len(commits)}")
     print()
-    print(f"{'latency (ms)':<24}{'count':>8}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'mean':>10}")
-    print(row("commit -> subscriber", commit_to_sub))
-    print(row("ack -> subscriber", ack_to_sub))
-    print(row("send -> subscriber", send_to_sub))
-    print(row("send -> ack (ingest)", send_to_ack))
+    print(f"whodid serve --workers {args.workers}; {args.subscribers} subscribers; {args.rate:.0f} events/s in "
+          f"batches of {args.batch} for {args.seconds:.0f} s; {args.rounds} round(s); {os.cpu_count()} CPUs")
+    for label, merged in results.items():
+        print()
+        print(f"{label}")
+        print(f"{'latency (ms)':<24}{'count':>8}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'mean':>10}")
+        for k, v in merged.items():
+            print(row(k, v))
 
 
 async def _holders(url: str, read_key: str, candidates: int) -> dict[int, list[str]]:

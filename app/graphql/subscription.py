@@ -25,14 +25,27 @@ else) cuts it twice:
   aliases, fragments, directives, __typename) is completed directly with the
   fields' own resolvers and scalar serializers, in ~10 µs; anything else
   (arguments, extensions, nested objects, an error) takes graphql-core's path.
-tests/live/test_execution.py checks both paths give identical results."""
+tests/live/test_execution.py checks both paths give identical results.
+
+Fan-out: over WebSocket, what remains per subscriber and event is Strawberry's
+machinery around each result (three async generators, the extensions' hooks,
+the message dict, its JSON encoding), some 100 µs: with 50 subscribers that
+was most of a worker. So a subscription served by whodid's protocol handlers
+(app/graphql/view.py puts a LiveSink in LIVE_SINK for the operation's task)
+sends its first event through Strawberry as before, and every later event
+whose result the direct path completes as a text frame of its own: the
+`data` JSON is encoded once per (signature, event) and shared by every
+subscriber of that signature (the same bytes Strawberry's path would send:
+tests/live/test_direct_frames.py compares them, both protocols); the frame adds the operation id and, after drops, the `live`
+extension. Anything else (no sink, no plan, an event the direct path cannot
+complete) is yielded to Strawberry as before."""
 from __future__ import annotations
 
 import inspect
 import logging
 from collections import OrderedDict
 from contextvars import ContextVar
-from typing import Any, AsyncGenerator, Callable, Optional
+from typing import Any, AsyncGenerator, Awaitable, Callable, Optional
 
 import orjson
 import strawberry
@@ -74,6 +87,46 @@ class LiveExtensions(SchemaExtension):
 # Results of recent (signature, event id) executions, shared by subscribers.
 SHARED_RESULTS = 2048
 _results: OrderedDict = OrderedDict()
+# The JSON text of their `data`, for the frames the direct path sends.
+_texts: OrderedDict = OrderedDict()
+
+# The executor of the subscription whose event is being executed (set by
+# LiveExecutionContext.build_per_event_executor in the operation's task, read
+# by the event stream right after it yielded that event).
+_EXECUTOR: ContextVar[Optional["LiveExecutionContext"]] = ContextVar("whodid_live_executor", default=None)
+
+
+class LiveSink:
+    """How the WebSocket operation running a subscription sends one result
+    itself, framed exactly as its protocol handler frames a result:
+    `prefix` + payload + `}` (prefix: `{"id":...,"type":"next","payload":` for
+    graphql-transport-ws, `{"type":"data","id":...,"payload":` for graphql-ws).
+    `send_text(text)` sends a text frame (raising as the handler's send would);
+    `is_open()` is False once the operation must not send results any more."""
+
+    __slots__ = ("send_text", "prefix", "is_open")
+
+    def __init__(self, send_text: Callable[[str], Awaitable[None]], prefix: str,
+                 is_open: Callable[[], bool] = lambda: True):
+        self.send_text = send_text
+        self.prefix = prefix
+        self.is_open = is_open
+
+    async def send(self, data_text: str, dropped: int, dropped_total: int) -> None:
+        if not self.is_open():
+            return
+        if dropped:  # LiveExtensions' result, as Strawberry adds it
+            extensions = ',"extensions":{"live":{"dropped":%d,"droppedTotal":%d}}}' % (dropped, dropped_total)
+        else:
+            extensions = "}"
+        await self.send_text(self.prefix + '{"data":' + data_text + extensions + "}")
+
+
+# The direct path on or off (off: every event through Strawberry; read when a
+# subscription starts; tests compare the two).
+DIRECT_FRAMES = True
+# Set by the WebSocket protocol handlers for each operation's task.
+LIVE_SINK: ContextVar[Optional[LiveSink]] = ContextVar("whodid_live_sink", default=None)
 
 
 def _signature(executor: StrawberryGraphQLCoreExecutionContext) -> tuple:
@@ -185,6 +238,7 @@ class LiveExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any):
         if isinstance(payload, Event):
+            _EXECUTOR.set(self)
             if self._live_signature is None:
                 try:  # once per subscription
                     self._live_signature = _signature(self)
@@ -210,6 +264,31 @@ class LiveExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if hasattr(executor, "_relevant_sub_fields"):
             executor._relevant_sub_fields = {}
         return executor
+
+    def shares_directly(self) -> bool:
+        """Whether this subscription's events can be completed directly and
+        shared (known once its first event was executed)."""
+        signature = self._live_signature
+        return signature is not None and signature is not _NO_PLAN and self._live_plan is not _NO_PLAN
+
+    def data_text(self, row: Any) -> Optional[str]:
+        """The JSON text of the result `data` of the event `row` (as the
+        WebSocket view encodes it), once per signature and event; None when
+        the direct path cannot complete it (it then takes Strawberry's path)."""
+        key = (self._live_signature, row.id)
+        text = _texts.get(key)
+        if text is None:
+            result = _results.get(key)
+            if result is None:
+                result = self._complete_directly(Event(row=row))
+                if result is None:
+                    return None
+                _remember(key, result)
+            text = orjson.dumps(result.data).decode()
+            _texts[key] = text
+            if len(_texts) > SHARED_RESULTS:
+                _texts.popitem(last=False)
+        return text
 
     def execute_operation(self, serially: Optional[bool] = None):
         # Events the direct path could not complete: graphql-core's general
@@ -278,14 +357,29 @@ class Subscription:
         if bus is None:
             raise Unavailable("live events are not enabled in this process")
         sub = await bus.subscribe(principal.project_id, names=names, identity=identity)
+        sink = LIVE_SINK.get() if DIRECT_FRAMES else None
+        direct: Optional[LiveExecutionContext] = None  # known after the first event
         try:
             while True:
                 item = await sub.get()
                 if item is None:  # the bus closed (server shutting down)
                     return
                 row, dropped = item
+                if direct is not None and sink is not None:
+                    text = direct.data_text(row)
+                    if text is not None:
+                        await sink.send(text, dropped, sub.dropped_total)
+                        continue
+                event = Event(row=row)
                 _DROPPED.set((dropped, sub.dropped_total) if dropped else None)
-                yield Event(row=row)
+                _EXECUTOR.set(None)
+                yield event
+                if sink is not None and direct is None:
+                    executor = _EXECUTOR.get()
+                    if executor is not None and executor.shares_directly():
+                        direct = executor
+                    else:
+                        sink = None  # Strawberry's path for the whole subscription
         finally:
             _DROPPED.set(None)
             bus.unsubscribe(sub)

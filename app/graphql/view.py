@@ -3,6 +3,7 @@ whodid's context, authenticated by the HTTP front (app/http.py) for HTTP and
 in `connection_init` (on_ws_connect below) for WebSocket."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +20,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.base import HTTPException
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
 from .. import strict_json
@@ -28,6 +31,7 @@ from .context import Context
 from .errors import with_codes
 from .persisted import carries_operation, run_persisted
 from .schema import MAX_TOKENS
+from .subscription import LIVE_SINK, LiveSink
 
 _PROTOCOL_KEY = "whodid.ws_protocol"
 
@@ -74,6 +78,13 @@ class _SocketAdapter(ASGIWebSocketAdapter):
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 
+    async def send_text(self, text: str) -> None:
+        """A text frame already encoded (the live direct path: app/graphql/subscription.py)."""
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
     async def iter_json(self, *, ignore_parsing_errors: bool = False):
         # A subscription whose document does not parse is answered here with
         # an `error` carrying GRAPHQL_PARSE_FAILED: Strawberry's worker task
@@ -90,6 +101,38 @@ class _SocketAdapter(ASGIWebSocketAdapter):
         if self.ws.application_state == WebSocketState.DISCONNECTED:
             return
         await super().close(code, reason)
+
+
+def _live_sender(websocket: _SocketAdapter):
+    async def send(text: str) -> None:
+        try:
+            await websocket.send_text(text)
+        except WebSocketDisconnected:
+            # The client is gone: the handler cancels this operation as its
+            # connection ends (as it does when a result it sends fails).
+            await asyncio.Event().wait()
+
+    return send
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws, with a LiveSink for each operation's task: a
+    liveEvents subscription sends its `next` frames itself (same bytes)."""
+
+    async def run_operation(self, operation) -> None:
+        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        LIVE_SINK.set(LiveSink(_live_sender(self.websocket), prefix,  # type: ignore[arg-type]
+                               lambda: not operation.completed))
+        await super().run_operation(operation)
+
+
+class _WSHandler(BaseGraphQLWSHandler):
+    """The legacy graphql-ws, the same way (`data` frames)."""
+
+    async def handle_async_results(self, operation_id, query, operation_name, variables) -> None:
+        prefix = '{"type":"data","id":' + orjson.dumps(operation_id).decode() + ',"payload":'
+        LIVE_SINK.set(LiveSink(_live_sender(self.websocket), prefix))  # type: ignore[arg-type]
+        await super().handle_async_results(operation_id, query, operation_name, variables)
 
 
 def _parse_refusal(message: object) -> dict | None:
@@ -142,6 +185,8 @@ def _authorization(context: SocketContext) -> str | None:
 
 class WhodidGraphQL(GraphQL):
     websocket_adapter_class = _SocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _WSHandler
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

@@ -8,11 +8,15 @@ every process sees exactly the committed events, in commit order, whichever
 process wrote them.
 
 Listening: the process's one LISTEN connection (app/storage/listener.py)
-listens on the channel. Its callback only queues
-the payload when this process has a subscriber of that project; one dispatcher
-task decodes payloads in order, fetches the events that travelled by id, and
-offers each event to the matching subscribers' bounded queues without ever
-waiting (app/live/queue.py).
+listens on the channel. Its callback ignores the payload unless this process
+has a subscriber of that project. A payload whose events all travelled inline
+(the usual flush), arriving while nothing is queued before it, is delivered
+in the callback itself: each event is offered to the matching subscribers'
+bounded queues without ever waiting (app/live/queue.py). Anything else is
+queued for one dispatcher task, which decodes payloads in order and fetches
+the events that travelled by id. (Delivering in the callback saves a turn of
+the event loop between commit and subscriber, which under ingestion is where
+the latency's tail came from: docs/benchmarks.md, live.)
 
 Reconnecting: when the listener's connection is lost it reconnects with
 exponential backoff, and the bus then catches up: events received since
@@ -82,6 +86,7 @@ class LiveBus:
         self._recent: dict[uuid.UUID, OrderedDict] = {}
         self._inbox: deque = deque()
         self._inbox_ready = asyncio.Event()
+        self._dispatching = False  # the dispatcher holds an item (maybe awaiting a fetch)
         # When the lost connection was last known alive: a catch-up starts there.
         self._alive_before_loss: Optional[datetime] = None
         self._tasks: list[asyncio.Task] = []
@@ -226,6 +231,17 @@ class LiveBus:
         if project_id is None:
             self.stats["ignored"] += 1
             return
+        if not self._inbox and not self._dispatching and not self._closed and not wire.is_forget(payload):
+            try:
+                _, entries = wire.decode(payload)
+            except Exception:
+                entries = None  # the dispatcher decodes it again, and logs why
+            if entries is not None and not any(isinstance(e, uuid.UUID) for e in entries):
+                try:
+                    self._deliver(project_id, entries)  # type: ignore[arg-type]  # no ids among them: all rows
+                except Exception:
+                    log.exception("live: dispatch failed")
+                return
         if len(self._inbox) >= INBOX_MAX:
             self._overflow()
         self._inbox.append((project_id, payload))
@@ -259,6 +275,7 @@ class LiveBus:
                 await self._inbox_ready.wait()
                 continue
             item = self._inbox.popleft()
+            self._dispatching = True
             try:
                 if item is _CATCH_UP:
                     await self._catch_up()
@@ -268,6 +285,8 @@ class LiveBus:
                 raise
             except Exception:
                 log.exception("live: dispatch failed")
+            finally:
+                self._dispatching = False
 
     async def _dispatch(self, project_id: uuid.UUID, payload: str) -> None:
         if wire.is_forget(payload):

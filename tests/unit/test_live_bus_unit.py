@@ -94,3 +94,42 @@ async def test_rows_that_cannot_be_fetched_count_as_dropped():
         assert sub.dropped == 2 and not sub.queue
     finally:
         await bus.close()
+
+
+class SlowEvents(FakeEvents):
+    """A fetch that waits until the test lets it finish."""
+
+    def __init__(self, rows):
+        super().__init__(rows)
+        self.release = asyncio.Event()
+        self.fetching = asyncio.Event()
+
+    async def by_ids(self, project_id, ids):
+        self.fetching.set()
+        await self.release.wait()
+        return await super().by_ids(project_id, ids)
+
+
+async def test_inline_rows_are_delivered_in_the_callback_and_never_overtake_a_fetch():
+    fetched = [event_row(PROJECT, "Fetched", seq=1)]
+    events = SlowEvents(fetched)
+    bus, listener = bus_with(events)
+    bus.start()
+    try:
+        sub = await bus.subscribe(PROJECT)
+        inline = event_row(PROJECT, "Inline", seq=0)
+        for payload in wire.encode(PROJECT, [inline]):
+            notify(listener, payload)
+        assert list(sub.queue) == [inline]  # delivered at once, no dispatcher turn
+        assert await next_row(sub) == inline
+
+        notify(listener, by_ids(fetched))  # the dispatcher holds it while it fetches
+        later = event_row(PROJECT, "Later", seq=2)
+        await asyncio.wait_for(events.fetching.wait(), 5)
+        for payload in wire.encode(PROJECT, [later]):
+            notify(listener, payload)
+        assert not sub.queue  # queued behind the fetch, not delivered before it
+        events.release.set()
+        assert [await next_row(sub), await next_row(sub)] == [*fetched, later]
+    finally:
+        await bus.close()
