@@ -26,11 +26,13 @@ import asyncpg
 
 from ..config import Settings
 from ..errors import ReportTimeout
+from ..storage.listener import Listener
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.statistics import StatisticsKeeper
 from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
 from .cohort import CohortResult, CohortSpec, compute_cohort
 from .contract import R, ReportKind, S
+from .generations import Generations
 from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
 
 if TYPE_CHECKING:  # app/reports/funnel/ is imported when a funnel runs (it is large)
@@ -120,6 +122,8 @@ class ReportService:
             lock_seconds=settings.report_timeout + 5,
         )
         self.clock = clock
+        # The projects' report generations (part of every cache key).
+        self.generations = Generations(pool)
         # Computations actually run (cache misses that reached the database), in
         # total and per report kind; /metrics and the stampede tests read them.
         self.computations = 0
@@ -171,16 +175,18 @@ class ReportService:
         self._observe(kind, "hit" if report.cached else "miss")
         return report
 
-    async def _generation(self, project_id: uuid.UUID) -> int:
-        """The project's report generation, from the primary (a replica may lag
-        behind a deletion); read before the computation's snapshot is taken,
-        so an answer stored under it never predates it."""
-        from ..storage.lifecycle import report_generation
+    def follow_generations(self, listener: Listener) -> None:
+        """Keep the projects' report generations in this process, followed by
+        NOTIFY on `listener` (app/reports/generations.py), instead of reading
+        one from the primary before every report. Before the listener starts."""
+        self.generations.follow(listener)
 
-        try:
-            return await report_generation(self.pool, project_id)
-        except asyncpg.UndefinedColumnError:  # a database not migrated to 0010 yet
-            return 0
+    async def _generation(self, project_id: uuid.UUID) -> int:
+        """The project's report generation: held in this process while its
+        listener follows the bumps, else from the primary (a replica may lag
+        behind a deletion); known before the computation's snapshot is taken,
+        so an answer stored under it never predates it."""
+        return await self.generations.get(project_id)
 
     def _observe(self, kind: str, result: str) -> None:
         for observe in self.observers:
