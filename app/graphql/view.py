@@ -27,6 +27,7 @@ from ..problems import connection_refusal, problem, ws_close
 from .context import Context
 from .errors import with_codes
 from .persisted import carries_operation, run_persisted
+from .prepared import run_prepared
 from .schema import MAX_TOKENS
 
 _PROTOCOL_KEY = "whodid.ws_protocol"
@@ -200,6 +201,10 @@ class WhodidGraphQL(GraphQL):
                                                                      context, root_value, data))
 
     async def _execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        # A plain recordEvent document: without the engine (app/graphql/prepared.py).
+        prepared = await run_prepared(request_adapter.method, context, request_data, self.schema._schema)
+        if prepared is not None:
+            return prepared
         # Strawberry runs a subscription sent over HTTP as if it were a query:
         # the stream cannot be returned and it ends as an unexpected error.
         # Subscriptions are served over WebSocket only; say so.
