@@ -19,8 +19,10 @@ import logging
 import time
 import uuid
 from collections import Counter
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 import asyncpg
 
@@ -89,6 +91,20 @@ class _PeopleOf:
         return f"{self.spec.cache_key()}@{self.computed_at.isoformat()}"
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A report a request was answered from (REPORTS_SEEN)."""
+
+    kind: str
+    cached: bool
+    computed_at: datetime
+
+
+# Set by a caller that wants to know which reports answered it (each task of
+# the request appends to the same list): app/graphql/answers.py.
+REPORTS_SEEN: ContextVar[list[Seen] | None] = ContextVar("whodid_reports_seen", default=None)
+
+
 def _prometheus_observer() -> Callable[[str, str], None] | None:
     """whodid_report_cache_total{report, result} when app/metrics.py is in the build."""
     try:
@@ -129,6 +145,8 @@ class ReportService:
         self.computations = 0
         self.computations_by_kind: Counter[str] = Counter()
         self.timeouts = 0
+        # Answers kept above the service that stood for cache hits (observe_hits).
+        self.hits_above = 0
         # Reports computed on the primary instead of the replica, by reason;
         # after a connection failure the replica is skipped for a few seconds.
         self.replica_fallbacks: Counter[str] = Counter()
@@ -173,7 +191,18 @@ class ReportService:
             self._observe(kind, "timeout")
             raise
         self._observe(kind, "hit" if report.cached else "miss")
+        seen = REPORTS_SEEN.get()
+        if seen is not None:
+            seen.append(Seen(kind, report.cached, report.computed_at))
         return report
+
+    def observe_hits(self, kinds: Iterable[str]) -> None:
+        """Cache hits answered above the service (a whole GraphQL answer kept:
+        app/graphql/answers.py), counted as the hits they stand for."""
+        self.hits_above += 1
+        for kind in kinds:
+            self.cache.hits += 1
+            self._observe(kind, "hit")
 
     def follow_generations(self, listener: Listener) -> None:
         """Keep the projects' report generations in this process, followed by

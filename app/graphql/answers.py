@@ -1,0 +1,156 @@
+"""Whole answers of report queries, kept per process while every report they
+were made from is a cache hit.
+
+A cached report still cost its request the GraphQL engine's walk over the
+answer (hundreds of fields: ~1-3 ms of CPU, docs/benchmarks.md), though the
+answer cannot differ from the last one: the same document and variables over
+the same cached report values give the same answer. So a query is kept as
+its answer (`data` and `extensions`) when:
+
+- its one operation is a query whose root fields are all reports (funnel,
+  cohort, revenueReport, trends, stickiness, lifecycle, paths);
+- it was answered without errors, every report it read was a hit of the
+  report cache (`cached: true`), and no resolver read live data beside the
+  reports (the people of a people list: `Context.live_reads`);
+- under the key (project, role, the project's report generation, document,
+  operation name, variables): a removal (deletePerson, retention) changes the
+  generation as for the report cache (app/reports/generations.py);
+- until the earliest of its reports' entries expires (computedAt + the
+  report TTL), never longer.
+
+A kept answer is the one the engine would give as long as those entries live
+(each report's value, computedAt and `cached` are those of its entry). The
+report cache's hit counters still count each report it stands for.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from strawberry.types import ExecutionResult
+
+from ..reports.service import REPORTS_SEEN, Seen
+
+REPORT_FIELDS = frozenset({"funnel", "cohort", "revenueReport", "trends", "stickiness", "lifecycle", "paths"})
+MAX_TEXT = 16 * 1024
+MAX_ENTRIES = 1000
+
+
+@dataclass(frozen=True)
+class _Kept:
+    data: Any
+    extensions: dict | None
+    cost: Any
+    kinds: tuple[str, ...]
+    expires: float  # time.monotonic()
+
+
+class ReportAnswers:
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self.max_entries = max_entries
+        self._documents: OrderedDict[str, bool] = OrderedDict()
+        self._kept: OrderedDict[tuple, _Kept] = OrderedDict()
+        self.hits = 0
+        self.stored = 0
+
+    def _reports_only(self, text: str) -> bool:
+        known = self._documents.get(text)
+        if known is None:
+            known = _reports_only(text)
+            self._documents[text] = known
+            while len(self._documents) > self.max_entries:
+                self._documents.popitem(last=False)
+        return known
+
+    async def key(self, context, request_data) -> tuple | None:
+        """The key of a request that may be kept, or None."""
+        services = context.services
+        text = request_data.query
+        if (services.reports is None or services.settings.report_ttl <= 0 or context.principal is None
+                or not isinstance(text, str) or len(text) > MAX_TEXT or not self._reports_only(text)):
+            return None
+        variables = request_data.variables
+        if variables is not None and not isinstance(variables, dict):
+            return None
+        try:
+            encoded = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        principal = context.principal
+        generation = await services.reports.generations.get(principal.project_id)
+        return (principal.project_id, principal.role, generation, text, request_data.operation_name, encoded)
+
+    def get(self, key: tuple, context) -> ExecutionResult | None:
+        kept = self._kept.get(key)
+        if kept is None:
+            return None
+        if kept.expires <= time.monotonic():
+            del self._kept[key]
+            return None
+        self._kept.move_to_end(key)
+        self.hits += 1
+        context.cost = kept.cost
+        context.validated = True
+        context.services.reports.observe_hits(kept.kinds)
+        return ExecutionResult(data=kept.data, errors=None, extensions=kept.extensions)
+
+    def put(self, key: tuple, context, result, seen: list[Seen]) -> None:
+        if (getattr(result, "errors", None) or not isinstance(result, ExecutionResult) or result.data is None
+                or not seen or not all(s.cached for s in seen) or context.live_reads):
+            return
+        ttl = context.services.settings.report_ttl
+        oldest = min(s.computed_at for s in seen)
+        left = ttl - (datetime.now(timezone.utc) - oldest).total_seconds()
+        if left <= 0:
+            return
+        self._kept[key] = _Kept(result.data, result.extensions, context.cost, tuple(s.kind for s in seen),
+                                time.monotonic() + left)
+        self.stored += 1
+        while len(self._kept) > self.max_entries:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+def _reports_only(text: str) -> bool:
+    """Whether the document is one query whose root fields are all reports
+    (no fragment at the root, no directive there)."""
+    from .schema import MAX_TOKENS
+
+    try:
+        document = parse(text, max_tokens=MAX_TOKENS)
+    except (GraphQLError, RecursionError):
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        return False
+    roots = operations[0].selection_set.selections
+    return bool(roots) and all(
+        isinstance(node, FieldNode) and node.name.value in REPORT_FIELDS and not node.directives for node in roots)
+
+
+ANSWERS = ReportAnswers()
+
+
+async def answered(context, request_data, execute) -> Any:
+    """`execute(request_data)`, or the kept answer of the same request."""
+    key = await ANSWERS.key(context, request_data)
+    if key is None:
+        return await execute(request_data)
+    kept = ANSWERS.get(key, context)
+    if kept is not None:
+        return kept
+    seen: list[Seen] = []
+    token = REPORTS_SEEN.set(seen)
+    try:
+        result = await execute(request_data)
+    finally:
+        REPORTS_SEEN.reset(token)
+    ANSWERS.put(key, context, result, seen)
+    return result
