@@ -39,6 +39,9 @@ from ..reports.service import REPORTS_SEEN, Seen
 REPORT_FIELDS = frozenset({"funnel", "cohort", "revenueReport", "trends", "stickiness", "lifecycle", "paths"})
 MAX_TEXT = 16 * 1024
 MAX_ENTRIES = 1000
+# The kept answers of a process take at most this many bytes (as JSON); one
+# answer larger than a tenth of it is not kept.
+MAX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,11 +51,14 @@ class _Kept:
     cost: Any
     kinds: tuple[str, ...]
     expires: float  # time.monotonic()
+    size: int  # bytes as JSON
 
 
 class ReportAnswers:
-    def __init__(self, max_entries: int = MAX_ENTRIES):
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES):
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._documents: OrderedDict[str, bool] = OrderedDict()
         self._kept: OrderedDict[tuple, _Kept] = OrderedDict()
         self.hits = 0
@@ -90,7 +96,7 @@ class ReportAnswers:
         if kept is None:
             return None
         if kept.expires <= time.monotonic():
-            del self._kept[key]
+            self._drop(key)
             return None
         self._kept.move_to_end(key)
         self.hits += 1
@@ -108,14 +114,24 @@ class ReportAnswers:
         left = ttl - (datetime.now(timezone.utc) - oldest).total_seconds()
         if left <= 0:
             return
+        size = len(orjson.dumps(result.data))
+        if size > self.max_bytes // 10:
+            return
+        if key in self._kept:
+            self._drop(key)
         self._kept[key] = _Kept(result.data, result.extensions, context.cost, tuple(s.kind for s in seen),
-                                time.monotonic() + left)
+                                time.monotonic() + left, size)
+        self.bytes += size
         self.stored += 1
-        while len(self._kept) > self.max_entries:
-            self._kept.popitem(last=False)
+        while len(self._kept) > self.max_entries or self.bytes > self.max_bytes:
+            self._drop(next(iter(self._kept)))
+
+    def _drop(self, key: tuple) -> None:
+        self.bytes -= self._kept.pop(key).size
 
     def clear(self) -> None:
         self._kept.clear()
+        self.bytes = 0
 
 
 def _reports_only(text: str) -> bool:

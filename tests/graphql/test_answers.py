@@ -97,5 +97,19 @@ def test_never_kept_past_the_earliest_report_entry():
     time.sleep(0.15)
     assert answers.get(("k",), context) is None
     answers.put(("k",), context, result, [fresh, Seen("funnel", False, now)])  # a miss: not kept
+    assert answers.bytes == 0
     answers.put(("k",), context, ExecutionResult(data=None, errors=["e"]), [fresh])  # errors: not kept
     assert answers.get(("k",), context) is None
+
+
+def test_bounded_in_bytes():
+    answers = ReportAnswers(max_bytes=1000)
+    context = SimpleNamespace(services=SimpleNamespace(settings=SimpleNamespace(report_ttl=60),
+                                                       reports=SimpleNamespace(observe_hits=lambda kinds: None)),
+                              live_reads=False, cost=None, validated=False)
+    seen = [Seen("cohort", True, datetime.now(timezone.utc))]
+    answers.put(("big",), context, ExecutionResult(data={"x": "y" * 200}, errors=None), seen)
+    assert answers.get(("big",), context) is None  # over a tenth of the bound
+    for n in range(20):
+        answers.put((n,), context, ExecutionResult(data={"x": "y" * 80}, errors=None), seen)
+    assert answers.bytes <= 1000 and answers.get((19,), context) is not None and answers.get((0,), context) is None
