@@ -102,3 +102,21 @@ async def test_a_read_key_and_no_key(http, project, monkeypatch):
             patch.setattr(prepared, "DOCUMENTS", Rejecting())
             slow = await exchange(http, key, PLAIN, {"i": event(31)}, None)
         assert fast == slow
+
+
+async def test_a_persisted_recordevent_takes_the_same_path(http, project):
+    """A persisted query runs its stored text: known, so neither parsed nor
+    validated again."""
+    import hashlib
+
+    digest = hashlib.sha256(PLAIN.encode()).hexdigest()
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    headers = {"Authorization": f"Bearer {project.write_key}"}
+    served = prepared.DOCUMENTS.served
+    first = await http.post("/graphql", headers=headers,
+                            json={"query": PLAIN, "variables": {"i": event(40)}, "extensions": persisted})
+    assert first.status_code == 200 and '"duplicate":false' in first.text
+    examined = len(prepared.DOCUMENTS.entries)
+    again = await http.post("/graphql", headers=headers, json={"variables": {"i": event(41)}, "extensions": persisted})
+    assert again.status_code == 200 and '"duplicate":false' in again.text
+    assert prepared.DOCUMENTS.served == served + 2 and len(prepared.DOCUMENTS.entries) == examined
