@@ -156,7 +156,10 @@ ANSWERS = ReportAnswers()
 
 async def answered(context, request_data, execute) -> Any:
     """`execute(request_data)`, or the kept answer of the same request."""
-    key = await ANSWERS.key(context, request_data)
+    try:
+        key = await ANSWERS.key(context, request_data)
+    except Exception:  # the generation could not be read (database away): answered as without keeping
+        key = None
     if key is None:
         return await execute(request_data)
     kept = ANSWERS.get(key, context)

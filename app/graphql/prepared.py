@@ -190,6 +190,27 @@ async def run_prepared(method: str, context, request_data, graphql_schema) -> Ex
     text = request_data.query
     if method != "POST" or not isinstance(text, str) or len(text) > MAX_TEXT or context.principal is None:
         return None
+    try:
+        ready = _ready(context, request_data, text, graphql_schema)
+    except Exception:  # anything unforeseen before the mutation: the engine's path answers it
+        log.exception("preparing a recordEvent failed; it takes the engine's path")
+        return None
+    if ready is None:
+        return None
+    prepared, value, cost = ready
+    from .mutation import record_event_payload
+
+    try:
+        payload = await record_event_payload(context, value)
+    except Exception as exc:  # answered by Strawberry's path, raised there again
+        context.replay_error = exc
+        return None
+    DOCUMENTS.served += 1
+    return ExecutionResult(data=_answer(prepared, payload), errors=None, extensions={"cost": cost})
+
+
+def _ready(context, request_data, text: str, graphql_schema):
+    """(prepared document, the input, the cost) of a request the path takes, or None."""
     prepared = DOCUMENTS.get(text, graphql_schema)
     if prepared is None:
         return None
@@ -210,17 +231,10 @@ async def run_prepared(method: str, context, request_data, graphql_schema) -> Ex
     if requested > maximum:
         return None
     cost = {"requestedQueryCost": requested, "maxCost": maximum}
+    from .inputs import RecordEventInput, _record_event_input
+
+    value = _record_event_input(RecordEventInput, coerced.coerced[prepared.variable], None)
     context.cost = CostEstimate(requested, maximum, _has_report(plan))
     context.validated = True
-    from .inputs import RecordEventInput, _record_event_input
-    from .mutation import record_event_payload
-
-    try:
-        payload = await record_event_payload(
-            context, _record_event_input(RecordEventInput, coerced.coerced[prepared.variable], None))
-    except Exception as exc:  # answered by Strawberry's path, raised there again
-        context.replay_error = exc
-        return None
-    DOCUMENTS.served += 1
-    return ExecutionResult(data=_answer(prepared, payload), errors=None, extensions={"cost": cost})
+    return prepared, value, cost
 
