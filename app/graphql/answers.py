@@ -25,6 +25,7 @@ report cache's hit counters still count each report it stands for.
 from __future__ import annotations
 
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -100,6 +101,7 @@ class ReportAnswers:
             return None
         self._kept.move_to_end(key)
         self.hits += 1
+        TOTALS["hits"] += 1
         context.cost = kept.cost
         context.validated = True
         context.services.reports.observe_hits(kept.kinds)
@@ -123,6 +125,7 @@ class ReportAnswers:
                                 time.monotonic() + left, size)
         self.bytes += size
         self.stored += 1
+        TOTALS["stored"] += 1
         while len(self._kept) > self.max_entries or self.bytes > self.max_bytes:
             self._drop(next(iter(self._kept)))
 
@@ -151,18 +154,34 @@ def _reports_only(text: str) -> bool:
         isinstance(node, FieldNode) and node.name.value in REPORT_FIELDS and not node.directives for node in roots)
 
 
-ANSWERS = ReportAnswers()
+# The kept answers of each report service (one per app, so per process in a
+# server; the settings they were checked under, such as the maximum cost,
+# are that app's).
+_BY_SERVICE: weakref.WeakKeyDictionary[Any, ReportAnswers] = weakref.WeakKeyDictionary()
+# Answers kept and answered, over every app of the process (tests, benchmarks).
+TOTALS = {"stored": 0, "hits": 0}
+
+
+def answers_of(reports) -> ReportAnswers:
+    answers = _BY_SERVICE.get(reports)
+    if answers is None:
+        answers = _BY_SERVICE[reports] = ReportAnswers()
+    return answers
 
 
 async def answered(context, request_data, execute) -> Any:
     """`execute(request_data)`, or the kept answer of the same request."""
+    reports = context.services.reports
+    if reports is None:
+        return await execute(request_data)
+    answers = answers_of(reports)
     try:
-        key = await ANSWERS.key(context, request_data)
+        key = await answers.key(context, request_data)
     except Exception:  # the generation could not be read (database away): answered as without keeping
         key = None
     if key is None:
         return await execute(request_data)
-    kept = ANSWERS.get(key, context)
+    kept = answers.get(key, context)
     if kept is not None:
         return kept
     seen: list[Seen] = []
@@ -171,5 +190,5 @@ async def answered(context, request_data, execute) -> Any:
         result = await execute(request_data)
     finally:
         REPORTS_SEEN.reset(token)
-    ANSWERS.put(key, context, result, seen)
+    answers.put(key, context, result, seen)
     return result

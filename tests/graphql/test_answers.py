@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from strawberry.types import ExecutionResult
 
-from app.graphql.answers import ANSWERS, ReportAnswers
+from app.graphql.answers import TOTALS, ReportAnswers
 from app.ingest.validation import EventIn
 from app.reports.service import Seen
 from tests.support.scenarios import T
@@ -43,11 +43,11 @@ async def test_kept_once_every_report_is_a_hit_and_the_same_body(http, services,
     variables = {"i": {**RANGE, "interval": "MONTH"}}
     first = await read_client(REVENUE, variables)
     assert first["revenueReport"]["cached"] is False
-    stored, hits = ANSWERS.stored, ANSWERS.hits
+    stored, hits = TOTALS['stored'], TOTALS['hits']
     second = await ask(http, project.read_key, REVENUE, variables)  # engine, from cached reports: kept
-    assert ANSWERS.stored == stored + 1 and ANSWERS.hits == hits
+    assert TOTALS['stored'] == stored + 1 and TOTALS['hits'] == hits
     third = await ask(http, project.read_key, REVENUE, variables)
-    assert ANSWERS.hits == hits + 1
+    assert TOTALS['hits'] == hits + 1
     assert third == second and b'"cached":true' in third and b'"total":"15"' in third
     # Other variables: another answer.
     other = await read_client(REVENUE, {"i": {**RANGE, "interval": "WEEK"}})
@@ -78,10 +78,10 @@ async def test_a_deletion_here_and_elsewhere_is_not_answered_from_before(http, s
 async def test_a_query_reading_people_live_is_never_kept(http, services, project, read_client):
     await services.ingest.record_events(project.id, [EventIn("p1", "Bought", {}, T(2024, 1, 2))])
     variables = {"i": {**RANGE, "series": [{"event": "Bought", "math": "PEOPLE"}]}}
-    stored = ANSWERS.stored
+    stored = TOTALS['stored']
     for _ in range(3):
         await read_client(TRENDS_PEOPLE, variables)
-    assert ANSWERS.stored == stored
+    assert TOTALS['stored'] == stored
 
 
 def test_never_kept_past_the_earliest_report_entry():
@@ -113,3 +113,23 @@ def test_bounded_in_bytes():
     for n in range(20):
         answers.put((n,), context, ExecutionResult(data={"x": "y" * 80}, errors=None), seen)
     assert answers.bytes <= 1000 and answers.get((19,), context) is not None and answers.get((0,), context) is None
+
+
+async def test_kept_per_app_so_each_checks_under_its_own_settings(http, services, project, read_client,
+                                                                  database_url):
+    """Another app in the same process (a server with a lower maximum cost)
+    does not answer from the first one's kept answers."""
+    import httpx
+
+    from app.config import Settings
+    from app.server import create_app
+    from tests.support.server import serving
+
+    await seed(services, project)
+    variables = {"i": RANGE}
+    for _ in range(3):
+        await read_client(REVENUE, variables)
+    async with serving(create_app(Settings(report_ttl=60, max_query_cost=10), dsn=database_url)) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as other:
+            body = await ask(other, project.read_key, REVENUE, variables)
+    assert b"QUERY_TOO_COSTLY" in body and b'"data":null' in body
