@@ -54,15 +54,19 @@ class Services:
         writer.publishers.append(live.publish)
         statistics = StatisticsKeeper(pool)
         writer.growth_observers.append(statistics.note_written)
+        ingest = IngestService(pool, writer)
+        reports = ReportService(settings, pool, statistics=statistics)
+        # A deletion in this process: its report generations are read again at once.
+        ingest.removal_observers.append(reports.generations.forget)
         return cls(
             settings=settings,
             pool=pool,
             writer=writer,
-            ingest=IngestService(pool, writer),
+            ingest=ingest,
             auth=AuthService(ProjectRepository(pool)),
             people=PeopleRepository(pool),
             events=events,
-            reports=ReportService(settings, pool, statistics=statistics),
+            reports=reports,
             listener=listener,
             live=live,
             statistics=statistics,
@@ -77,6 +81,7 @@ class Services:
         Both listen on the process's one listener, started last."""
         if self.reports is not None:
             await self.reports.start()
+            self.reports.follow_generations(self.listener)
         if self.live is not None:
             self.live.start()
             self.closers.append(self.live.close)
@@ -97,6 +102,8 @@ class Services:
         if self.retention is None:
             self.retention = RetentionKeeper(
                 self.pool, interval=self.settings.retention_interval, batch=self.settings.retention_batch)
+            if self.reports is not None:
+                self.retention.bump_observers.append(self.reports.generations.forget)
         self.retention.start()
 
     async def settle(self) -> None:

@@ -19,6 +19,12 @@ class Context:
     cost: Any = None
     # Set when validation passed: a persisted query may then be registered (app/graphql/persisted.py).
     validated: bool = False
+    # recordEvent ran without the engine and raised this: Strawberry's path
+    # raises it again from the resolver (app/graphql/prepared.py).
+    replay_error: BaseException | None = None
+    # A resolver read live data beside the reports (the people of a people
+    # list): the answer is not kept (app/graphql/answers.py).
+    live_reads: bool = False
 
     @property
     def project_id(self):

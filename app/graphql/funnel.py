@@ -195,6 +195,7 @@ class FunnelStep:
         people = await self.report.people(info)
         page = self.report.result.people_page(self.index, status, first, after_key, self.segment, people)
         ids = [pid for pid, _ in page.people]
+        info.context.live_reads = True  # (app/graphql/answers.py)
         rows = await info.context.services.people.by_ids(info.context.project_id, ids) if ids else {}
         end = None
         if page.end is not None:
@@ -341,6 +342,7 @@ async def resolve_funnel(info: Info, input: FunnelInput) -> FunnelReport:
     spec = input.to_spec()
     services = info.context.services
     if services.reports is None:  # no report service in this build: uncached
+        info.context.live_reads = True
         result = await compute_funnel(services.pool, info.context.project_id, spec, with_people=True)
         return funnel_report(result, result.computed_at, False, spec)
     # The per-person chains cost a little (~60 bytes a person): only with peopleList.

@@ -33,6 +33,7 @@ async def people_page(
 ) -> PersonConnection:
     """A page of person ids, in id order, as a PersonConnection."""
     services, project_id = info.context.services, info.context.project_id
+    info.context.live_reads = True  # (app/graphql/answers.py)
     rows = await services.people.by_ids(project_id, list(ids)) if ids else {}
     end = encode_cursor(kind, str(ids[-1])) if ids else None
     return PersonConnection(

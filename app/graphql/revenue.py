@@ -103,6 +103,7 @@ class RevenueReport:
         check_first(first)
         services, project_id = info.context.services, info.context.project_id
         page = (await services.reports.top_people(project_id, TopPeopleSpec(self.spec, first, _after(after)))).value
+        info.context.live_reads = True  # (app/graphql/answers.py)
         rows = await services.people.by_ids(project_id, [pid for pid, _ in page.entries]) if page.entries else {}
         nodes = [PersonRevenue(person=Person(row=rows[pid]), revenue=rev) for pid, rev in page.entries if pid in rows]
         end = encode_cursor("r", str(page.entries[-1][1]), str(page.entries[-1][0])) if page.entries else None

@@ -29,7 +29,9 @@ from ..auth import Role, bearer_token
 from ..problems import connection_refusal, problem, ws_close
 from .context import Context
 from .errors import with_codes
+from .answers import answered
 from .persisted import carries_operation, run_persisted
+from .prepared import run_prepared
 from .schema import MAX_TOKENS
 from .subscription import LIVE_SINK, LiveSink
 
@@ -245,14 +247,19 @@ class WhodidGraphQL(GraphQL):
                                                                      context, root_value, data))
 
     async def _execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        # A plain recordEvent document: without the engine (app/graphql/prepared.py).
+        prepared = await run_prepared(request_adapter.method, context, request_data, self.schema._schema)
+        if prepared is not None:
+            return prepared
         # Strawberry runs a subscription sent over HTTP as if it were a query:
         # the stream cannot be returned and it ends as an unexpected error.
         # Subscriptions are served over WebSocket only; say so.
         if _is_subscription(request_data.query, request_data.operation_name):
             raise HTTPException(400, "subscriptions are served over WebSocket at /graphql "
                                      "(graphql-transport-ws or graphql-ws), not over HTTP")
-        return await super().execute_single(request, request_adapter, sub_response, context, root_value,
-                                            request_data)
+        # A report query answered from cached reports only: its whole answer is kept (app/graphql/answers.py).
+        return await answered(context, request_data, lambda data: super(WhodidGraphQL, self).execute_single(
+            request, request_adapter, sub_response, context, root_value, data))
 
     def parse_json(self, data: str | bytes) -> Any:
         value = super().parse_json(data)

@@ -39,6 +39,9 @@ class IngestService:
         self.pool = pool
         self.writer = writer
         self.clock = clock
+        # Told (project id) after this process removed a person's data: the
+        # report generations it holds are read again (app/reports/generations.py).
+        self.removal_observers: list[Callable[[uuid.UUID], None]] = []
 
     async def record_event(self, project_id: uuid.UUID, event: EventIn) -> Recorded:
         normal = normalise_event(event, self.clock())
@@ -70,11 +73,15 @@ class IngestService:
         if identity is not None:
             validate_identity("input.identity", identity, for_linking=False)
         try:
-            return await lifecycle_store.delete_person(self.pool, project_id, identity=identity, person_id=person_id)
+            deleted = await lifecycle_store.delete_person(self.pool, project_id, identity=identity, person_id=person_id)
         except asyncpg.SerializationError:
             raise Unavailable("the person changed too often while deleting it; retry") from None
         except CONNECTION_ERRORS as exc:
             raise Unavailable(f"database unavailable: {type(exc).__name__}") from None
+        if deleted.deleted:
+            for observe in self.removal_observers:
+                observe(project_id)
+        return deleted
 
     async def identify(self, project_id: uuid.UUID, anonymous_id: str, user_id: str) -> Linked:
         check_link(Link(anonymous_id, user_id, alias=False))

@@ -5,10 +5,12 @@
   so a hit never hands out an object another request holds.
 - Key: `<namespace>:<kind>:<project id>:g<generation>:<sha256 of the normalised
   input>`. The project id is always part of it: no entry is shared between
-  projects. The generation is the project's report_generation, read from the
-  primary before every report and bumped in the transaction that removes data
-  (app/storage/lifecycle.py): after a deletePerson commits, every worker asks
-  for new keys, so nothing computed before it is served.
+  projects. The generation is the project's report_generation, bumped (and
+  NOTIFYed) in the transaction that removes data (app/storage/lifecycle.py)
+  and held by each process while its listener follows those notifications,
+  else read from the primary (app/reports/generations.py): once a worker has
+  heard of a deletePerson, it asks for new keys, so nothing computed before
+  it is served.
 - TTL: settings.report_ttl seconds (0 or less: nothing is stored, requests are
   still de-duplicated while they run).
 - Stampedes: concurrent identical requests compute once. In a process, the first

@@ -19,18 +19,22 @@ import logging
 import time
 import uuid
 from collections import Counter
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 import asyncpg
 
 from ..config import Settings
 from ..errors import ReportTimeout
+from ..storage.listener import Listener
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.statistics import StatisticsKeeper
 from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
 from .cohort import COHORT, CohortResult, CohortSpec
 from .contract import R, ReportKind, S
+from .generations import Generations
 from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
 
 if TYPE_CHECKING:  # app/reports/funnel/ is imported when a funnel runs (it is large)
@@ -87,6 +91,20 @@ class _PeopleOf:
         return f"{self.spec.cache_key()}@{self.computed_at.isoformat()}"
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A report a request was answered from (REPORTS_SEEN)."""
+
+    kind: str
+    cached: bool
+    computed_at: datetime
+
+
+# Set by a caller that wants to know which reports answered it (each task of
+# the request appends to the same list): app/graphql/answers.py.
+REPORTS_SEEN: ContextVar[list[Seen] | None] = ContextVar("whodid_reports_seen", default=None)
+
+
 def _prometheus_observer() -> Callable[[str, str], None] | None:
     """whodid_report_cache_total{report, result} when app/metrics.py is in the build."""
     try:
@@ -120,11 +138,15 @@ class ReportService:
             lock_seconds=settings.report_timeout + 5,
         )
         self.clock = clock
+        # The projects' report generations (part of every cache key).
+        self.generations = Generations(pool)
         # Computations actually run (cache misses that reached the database), in
         # total and per report kind; /metrics and the stampede tests read them.
         self.computations = 0
         self.computations_by_kind: Counter[str] = Counter()
         self.timeouts = 0
+        # Answers kept above the service that stood for cache hits (observe_hits).
+        self.hits_above = 0
         # Reports computed on the primary instead of the replica, by reason;
         # after a connection failure the replica is skipped for a few seconds.
         self.replica_fallbacks: Counter[str] = Counter()
@@ -169,18 +191,31 @@ class ReportService:
             self._observe(kind, "timeout")
             raise
         self._observe(kind, "hit" if report.cached else "miss")
+        seen = REPORTS_SEEN.get()
+        if seen is not None:
+            seen.append(Seen(kind, report.cached, report.computed_at))
         return report
 
-    async def _generation(self, project_id: uuid.UUID) -> int:
-        """The project's report generation, from the primary (a replica may lag
-        behind a deletion); read before the computation's snapshot is taken,
-        so an answer stored under it never predates it."""
-        from ..storage.lifecycle import report_generation
+    def observe_hits(self, kinds: Iterable[str]) -> None:
+        """Cache hits answered above the service (a whole GraphQL answer kept:
+        app/graphql/answers.py), counted as the hits they stand for."""
+        self.hits_above += 1
+        for kind in kinds:
+            self.cache.hits += 1
+            self._observe(kind, "hit")
 
-        try:
-            return await report_generation(self.pool, project_id)
-        except asyncpg.UndefinedColumnError:  # a database not migrated to 0010 yet
-            return 0
+    def follow_generations(self, listener: Listener) -> None:
+        """Keep the projects' report generations in this process, followed by
+        NOTIFY on `listener` (app/reports/generations.py), instead of reading
+        one from the primary before every report. Before the listener starts."""
+        self.generations.follow(listener)
+
+    async def _generation(self, project_id: uuid.UUID) -> int:
+        """The project's report generation: held in this process while its
+        listener follows the bumps, else from the primary (a replica may lag
+        behind a deletion); known before the computation's snapshot is taken,
+        so an answer stored under it never predates it."""
+        return await self.generations.get(project_id)
 
     def _observe(self, kind: str, result: str) -> None:
         for observe in self.observers:

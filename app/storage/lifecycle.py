@@ -49,14 +49,36 @@ class _Moved(Exception):
     """The person changed (merged) between finding and locking it: again."""
 
 
+# Every bump of a report generation is announced on this channel, in the
+# transaction that makes it (so on its commit, in commit order), with the
+# payload "<project id> <new generation>" (app/reports/generations.py).
+GENERATION_CHANNEL = "whodid_report_generation"
+
+
 async def report_generation(conn, project_id: uuid.UUID) -> int:
     """The project's report generation (part of every report's cache key)."""
     value = await conn.fetchval("SELECT report_generation FROM projects WHERE id = $1", project_id)
     return value or 0
 
 
+def parse_generation_payload(payload: str) -> tuple[uuid.UUID, int] | None:
+    """(project id, generation) of a notification, None when it is not one."""
+    project, _, generation = payload.partition(" ")
+    try:
+        return uuid.UUID(project), int(generation)
+    except ValueError:
+        return None
+
+
 async def bump_generation(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE projects SET report_generation = report_generation + 1 WHERE id = $1", project_id)
+    """The project's generation + 1, and its notification (GENERATION_CHANNEL),
+    in one statement of the caller's transaction."""
+    await conn.execute(
+        "WITH bumped AS (UPDATE projects SET report_generation = report_generation + 1 WHERE id = $1"
+        " RETURNING id, report_generation)"
+        " SELECT pg_notify($2, bumped.id::text || ' ' || bumped.report_generation::text) FROM bumped",
+        project_id, GENERATION_CHANNEL,
+    )
 
 
 async def _find(conn, project_id: uuid.UUID, identity: str | None, person_id: uuid.UUID | None) -> uuid.UUID | None:

@@ -60,6 +60,8 @@ class RetentionKeeper:
         self.rest_ratio = rest_ratio
         self.clock = clock
         self.deleted_total = 0
+        # Told (project id) after a pass bumped a project's report generation.
+        self.bump_observers: list[Callable[[uuid.UUID], None]] = []
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -114,6 +116,8 @@ class RetentionKeeper:
                     if removed:
                         async with self.pool.acquire() as conn:
                             await lifecycle.bump_generation(conn, project_id)
+                        for observe in self.bump_observers:
+                            observe(project_id)
                         result.deleted[project_id] = removed
                         self.deleted_total += removed
             finally:
