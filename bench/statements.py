@@ -2,9 +2,10 @@
 earlier commit): the SQL cost without HTTP, GraphQL or the Python assembly.
 
 - whodid: the statement exactly as the server builds it (funnel_mod.build_query
-  without people, revenue_sql, and the report contract's kind.build for
-  cohort (COHORT; cohort_sql/cohort_params in a tree from before it), trends,
-  stickiness, lifecycle and paths), run on one
+  without people, and the report contract's kind.build for cohort (COHORT;
+  cohort_sql/cohort_params in a tree from before it), revenue (REVENUE;
+  revenue_sql in a tree from before it), trends, stickiness, lifecycle and
+  paths), run on one
   connection inside a read-only REPEATABLE READ transaction with
   app/reports/service.py's REPORT_SETTINGS applied, as the report service does,
   and the report module's own STATEMENT_SETTINGS when it has some;
@@ -133,8 +134,11 @@ def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10
     out = {
         "funnel": funnel_mod.build_query(project_id, fspec),
         "cohort": _cohort_statement(cohort_mod, project_id, cspec),
-        "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT]),
     }
+    if hasattr(revenue_mod, "REVENUE"):  # the revenue package (issue 11 point 3)
+        out["revenue"] = revenue_mod.REVENUE.build(project_id, rspec)
+    else:  # a tree from before it (--compare-ref)
+        out["revenue"] = (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT])
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():
         out[kind] = report.build(project_id, spec)
     return out
