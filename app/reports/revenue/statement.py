@@ -115,20 +115,32 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def first_event_lookup(key: str, source_property: str) -> str:
+def first_event_lookup(key: str, source_property: str, gate: str = "") -> str:
     """The person p's first event, by (ts, seq), carrying the key (not JSON
     null): (at, seq, value). For INDEXED_SOURCE the key is written as a
     literal, so that the partial index events_source always applies: one index
     probe. Any other key (`key`: its placeholder) walks the person's events in
     time order on events_person_ts until one has it (quick when most events
-    carry the key, every event of a person without it)."""
+    carry the key, every event of a person without it). `gate`: a condition
+    on the outer rows only (a one-time filter: when false, no probe)."""
     if source_property == INDEXED_SOURCE:
         key = _quoted(INDEXED_SOURCE)
     return f"""
             SELECT e.ts AS at, e.seq, e.properties -> {key}::text AS value
             FROM events e
-            WHERE e.project_id = $1 AND e.person_id = p.person_id
+            WHERE {gate}e.project_id = $1 AND e.person_id = p.person_id
               AND e.properties ? {key}::text AND e.properties -> {key}::text <> 'null'::jsonb
+            ORDER BY e.ts, e.seq LIMIT 1"""
+
+
+def first_carrier_lookup() -> str:
+    """The time of the person p's first event carrying INDEXED_SOURCE, its
+    value null or not: an index-only probe of events_source (no heap page)."""
+    key = _quoted(INDEXED_SOURCE)
+    return f"""
+            SELECT e.ts AS at
+            FROM events e
+            WHERE e.project_id = $1 AND e.person_id = p.person_id AND e.properties ? {key}::text
             ORDER BY e.ts, e.seq LIMIT 1"""
 
 
@@ -141,8 +153,19 @@ def person_source_part(q: Statement, people: str, key: str, source_property: str
     value is NULL.
 
     `people` names a relation of distinct person ids (person_id), read once;
-    each person gets two probes in one nested loop (no hash of either side):
-    their first property set of the key and their first event carrying it."""
+    each person gets probes in one nested loop (no hash of either side):
+    their first property set of the key (s) and their first event carrying it
+    (e). For INDEXED_SOURCE, first the time of their first event carrying the
+    key at all (f, index-only): when there is none, or the property set is no
+    later (the tracker's case: the campaign set with its event), the event
+    cannot win and is not read (e is NULL: s.value, the same answer); only
+    otherwise is e probed, on the heap."""
+    carrier, gate = "", ""
+    if source_property == INDEXED_SOURCE:
+        carrier = f"""
+        LEFT JOIN LATERAL ({first_carrier_lookup()}
+        ) AS f ON true"""
+        gate = "f.at IS NOT NULL AND (s.at IS NULL OR f.at < s.at)\n              AND "
     return _part(q, "person_source", f"""
         SELECT p.*,
                whodid_text(CASE WHEN e.at IS NULL OR s.at <= e.at THEN s.value ELSE e.value END) AS value
@@ -153,8 +176,8 @@ def person_source_part(q: Statement, people: str, key: str, source_property: str
             WHERE c.project_id = $1 AND c.person_id = p.person_id AND c.key = {key}
               AND c.value IS NOT NULL AND c.value <> 'null'::jsonb
             ORDER BY c.at, c.seq LIMIT 1
-        ) AS s ON true
-        LEFT JOIN LATERAL ({first_event_lookup(key, source_property)}
+        ) AS s ON true{carrier}
+        LEFT JOIN LATERAL ({first_event_lookup(key, source_property, gate)}
         ) AS e ON true""")
 
 

@@ -31,9 +31,16 @@ LEFT JOIN LATERAL (
     ORDER BY c.at, c.seq LIMIT 1
 ) AS s ON true
 LEFT JOIN LATERAL (
+    SELECT e.ts AS at
+    FROM events e
+    WHERE e.project_id = $1 AND e.person_id = p.person_id AND e.properties ? 'Campaign Source'::text
+    ORDER BY e.ts, e.seq LIMIT 1
+) AS f ON true
+LEFT JOIN LATERAL (
     SELECT e.ts AS at, e.seq, e.properties -> 'Campaign Source'::text AS value
     FROM events e
-    WHERE e.project_id = $1 AND e.person_id = p.person_id
+    WHERE f.at IS NOT NULL AND (s.at IS NULL OR f.at < s.at)
+      AND e.project_id = $1 AND e.person_id = p.person_id
       AND e.properties ? 'Campaign Source'::text AND e.properties -> 'Campaign Source'::text <> 'null'::jsonb
     ORDER BY e.ts, e.seq LIMIT 1
 ) AS e ON true
