@@ -100,13 +100,14 @@ def periods_part(q: Statement, interval: Period, r: Range) -> str:
 
 def per_person_part(q: Statement, in_range: str) -> str:
     """per_person(person_id, total, gross, refunds, paid): in_range summed per
-    person, in person order, computed once."""
+    person, in person order, computed once. `paid` (a positive event) is
+    whether gross has a value: the same aggregate, no bool_or per event."""
     return _part(q, "per_person", f"""
         SELECT person_id,
                sum(revenue) AS total,
                sum(revenue) FILTER (WHERE revenue > 0) AS gross,
                sum(revenue) FILTER (WHERE revenue < 0) AS refunds,
-               bool_or(revenue > 0) AS paid
+               sum(revenue) FILTER (WHERE revenue > 0) IS NOT NULL AS paid
         FROM {in_range} GROUP BY person_id ORDER BY person_id""", materialized=True)
 
 

@@ -22,7 +22,7 @@ SELECT person_id,
        sum(revenue) AS total,
        sum(revenue) FILTER (WHERE revenue > 0) AS gross,
        sum(revenue) FILTER (WHERE revenue < 0) AS refunds,
-       bool_or(revenue > 0) AS paid
+       sum(revenue) FILTER (WHERE revenue > 0) IS NOT NULL AS paid
 FROM in_range GROUP BY person_id ORDER BY person_id
 ),
 person_source AS (
