@@ -10,14 +10,16 @@
 - `per_person`: in_range summed per person (total, gross, refunds, whether
   any was positive), in person order — the summary, bySource and topPeople's
   count read these ~9k rows instead of ~33k events (sums of per-person sums
-  are the same exact NUMERICs);
+  are the same exact NUMERICs); over a long range they stream from an
+  index-only scan of events_revenue_person (db/migrations/0011), no hash;
 - `person_source`: each paying person's first-touch source, the first non-null
   value of sourceProperty by time among their property sets and all their
   events: per person (in person order, so consecutive probes touch nearby
   index pages), the first property set (index probe on
   property_changes_person) against the first event carrying the key — an
   index probe on `events_source` (db/migrations/0005_reports.sql) for the
-  default "Campaign Source", else a walk of the person's events in time order
+  default "Campaign Source" (read from the heap only when the event can win:
+  see person_source_part), else a walk of the person's events in time order
   until one has the key;
 - `summary`, `series` (each period summed over its own range of
   events_revenue: no date_trunc per event, no sort) and `sources`;
