@@ -2,9 +2,10 @@
 earlier commit): the SQL cost without HTTP, GraphQL or the Python assembly.
 
 - whodid: the statement exactly as the server builds it (funnel_mod.build_query
-  without people, revenue_sql, and the report contract's kind.build for
-  cohort (COHORT; cohort_sql/cohort_params in a tree from before it), trends,
-  stickiness, lifecycle and paths), run on one
+  without people, and the report contract's kind.build for cohort (COHORT;
+  cohort_sql/cohort_params in a tree from before it), revenue (REVENUE;
+  revenue_sql in a tree from before it), trends, stickiness, lifecycle and
+  paths), run on one
   connection inside a read-only REPEATABLE READ transaction with
   app/reports/service.py's REPORT_SETTINGS applied, as the report service does,
   and the report module's own STATEMENT_SETTINGS when it has some;
@@ -25,10 +26,11 @@ chain for peopleList) against DuckDB's counts, and against REF's in full
 folder /tmp/whodid_bench_stmt_NAME for later runs (loading 1M events takes
 minutes); a later run with the same NAME reuses them (`whodid migrate` is run
 again), after checking they hold the same --events/--seed. Without it both are
-removed at the end. `--drop NAME` removes a kept one.
+removed at the end. `--drop NAME` removes a kept one. `--read-only NAME` times
+against a kept one of another run as it is (no lock, no `whodid migrate`).
 
     .venv/bin/python -m bench.statements [--reports funnel,cohort,revenue,lifecycle,paths] [--rounds 3] [--runs 5]
-        [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--keep NAME] [--quick]"""
+        [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--keep NAME | --read-only NAME] [--quick]"""
 from __future__ import annotations
 
 import argparse
@@ -133,8 +135,11 @@ def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10
     out = {
         "funnel": funnel_mod.build_query(project_id, fspec),
         "cohort": _cohort_statement(cohort_mod, project_id, cspec),
-        "revenue": (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT]),
     }
+    if hasattr(revenue_mod, "REVENUE"):  # the revenue package (issue 11 point 3)
+        out["revenue"] = revenue_mod.REVENUE.build(project_id, rspec)
+    else:  # a tree from before it (--compare-ref)
+        out["revenue"] = (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT])
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():
         out[kind] = report.build(project_id, spec)
     return out
@@ -324,9 +329,10 @@ async def _load(url: str, ds: generate.Dataset, marker: str) -> None:
 
 
 @contextlib.contextmanager
-def dataset(events: int, seed: int, keep: str | None):
+def dataset(events: int, seed: int, keep: str | None, read_only: bool = False):
     """(database url, project id, CSV paths) of the generated data set,
-    loaded now or (keep) reused."""
+    loaded now or (keep) reused; read_only: a kept one used as it is (no
+    migration; it must hold the same --events/--seed)."""
     marker = f"whodid bench.statements events={events} seed={seed}"
     project_id = generate.generate(people=1, seed=seed).project_id  # the same id at any size
     if keep is None:
@@ -341,6 +347,14 @@ def dataset(events: int, seed: int, keep: str | None):
     name = f"whodid_bench_stmt_{keep}"
     url, folder = common.db_url(name), Path(f"/tmp/{name}")
     paths = {n: folder / f"{n}.csv" for n in ("events", "persons", "property_changes")}
+    if read_only:  # another run's kept data set, as it is: no lock, no migration, no load
+        done = folder / "done"
+        if not (done.exists() and done.read_text() == marker and asyncio.run(_exists(name))
+                and asyncio.run(_database_comment(url)) == marker):
+            raise SystemExit(f"{name} and {folder} are not a loaded data set of {marker!r}")
+        print(f"reading {name} and {folder} as they are", flush=True)
+        yield url, project_id, paths
+        return
     with open(LOAD_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = folder / "done"
@@ -415,6 +429,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=10, help="the funnel's segment limit")
     ap.add_argument("--compare-ref", default=None, metavar="REF")
     ap.add_argument("--keep", default=None, metavar="NAME", help="keep/reuse whodid_bench_stmt_NAME")
+    ap.add_argument("--read-only", default=None, metavar="NAME",
+                    help="use the kept whodid_bench_stmt_NAME as it is (no lock, no migration, no load)")
     ap.add_argument("--drop", default=None, metavar="NAME", help="drop a kept database and its CSV, and exit")
     ap.add_argument("--quick", action="store_true", help="smoke run: ~20,000 events, 1 round of 1 run")
     ap.add_argument("--emit", help=argparse.SUPPRESS)
@@ -430,7 +446,7 @@ def main() -> None:
     kinds = tuple(k for k in KINDS if k in args.reports.split(","))
     start, end = generate.START, generate.END
 
-    with dataset(args.events, args.seed, args.keep) as (url, project_id, paths):
+    with dataset(args.events, args.seed, args.read_only or args.keep, args.read_only is not None) as (url, project_id, paths):
         ref = ref_statements(args.compare_ref, url, project_id, args.limit, kinds) if args.compare_ref else None
         ours, our_settings = build(project_id, start, end, args.limit, kinds), settings()
         our_answers = asyncio.run(answers(url, project_id, start, end, args.limit, kinds))

@@ -35,7 +35,7 @@ from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
 from .cohort import COHORT, CohortResult, CohortSpec
 from .contract import R, ReportKind, S
 from .generations import Generations
-from .revenue import RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec, compute_revenue, top_people
+from .revenue import REVENUE, REVENUE_TOP_PEOPLE, RevenueResult, RevenueSpec, TopPeoplePage, TopPeopleSpec
 
 if TYPE_CHECKING:  # app/reports/funnel/ is imported when a funnel runs (it is large)
     from .funnel import FunnelSpec
@@ -295,10 +295,10 @@ class ReportService:
         return await self.report(COHORT, project_id, spec)
 
     async def revenue(self, project_id: uuid.UUID, spec: RevenueSpec) -> Report[RevenueResult]:
-        return await self.run("revenue", project_id, spec, lambda conn, at: compute_revenue(conn, project_id, spec))
+        return await self.report(REVENUE, project_id, spec)
 
     async def top_people(self, project_id: uuid.UUID, spec: TopPeopleSpec) -> Report[TopPeoplePage]:
-        return await self.run("revenue.top", project_id, spec, lambda conn, at: top_people(conn, project_id, spec))
+        return await self.report(REVENUE_TOP_PEOPLE, project_id, spec)
 
     async def funnel(self, project_id: uuid.UUID, spec: FunnelSpec, *, with_people: bool = False) -> Report:
         """The funnel (app/reports/funnel/) through the same cache and timeout.
