@@ -30,7 +30,8 @@ cut after a part and counted, and the floor of reading the steps' entries):
   (step, segment, duration) under segstats' grouping (answer compared with
   now's);
 - counts_only: the report without the duration statistics (the people per
-  step and segment only: what DuckDB's statement computes).
+  step and segment only: what DuckDB's statement computes; its answer is
+  compared with DuckDB's).
 
     .venv/bin/python -m bench.funnel_shapes --db whodid_bench_stmt_NAME[,...] \\
         --csv /tmp/whodid_bench_stmt_NAME [--shapes now,scans,best,chains,counts_only] [--rounds 3] [--runs 3]
@@ -96,7 +97,7 @@ counts AS (SELECT c.sv, count(*) AS n FROM chains c GROUP BY c.sv),
 kept AS (
     SELECT c.sv FROM counts c WHERE c.sv IS NOT NULL ORDER BY c.n DESC, c.sv COLLATE "C" LIMIT ${len(params)}::int
 )
-SELECT k.sv, count(*) FILTER (WHERE c.level > 0), count(*) FILTER (WHERE c.level > 1),
+SELECT GROUPING(k.sv) AS overall, k.sv, count(*) FILTER (WHERE c.level > 0), count(*) FILTER (WHERE c.level > 1),
        count(*) FILTER (WHERE c.level > 2), count(*) FILTER (WHERE c.level > 3)
 FROM chains c LEFT JOIN kept k ON k.sv = c.sv GROUP BY ROLLUP (k.sv)"""
     out["counts_only"] = (cut + "\nHAVING " + _typed_unused(cut, params), params)
@@ -115,6 +116,12 @@ FROM chains c LEFT JOIN kept k ON k.sv = c.sv GROUP BY ROLLUP (k.sv)"""
     scans = f"SELECT sum(count) FROM ({scans}) s"
     out["scans"] = (scans + " WHERE " + _typed_unused(scans, params), params)
     return out
+
+
+def _people(rows: list) -> dict:
+    """counts_only's rows in duckdb_reports.funnel's shape."""
+    return {"steps": next(list(r[2:]) for r in rows if r[0] == 1),
+            "segments": {r[1]: list(r[2:]) for r in rows if r[0] == 0}}
 
 
 def _cpu_ns(pid: int) -> int:
@@ -166,6 +173,8 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
                     if i:
                         cs.append((c1 - c0) / 1e6)
                         ws.append((t1 - t0) * 1e3)
+                if s == "counts_only":
+                    same[(k, s)] = "yes (DuckDB)" if _people(got) == duck() else "NO (DuckDB)"
                 if s in FULL:
                     answer = sorted(repr(tuple(r)) for r in got)
                     if s == "now":
@@ -198,7 +207,7 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
     print(f"medians of {rounds} interleaved rounds of the median of {runs} runs; DuckDB's quiet time taken as its"
           f" CPU time over its {threads} threads")
     print(common.table(["server", "shape", "CPU ms", "wall ms", "CPU / DuckDB CPU per thread", "wall / DuckDB wall",
-                        "same rows as now"],
+                        "same rows as now / DuckDB"],
                        rows))
 
 
