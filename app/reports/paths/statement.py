@@ -10,10 +10,12 @@
   with the anchors, no sort; one window (lag) marks the rows whose name
   differs from the row before (a step begins: consecutive events with the
   same name count as one), names compared byte-wise (COLLATE "C", as the
-  order of every name in the report). The events before the anchor are read
-  too, so that the join has no other condition than the person: the anchor
-  is the person's first event of its name in range, so the row before it has
-  another name and the anchor begins a step whatever came before;
+  order of every name in the report). With startEvent the events before the
+  anchor are read too, so that the join has no other condition than the
+  person (the anchor is the person's first event of its name in range, so
+  the row before it has another name and the anchor begins a step whatever
+  came before); with endEvent only those at or before (t0, anchor) are read
+  (the rest can be most of a person's events: a condition of the join);
 - `steps(person_id, step, name, nxt)`: the rows that begin a step on the
   path's side of (t0, anchor), the anchor included (at or after it with
   startEvent, at or before it with endEvent), numbered by a second window in
@@ -58,13 +60,17 @@ WHERE {" AND ".join(cond)}
 GROUP BY e.person_id""")
 
 
-def marked_part(q: Statement, anchors: str, from_: str, to: str) -> str:
+def marked_part(q: Statement, spec: PathsSpec, anchors: str, anchor: str, from_: str, to: str) -> str:
+    cond = ["e.project_id = $1", f"e.ts >= {from_}::timestamptz", f"e.ts < {to}::timestamptz"]
+    if not spec.forward:
+        # The events after the anchor are no part of a path to it.
+        cond.append(f'(e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= {anchor}::text))')
     return q.part("marked", f"""
 SELECT e.person_id, e.ts, e.name COLLATE "C" AS name, a.t0,
        e.name IS DISTINCT FROM lag(e.name) OVER w AS starts
 FROM events e
 JOIN {anchors} a ON a.person_id = e.person_id
-WHERE e.project_id = $1 AND e.ts >= {from_}::timestamptz AND e.ts < {to}::timestamptz
+WHERE {" AND ".join(cond)}
 WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")""")
 
 
@@ -87,7 +93,7 @@ FROM (
     SELECT person_id, name, row_number() OVER w - count(*) OVER (PARTITION BY person_id) AS step,
            lead(name) OVER w AS nxt
     FROM {marked}
-    WHERE starts AND (ts < t0 OR (ts = t0 AND name <= {anchor}::text))
+    WHERE starts
     {window}
 ) s
 WHERE step >= {q.param(-spec.depth)}""")
@@ -117,7 +123,7 @@ def _parts(project_id: uuid.UUID, spec: PathsSpec) -> tuple[Statement, str, str,
     q.param(project_id)
     anchor, from_, to = q.param(spec.anchor), q.param(spec.from_), q.param(spec.to)
     anchors = anchors_part(q, population_part(q, spec.people), anchor, from_, to)
-    steps = steps_part(q, spec, marked_part(q, anchors, from_, to), anchor)
+    steps = steps_part(q, spec, marked_part(q, spec, anchors, anchor, from_, to), anchor)
     counted = counted_part(q, steps)
     return q, steps, counted, kept_part(q, spec, counted)
 

@@ -16,7 +16,7 @@ SELECT e.person_id, e.ts, e.name COLLATE "C" AS name, a.t0,
        e.name IS DISTINCT FROM lag(e.name) OVER w AS starts
 FROM events e
 JOIN anchors a ON a.person_id = e.person_id
-WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
+WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND (e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= $2::text))
 WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")
 ),
 steps AS (
@@ -25,7 +25,7 @@ FROM (
     SELECT person_id, name, row_number() OVER w - count(*) OVER (PARTITION BY person_id) AS step,
            lead(name) OVER w AS nxt
     FROM marked
-    WHERE starts AND (ts < t0 OR (ts = t0 AND name <= $2::text))
+    WHERE starts
     WINDOW w AS (PARTITION BY person_id ORDER BY ts, name)
 ) s
 WHERE step >= $10
