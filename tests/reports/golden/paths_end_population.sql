@@ -11,48 +11,50 @@ FROM events e
 WHERE e.project_id = $1 AND e.name = $2::text AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population)
 GROUP BY e.person_id
 ),
-walk AS (
-SELECT e.person_id, e.ts, e.name
-FROM anchors a
-JOIN events e ON e.project_id = $1 AND e.person_id = a.person_id
-WHERE e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
-  AND (e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= $2::text))
+marked AS (
+SELECT e.person_id, e.ts, e.name COLLATE "C" AS name, a.t0,
+       e.name IS DISTINCT FROM lag(e.name) OVER w AS starts
+FROM events e
+JOIN anchors a ON a.person_id = e.person_id
+WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND (e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= $2::text))
+WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")
 ),
 steps AS (
-SELECT person_id, -(n - 1) AS step, name
+SELECT person_id, step, name, nxt
 FROM (
-    SELECT person_id, name, row_number() OVER (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC) AS n
-    FROM (
-        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC) AS starts
-        FROM walk
-    ) c
+    SELECT person_id, name, row_number() OVER w - count(*) OVER (PARTITION BY person_id) AS step,
+           lead(name) OVER w AS nxt
+    FROM marked
     WHERE starts
-) x
-WHERE n <= $10
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts, name)
+) s
+WHERE step >= $10
+),
+counted AS MATERIALIZED (
+SELECT step, name, nxt, count(*) AS people
+FROM steps
+GROUP BY step, name, nxt
 ),
 kept AS (
 SELECT step, name
 FROM (
-    SELECT step, name,
-           row_number() OVER (PARTITION BY step ORDER BY count(*) DESC, name COLLATE "C") AS rank
-    FROM steps
+    SELECT step, name, row_number() OVER (PARTITION BY step ORDER BY sum(people) DESC, name) AS rank
+    FROM counted
     GROUP BY step, name
 ) r
 WHERE rank <= $11
-),
-folded AS MATERIALIZED (
-SELECT s.person_id, s.step, k.name
-FROM steps s
-LEFT JOIN kept k ON k.step = s.step AND k.name = s.name
 )
-SELECT 'node' AS kind, step, name AS source, NULL::text AS target, count(*) AS people
-FROM folded
-GROUP BY step, name
+SELECT 'node' AS kind, c.step, k.name AS source, NULL::text AS target, sum(c.people)::bigint AS people
+FROM counted c
+LEFT JOIN kept k ON k.step = c.step AND k.name = c.name
+GROUP BY c.step, k.name
 UNION ALL
-SELECT 'link', a.step, a.name, b.name, count(*)
-FROM folded a
-JOIN folded b ON b.person_id = a.person_id AND b.step = a.step + 1
-GROUP BY a.step, a.name, b.name
+SELECT 'link', c.step, k.name, t.name, sum(c.people)::bigint
+FROM counted c
+LEFT JOIN kept k ON k.step = c.step AND k.name = c.name
+LEFT JOIN kept t ON t.step = c.step + 1 AND t.name = c.nxt
+WHERE c.nxt IS NOT NULL
+GROUP BY c.step, k.name, t.name
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
@@ -64,5 +66,5 @@ GROUP BY a.step, a.name, b.name
 -- $7: 'Signed Up'
 -- $8: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $9: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $10: 7
+-- $10: -6
 -- $11: 3

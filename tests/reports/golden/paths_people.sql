@@ -5,43 +5,41 @@ FROM events e
 WHERE e.project_id = $1 AND e.name = $2::text AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
 GROUP BY e.person_id
 ),
-walk AS (
-SELECT e.person_id, e.ts, e.name
-FROM anchors a
-JOIN events e ON e.project_id = $1 AND e.person_id = a.person_id
-WHERE e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
-  AND (e.ts > a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" >= $2::text))
+marked AS (
+SELECT e.person_id, e.ts, e.name COLLATE "C" AS name, a.t0,
+       e.name IS DISTINCT FROM lag(e.name) OVER w AS starts
+FROM events e
+JOIN anchors a ON a.person_id = e.person_id
+WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
+WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")
 ),
 steps AS (
-SELECT person_id, (n - 1) AS step, name
+SELECT person_id, n - 1 AS step, name, CASE WHEN n < $5 THEN nxt END AS nxt
 FROM (
-    SELECT person_id, name, row_number() OVER (PARTITION BY person_id ORDER BY ts, name COLLATE "C") AS n
-    FROM (
-        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER (PARTITION BY person_id ORDER BY ts, name COLLATE "C") AS starts
-        FROM walk
-    ) c
-    WHERE starts
-) x
+    SELECT person_id, name, row_number() OVER w AS n, lead(name) OVER w AS nxt
+    FROM marked
+    WHERE starts AND (ts > t0 OR (ts = t0 AND name >= $2::text))
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts, name)
+) s
 WHERE n <= $5
+),
+counted AS MATERIALIZED (
+SELECT step, name, nxt, count(*) AS people
+FROM steps
+GROUP BY step, name, nxt
 ),
 kept AS (
 SELECT step, name
 FROM (
-    SELECT step, name,
-           row_number() OVER (PARTITION BY step ORDER BY count(*) DESC, name COLLATE "C") AS rank
-    FROM steps
+    SELECT step, name, row_number() OVER (PARTITION BY step ORDER BY sum(people) DESC, name) AS rank
+    FROM counted
     GROUP BY step, name
 ) r
 WHERE rank <= $6
-),
-folded AS MATERIALIZED (
-SELECT s.person_id, s.step, k.name
-FROM steps s
-LEFT JOIN kept k ON k.step = s.step AND k.name = s.name
 )
-SELECT person_id FROM folded
-WHERE step = $7::int AND name IS NOT DISTINCT FROM $8::text
-ORDER BY person_id
+SELECT s.person_id FROM steps s
+WHERE s.step = $7::int AND s.name = $8::text AND EXISTS (SELECT 1 FROM kept k WHERE k.step = s.step AND k.name = s.name)
+ORDER BY s.person_id
 LIMIT $9
 
 -- parameters

@@ -11,44 +11,43 @@ FROM events e
 WHERE e.project_id = $1 AND e.name = $2::text AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population)
 GROUP BY e.person_id
 ),
-walk AS (
-SELECT e.person_id, e.ts, e.name
-FROM anchors a
-JOIN events e ON e.project_id = $1 AND e.person_id = a.person_id
-WHERE e.ts >= $3::timestamptz AND e.ts < $4::timestamptz
-  AND (e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= $2::text))
+marked AS (
+SELECT e.person_id, e.ts, e.name COLLATE "C" AS name, a.t0,
+       e.name IS DISTINCT FROM lag(e.name) OVER w AS starts
+FROM events e
+JOIN anchors a ON a.person_id = e.person_id
+WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND (e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= $2::text))
+WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")
 ),
 steps AS (
-SELECT person_id, -(n - 1) AS step, name
+SELECT person_id, step, name, nxt
 FROM (
-    SELECT person_id, name, row_number() OVER (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC) AS n
-    FROM (
-        SELECT person_id, ts, name, name IS DISTINCT FROM lag(name) OVER (PARTITION BY person_id ORDER BY ts DESC, name COLLATE "C" DESC) AS starts
-        FROM walk
-    ) c
+    SELECT person_id, name, row_number() OVER w - count(*) OVER (PARTITION BY person_id) AS step,
+           lead(name) OVER w AS nxt
+    FROM marked
     WHERE starts
-) x
-WHERE n <= $10
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts, name)
+) s
+WHERE step >= $10
+),
+counted AS MATERIALIZED (
+SELECT step, name, nxt, count(*) AS people
+FROM steps
+GROUP BY step, name, nxt
 ),
 kept AS (
 SELECT step, name
 FROM (
-    SELECT step, name,
-           row_number() OVER (PARTITION BY step ORDER BY count(*) DESC, name COLLATE "C") AS rank
-    FROM steps
+    SELECT step, name, row_number() OVER (PARTITION BY step ORDER BY sum(people) DESC, name) AS rank
+    FROM counted
     GROUP BY step, name
 ) r
 WHERE rank <= $11
-),
-folded AS MATERIALIZED (
-SELECT s.person_id, s.step, k.name
-FROM steps s
-LEFT JOIN kept k ON k.step = s.step AND k.name = s.name
 )
-SELECT person_id FROM folded
-WHERE step = $12::int AND name IS NOT DISTINCT FROM $13::text AND person_id > $14::uuid
-ORDER BY person_id
-LIMIT $15
+SELECT s.person_id FROM steps s
+WHERE s.step = $12::int AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.step = s.step AND k.name = s.name) AND s.person_id > $13::uuid
+ORDER BY s.person_id
+LIMIT $14
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
@@ -60,9 +59,8 @@ LIMIT $15
 -- $7: 'Signed Up'
 -- $8: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $9: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $10: 7
+-- $10: -6
 -- $11: 3
 -- $12: -3
--- $13: None
--- $14: UUID('00000000-0000-0000-0000-000000000007')
--- $15: 11
+-- $13: UUID('00000000-0000-0000-0000-000000000007')
+-- $14: 11
