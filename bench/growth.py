@@ -7,7 +7,8 @@ in (bench/generate.py; 5M events take a few minutes to generate and load).
 "No worse than linear": time per million events should not grow with size
 (the last column: seconds per million events, relative to the smallest size).
 
-    .venv/bin/python -m bench.growth [--sizes 100000,1000000,5000000] [--rounds 3] [--quick]"""
+    .venv/bin/python -m bench.growth [--sizes 100000,1000000,5000000] [--rounds 3] [--quick]
+        [--reports funnel,cohort]   (any of bench/reports.py's KINDS)"""
 from __future__ import annotations
 
 import argparse
@@ -20,19 +21,21 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000,5000000")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smoke run: 10k and 40k events, 1 round")
+    ap.add_argument("--reports", default="funnel,cohort", help=f"some of {','.join(reports.KINDS)}")
     args = ap.parse_args()
     if args.quick:
         args.sizes, args.rounds = "10000,40000", 1
     sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = tuple(k for k in reports.KINDS if k in args.reports.split(","))
     figures = {}
     for size in sizes:
         print(f"== {size:,} events", flush=True)
-        figures[size] = reports.run(size, args.rounds, 0, False, kinds=("funnel", "cohort"))
+        figures[size] = reports.run(size, args.rounds, 0, False, kinds=kinds)
     rows = []
     base = {}
     for size in sizes:
         res = figures[size]
-        for kind in ("funnel", "cohort"):
+        for kind in kinds:
             r = res["reports"][kind]
             per_million = r["cold_s"] / (res["events"] / 1e6)
             base.setdefault(kind, per_million)

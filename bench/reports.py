@@ -9,6 +9,9 @@ semantics in-process over the same rows (bench/duckdb_reports.py):
   revenue  the year by month, by first-touch "Campaign Source"
   lifecycle  "Logged In" by WEEK over the year
   paths    from "Visited Site" over the year, depth 4, limit 10
+  trends   people who visited, logins and the sum of Revenue on bills, per
+           DAY over the year, broken down by the person's Variant
+  stickiness  weeks with a "Logged In" over the year
 
 The data are loaded by binary COPY and then `VACUUM (ANALYZE)` (bench/generate.py
 `load`): the state autovacuum keeps a live database in (pages all-visible, so
@@ -28,7 +31,7 @@ Peak RSS of each worker of both servers is sampled throughout. `--explain`
 prints EXPLAIN (ANALYZE, BUFFERS) of each report's statement as whodid runs it.
 
     .venv/bin/python -m bench.reports [--events 1000000] [--rounds 3] [--explain] [--quick]
-        [--reports funnel,cohort,revenue,lifecycle,paths]"""
+        [--reports funnel,cohort,revenue,lifecycle,paths,trends,stickiness]"""
 from __future__ import annotations
 
 import argparse
@@ -68,7 +71,16 @@ LIFECYCLE_QUERY = """query($i: LifecycleInput!) { lifecycle(input: $i) {
   points { start new returning resurrecting dormant } computedAt cached } }"""
 PATHS_QUERY = """query($i: PathsInput!) { paths(input: $i) {
   nodes { step event people } links { fromStep source target people } computedAt cached } }"""
-KINDS = ("funnel", "cohort", "revenue", "lifecycle", "paths")
+TRENDS_QUERY = """query($i: TrendsInput!) { trends(input: $i) {
+  series { index event math breakdownValue total points { start value } } computedAt cached } }"""
+STICKINESS_QUERY = """query($i: StickinessInput!) { stickiness(input: $i) {
+  intervals buckets { periods people } computedAt cached } }"""
+# the same trend and stickiness as bench/statements.py (TREND_SERIES, ...)
+TREND_SERIES = [{"event": "Visited Site", "math": "PEOPLE"}, {"event": "Logged In", "math": "TOTAL"},
+                {"event": "Billed", "math": "SUM", "property": "Revenue"}]
+TREND_BREAKDOWN = "Variant"
+STICKY_EVENT, STICKY_INTERVAL = "Logged In", "WEEK"
+KINDS = ("funnel", "cohort", "revenue", "lifecycle", "paths", "trends", "stickiness")
 
 
 def iso(t: datetime) -> str:
@@ -88,6 +100,11 @@ def requests(start: datetime, end: datetime) -> dict[str, tuple[str, dict]]:
         "lifecycle": (LIFECYCLE_QUERY, {"i": {
             "event": LIFECYCLE_EVENT, "from": iso(start), "to": iso(end), "interval": "WEEK"}}),
         "paths": (PATHS_QUERY, {"i": {"startEvent": PATHS_START, "from": iso(start), "to": iso(end)}}),
+        "trends": (TRENDS_QUERY, {"i": {
+            "series": TREND_SERIES, "from": iso(start), "to": iso(end), "interval": "DAY",
+            "breakdown": {"personProperty": TREND_BREAKDOWN}}}),
+        "stickiness": (STICKINESS_QUERY, {"i": {
+            "event": STICKY_EVENT, "from": iso(start), "to": iso(end), "interval": STICKY_INTERVAL}}),
     }
 
 
@@ -99,6 +116,9 @@ def duck_answers(con, start: datetime, end: datetime) -> dict:
         "lifecycle": lambda: duckdb_reports.lifecycle(con, LIFECYCLE_EVENT, start, end, "week", start,
                                                       end - timedelta(weeks=1)),
         "paths": lambda: duckdb_reports.paths(con, PATHS_START, start, end, 4, 10),
+        # connect_persons(con, paths) first (duck_answers' callers do)
+        "trends": lambda: duckdb_reports.trends(con, TREND_SERIES, start, end, "DAY", TREND_BREAKDOWN),
+        "stickiness": lambda: duckdb_reports.stickiness(con, STICKY_EVENT, start, end, STICKY_INTERVAL),
     }
 
 
@@ -159,6 +179,13 @@ def whodid_comparable(kind: str, answer: dict):
     if kind == "paths":
         return {"nodes": [(n["step"], n["event"], n["people"]) for n in answer["nodes"]],
                 "links": [(x["fromStep"], x["source"], x["target"], x["people"]) for x in answer["links"]]}
+    if kind == "trends":  # as bench/statements.py duck_shape: non-empty points
+        return [(s["index"], s["breakdownValue"], s["total"],
+                 [(datetime.fromisoformat(p["start"].replace("Z", "+00:00")).replace(tzinfo=None), p["value"])
+                  for p in s["points"] if p["value"]])
+                for s in answer["series"]]
+    if kind == "stickiness":
+        return {b["periods"]: b["people"] for b in answer["buckets"] if b["people"]}
     if kind == "cohort":
         out = []
         for row in answer["rows"]:
@@ -188,7 +215,7 @@ def differences(kind: str, ours, duck) -> list[str]:
             if a != b:
                 out.append(f"segment {value!r}: {a} != {b}")
         return out
-    if kind in ("lifecycle", "paths"):
+    if kind in ("lifecycle", "paths", "trends", "stickiness"):
         return [f"{kind}: {ours} != {duck}"[:400]]
     if kind == "cohort":
         return [f"row {a} != {b}" for a, b in zip(ours, duck) if a != b] + (
@@ -268,6 +295,8 @@ def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed:
         del ds
         started = time.perf_counter()
         con = duckdb_reports.connect(paths)
+        if "trends" in kinds:
+            duckdb_reports.connect_persons(con, paths)
         result["duckdb_load_s"] = time.perf_counter() - started
 
         env = {"WHODID_REPORT_TIMEOUT": "900"}

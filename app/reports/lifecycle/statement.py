@@ -37,6 +37,7 @@ from ...storage.filters import filters_sql
 from ..periods import Period, period_start
 from ..population import population_part
 from ..sql import Statement
+from ..trends.statement import PERSON_NEWEST_FIRST
 from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
 
 # HOUR, DAY and WEEK are fixed lengths: date_bin from a Monday at 00:00 UTC,
@@ -102,7 +103,7 @@ FROM (
         FROM events e
         WHERE {" AND ".join(cond)}
     ) x
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+    WINDOW w AS ({PERSON_NEWEST_FIRST})
 ) y""")
 
 
@@ -138,7 +139,7 @@ FROM (
         FROM events e
         WHERE {" AND ".join(cond)}
     ) x
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+    WINDOW w AS ({PERSON_NEWEST_FIRST})
 ) y
 WHERE older IS DISTINCT FROM p""")
 

@@ -8,7 +8,7 @@ FROM (
         FROM events e
         WHERE e.project_id = $1 AND e.name = $2::text AND e.ts < $3::timestamptz
     ) x
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ) y
 WHERE older IS DISTINCT FROM p
 ),

@@ -18,7 +18,7 @@ FROM (
         FROM events e
         WHERE e.project_id = $1 AND e.name = $7::text AND e.ts < $8::timestamptz AND ((e.properties ? $9::text) AND whodid_text(e.properties -> $9::text) = whodid_text(($10::text)::jsonb)) AND (whodid_numeric(e.properties -> $11::text) > whodid_numeric(($12::text)::jsonb)) AND e.person_id IN (SELECT id FROM population)
     ) x
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+    WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ) y
 )
 SELECT person_id FROM marked

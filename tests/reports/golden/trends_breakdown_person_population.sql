@@ -10,18 +10,13 @@ SELECT p.id, whodid_text(p.properties -> $7::text) COLLATE "C" AS bvalue
 FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL
 ),
 marked AS (
-SELECT 0 AS series, person_id, start, value,
-       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
-FROM (
-  SELECT e.person_id, e.ts, (date_trunc('month', e.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start, whodid_numeric(e.properties -> $10::text) AS value
-  FROM events e
-  WHERE e.project_id = $1
+SELECT 0 AS series, e.person_id, (date_trunc('month', e.ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS start, whodid_numeric(e.properties -> $10::text) AS value, NULL::boolean AS first_in_period, NULL::boolean AS first_of_person
+FROM events e
+WHERE e.project_id = $1
   AND e.name = $11::text
   AND e.ts >= $8::timestamptz
   AND e.ts < $9::timestamptz
   AND e.person_id IN (SELECT id FROM population)
-) x
-WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 ),
 cells AS MATERIALIZED (
 SELECT series, v.bvalue AS bvalue, start, count(*) AS events,

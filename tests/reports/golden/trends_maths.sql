@@ -10,31 +10,21 @@ FROM (
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
 ) x
-WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 UNION ALL
-SELECT 1 AS series, person_id, start, value,
-       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
-FROM (
-  SELECT e.person_id, e.ts, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $5::text) AS value
-  FROM events e
-  WHERE e.project_id = $1
+SELECT 1 AS series, e.person_id, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $5::text) AS value, NULL::boolean AS first_in_period, NULL::boolean AS first_of_person
+FROM events e
+WHERE e.project_id = $1
   AND e.name = $6::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
-) x
-WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 UNION ALL
-SELECT 2 AS series, person_id, start, value,
-       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
-FROM (
-  SELECT e.person_id, e.ts, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $7::text) AS value
-  FROM events e
-  WHERE e.project_id = $1
+SELECT 2 AS series, e.person_id, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $7::text) AS value, NULL::boolean AS first_in_period, NULL::boolean AS first_of_person
+FROM events e
+WHERE e.project_id = $1
   AND e.name = $8::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
-) x
-WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC)
 ),
 cells AS MATERIALIZED (
 SELECT series, NULL::text AS bvalue, start, count(*) AS events,
