@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from . import cluster
 from .filters import Params, PropertyFilter, filters_sql
 
 
@@ -109,6 +110,11 @@ async def resolve_and_insert(
     given order, as id -> (seq, person id). Events whose idempotency key exists
     already (or repeats in the batch) are skipped, and so are events of an
     identity missing from the returned map (see above)."""
+    if cluster.on_citus(conn):
+        return await _resolve_and_insert_distributed(
+            conn, project_id, identities, new_person_ids, ids, event_identities, names, properties_json, revenues,
+            timestamps, received, keys,
+        )
     rows = await conn.fetch(
         _RECORD_SQL, project_id, identities, new_person_ids, ids, event_identities, names, properties_json,
         revenues, timestamps, received, keys,
@@ -123,6 +129,89 @@ async def resolve_and_insert(
                 created.add(identity)
         else:
             inserted[event_id] = (seq, person_id)
+    return person_of, created, inserted
+
+
+async def _resolve_and_insert_distributed(
+    conn: asyncpg.Connection,
+    project_id: uuid.UUID,
+    identities: list[str],
+    new_person_ids: list[uuid.UUID],
+    ids: list[uuid.UUID],
+    event_identities: list[str],
+    names: list[str],
+    properties_json: list[str],
+    revenues: list[Decimal | None],
+    timestamps: list[datetime],
+    received: list[datetime],
+    keys: list[str | None],
+) -> tuple[dict[str, uuid.UUID], set[str], dict[uuid.UUID, tuple[int, uuid.UUID]]]:
+    """resolve_and_insert on Citus (app/storage/cluster.py), in a few statements
+    that each go to the shards they name: the project's shared lock instead of
+    FOR SHARE on identity rows; identities found, then the unknown ones created
+    with their persons; the events' idempotency keys claimed in
+    idempotency_keys (a shard sees a key there whichever person it is sent
+    for); then the events whose identity resolved and whose key is new (the
+    first of a batch's repeats) inserted, in the given order."""
+    await cluster.share_project(conn, project_id)
+    person_of: dict[str, uuid.UUID] = {
+        r[0]: r[1] for r in await conn.fetch(
+            "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])",
+            project_id, identities,
+        )
+    }
+    created: set[str] = set()
+    if len(person_of) < len(identities):
+        missing = [(i, p) for i, p in zip(identities, new_person_ids) if i not in person_of]
+        made = await conn.fetch(
+            "INSERT INTO identities (project_id, identity, person_id)"
+            " SELECT $1, t.i, t.p FROM unnest($2::text[], $3::uuid[]) AS t(i, p)"
+            " ON CONFLICT DO NOTHING RETURNING identity, person_id",
+            project_id, [i for i, _ in missing], [p for _, p in missing],
+        )
+        if made:
+            await conn.execute(
+                "INSERT INTO persons (project_id, id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+                project_id, [r[1] for r in made],
+            )
+        for identity, person_id in made:
+            person_of[identity] = person_id
+            created.add(identity)
+        if len(person_of) < len(identities):
+            return person_of, created, {}  # created meanwhile by another transaction: the caller retries
+    wanted = list(dict.fromkeys(k for k in keys if k is not None))
+    fresh: set[str] = set()
+    if wanted:
+        fresh = {
+            r[0] for r in await conn.fetch(
+                "INSERT INTO idempotency_keys (project_id, key) SELECT $1, unnest($2::text[])"
+                " ON CONFLICT DO NOTHING RETURNING key",
+                project_id, wanted,
+            )
+        }
+    take: list[int] = []  # the events to insert: no key, or the first with a key new to the project
+    for n, key in enumerate(keys):
+        if key is None:
+            take.append(n)
+        elif key in fresh:
+            fresh.discard(key)
+            take.append(n)
+    inserted: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
+    if take:
+        people = [person_of[event_identities[n]] for n in take]
+        rows = await conn.fetch(
+            "INSERT INTO events (project_id, id, person_id, identity, name, properties, revenue, ts, received_at,"
+            " idempotency_key)"
+            " SELECT $1, t.id, t.person, t.identity, t.name, t.props::jsonb, t.revenue, t.ts, t.received, t.key"
+            " FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::numeric[],"
+            "             $8::timestamptz[], $9::timestamptz[], $10::text[]) WITH ORDINALITY"
+            " AS t(id, person, identity, name, props, revenue, ts, received, key, n)"
+            " ORDER BY t.n RETURNING id, seq, person_id",
+            project_id, [ids[n] for n in take], people, [event_identities[n] for n in take],
+            [names[n] for n in take], [properties_json[n] for n in take], [revenues[n] for n in take],
+            [timestamps[n] for n in take], [received[n] for n in take], [keys[n] for n in take],
+        )
+        inserted = {r[0]: (r[1], r[2]) for r in rows}
     return person_of, created, inserted
 
 

@@ -1,0 +1,74 @@
+"""Whether the database is a Citus cluster (docs/scaling.md), and the
+coordinator-side locks that take the place of row locks there.
+
+On plain PostgreSQL nothing here changes a statement: every storage function
+keeps its one-statement fast path. On Citus (the citus extension is in the
+database; `whodid migrate` then distributes the tables by person, see
+db/migrations/0011_citus.sql) a few storage functions take another path,
+because Citus cannot lock rows FOR SHARE/UPDATE across shards nor UPDATE a
+distribution column:
+
+- a flush of the writer holds a *shared* advisory lock of its project on the
+  coordinator until it commits (instead of FOR SHARE on the identity rows);
+- a link (identify, alias) and a person's deletion hold the project's lock
+  *exclusively*: they wait for the flushes in progress, and the flushes after
+  them resolve their identities once they have committed. The merge moves the
+  loser's rows to the survivor's shard under that lock.
+
+So the rule of app/storage/identities.py holds: an event is committed before a
+merge moves the loser's rows (and moves with them) or resolves its identity
+after the merge (and lands on the survivor). whodid connects to the coordinator
+only, where every advisory lock is taken."""
+from __future__ import annotations
+
+import uuid
+import weakref
+
+import asyncpg
+
+_CITUS: "weakref.WeakSet[object]" = weakref.WeakSet()
+# Pools take no weak reference: the (few, long-lived) pools of a Citus database.
+_CITUS_POOLS: set[int] = set()
+_POOLS: list[asyncpg.Pool] = []
+
+IS_CITUS_SQL = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
+
+
+def _raw(conn: object) -> object:
+    # A pool's connection proxy stands for the connection it holds.
+    return getattr(conn, "_con", None) or conn
+
+
+async def note_connection(conn: asyncpg.Connection) -> None:
+    """Remember whether this (new) connection is to a Citus coordinator."""
+    if await conn.fetchval(IS_CITUS_SQL):
+        _CITUS.add(_raw(conn))
+
+
+async def note_pool(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        if on_citus(conn):
+            _CITUS_POOLS.add(id(pool))
+            _POOLS.append(pool)  # kept, so that its id is never another's
+
+
+def on_citus(conn_or_pool: object) -> bool:
+    """True for a connection (or a pool) of a database with the citus extension."""
+    if isinstance(conn_or_pool, asyncpg.Pool):
+        return id(conn_or_pool) in _CITUS_POOLS
+    return _raw(conn_or_pool) in _CITUS
+
+
+def project_lock_key(project_id: uuid.UUID) -> int:
+    """The project's advisory lock key (a signed 64-bit integer)."""
+    return int.from_bytes(project_id.bytes[:8], "big", signed=True)
+
+
+async def share_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
+    """A writer's hold on the project until its transaction ends (Citus only)."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", project_lock_key(project_id))
+
+
+async def own_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
+    """A link's or a deletion's exclusive hold until its transaction ends (Citus only)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", project_lock_key(project_id))
