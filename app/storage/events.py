@@ -146,13 +146,19 @@ async def _resolve_and_insert_distributed(
     received: list[datetime],
     keys: list[str | None],
 ) -> tuple[dict[str, uuid.UUID], set[str], dict[uuid.UUID, tuple[int, uuid.UUID]]]:
-    """resolve_and_insert on Citus (app/storage/cluster.py), in a few statements
-    that each go to the shards they name: the project's shared lock instead of
-    FOR SHARE on identity rows; identities found, then the unknown ones created
-    with their persons; the events' idempotency keys claimed in
-    idempotency_keys (a shard sees a key there whichever person it is sent
-    for); then the events whose identity resolved and whose key is new (the
-    first of a batch's repeats) inserted, in the given order."""
+    """resolve_and_insert on Citus (app/storage/cluster.py, docs/scaling.md).
+
+    Citus runs an INSERT … SELECT with ON CONFLICT or RETURNING by way of
+    intermediate results on every shard, several times slower than a COPY,
+    which it routes row by row to the shards. So: the project's shared lock
+    (instead of FOR SHARE on identity rows); the identities found, the unknown
+    ones COPYed with their persons; the events' idempotency keys looked up in
+    idempotency_keys (a key's shard sees it whichever person it is sent for)
+    and the new ones COPYed there; the events' seq taken from their sequence
+    on the coordinator, in the given order; then the events whose key is new
+    (the first of a batch's repeats) COPYed. An identity or a key that another
+    transaction stored meanwhile fails the COPY with a unique violation: the
+    writer rolls back and flushes again (RETRYABLE), and then finds it."""
     await cluster.share_project(conn, project_id)
     person_of: dict[str, uuid.UUID] = {
         r[0]: r[1] for r in await conn.fetch(
@@ -163,32 +169,30 @@ async def _resolve_and_insert_distributed(
     created: set[str] = set()
     if len(person_of) < len(identities):
         missing = [(i, p) for i, p in zip(identities, new_person_ids) if i not in person_of]
-        made = await conn.fetch(
-            "INSERT INTO identities (project_id, identity, person_id)"
-            " SELECT $1, t.i, t.p FROM unnest($2::text[], $3::uuid[]) AS t(i, p)"
-            " ON CONFLICT DO NOTHING RETURNING identity, person_id",
-            project_id, [i for i, _ in missing], [p for _, p in missing],
+        await conn.copy_records_to_table(
+            "identities", columns=["project_id", "identity", "person_id"],
+            records=[(project_id, i, p) for i, p in missing],
         )
-        if made:
-            await conn.execute(
-                "INSERT INTO persons (project_id, id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
-                project_id, [r[1] for r in made],
-            )
-        for identity, person_id in made:
+        await conn.copy_records_to_table(
+            "persons", columns=["project_id", "id"], records=[(project_id, p) for _, p in missing]
+        )
+        for identity, person_id in missing:
             person_of[identity] = person_id
             created.add(identity)
-        if len(person_of) < len(identities):
-            return person_of, created, {}  # created meanwhile by another transaction: the caller retries
     wanted = list(dict.fromkeys(k for k in keys if k is not None))
     fresh: set[str] = set()
     if wanted:
-        fresh = {
+        stored = {
             r[0] for r in await conn.fetch(
-                "INSERT INTO idempotency_keys (project_id, key) SELECT $1, unnest($2::text[])"
-                " ON CONFLICT DO NOTHING RETURNING key",
-                project_id, wanted,
+                "SELECT key FROM idempotency_keys WHERE project_id = $1 AND key = ANY($2::text[])", project_id, wanted
             )
         }
+        fresh = {k for k in wanted if k not in stored}
+        if fresh:
+            await conn.copy_records_to_table(
+                "idempotency_keys", columns=["project_id", "key"],
+                records=[(project_id, k) for k in wanted if k in fresh],
+            )
     take: list[int] = []  # the events to insert: no key, or the first with a key new to the project
     for n, key in enumerate(keys):
         if key is None:
@@ -198,20 +202,26 @@ async def _resolve_and_insert_distributed(
             take.append(n)
     inserted: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
     if take:
+        seqs = [r[0] for r in await conn.fetch(
+            "SELECT nextval(s) FROM (SELECT pg_get_serial_sequence('events', 'seq')::regclass AS s) q,"
+            " generate_series(1, $1)", len(take),
+        )]
         people = [person_of[event_identities[n]] for n in take]
-        rows = await conn.fetch(
-            "INSERT INTO events (project_id, id, person_id, identity, name, properties, revenue, ts, received_at,"
-            " idempotency_key)"
-            " SELECT $1, t.id, t.person, t.identity, t.name, t.props::jsonb, t.revenue, t.ts, t.received, t.key"
-            " FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::numeric[],"
-            "             $8::timestamptz[], $9::timestamptz[], $10::text[]) WITH ORDINALITY"
-            " AS t(id, person, identity, name, props, revenue, ts, received, key, n)"
-            " ORDER BY t.n RETURNING id, seq, person_id",
-            project_id, [ids[n] for n in take], people, [event_identities[n] for n in take],
+        for n, seq, person_id in zip(take, seqs, people):
+            inserted[ids[n]] = (seq, person_id)
+        # (Not a COPY: the pool's jsonb codec is text, a binary COPY needs binary;
+        # with neither ON CONFLICT nor RETURNING Citus COPYs the rows itself.)
+        await conn.execute(
+            "INSERT INTO events (project_id, id, seq, person_id, identity, name, properties, revenue, ts,"
+            " received_at, idempotency_key) OVERRIDING SYSTEM VALUE"
+            " SELECT $1, t.id, t.seq, t.person, t.identity, t.name, t.props::jsonb, t.revenue, t.ts, t.received, t.key"
+            " FROM unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[],"
+            "             $8::numeric[], $9::timestamptz[], $10::timestamptz[], $11::text[])"
+            " AS t(id, seq, person, identity, name, props, revenue, ts, received, key)",
+            project_id, [ids[n] for n in take], seqs, people, [event_identities[n] for n in take],
             [names[n] for n in take], [properties_json[n] for n in take], [revenues[n] for n in take],
             [timestamps[n] for n in take], [received[n] for n in take], [keys[n] for n in take],
         )
-        inserted = {r[0]: (r[1], r[2]) for r in rows}
     return person_of, created, inserted
 
 
