@@ -26,6 +26,7 @@ import asyncpg
 
 from ..config import Settings
 from ..errors import ReportTimeout
+from ..storage import cluster
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.statistics import StatisticsKeeper
 from .cache import DEFAULT_NAMESPACE, Report, ReportCache, Spec
@@ -232,6 +233,8 @@ class ReportService:
                 async with pool.acquire() as conn:
                     async with conn.transaction(isolation="repeatable_read", readonly=True):
                         await conn.execute(REPORT_SETTINGS, str(max(1, int(self.timeout * 1000))))
+                        if cluster.on_citus(pool):
+                            return await work(cluster.CoordinatorReads(conn))  # type: ignore[arg-type]
                         return await work(conn)
         except (TimeoutError, asyncpg.QueryCanceledError):
             self.timeouts += 1

@@ -21,6 +21,7 @@ after the merge (and lands on the survivor). whodid connects to the coordinator
 only, where every advisory lock is taken."""
 from __future__ import annotations
 
+import re
 import uuid
 import weakref
 
@@ -72,3 +73,50 @@ async def share_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None
 async def own_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
     """A link's or a deletion's exclusive hold until its transaction ends (Citus only)."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", project_lock_key(project_id))
+
+
+# ---------------------------------------------------------------- reports on Citus
+
+# The tables a report statement may read, shadowed on Citus (below).
+_PROJECT_TABLES = ("events", "persons", "property_changes", "identities")
+_WORDS = {t: re.compile(rf"\b{t}\b") for t in _PROJECT_TABLES}
+
+
+def on_coordinator(sql: str) -> str:
+    """A report statement for Citus: every table it names is shadowed by a
+    MATERIALIZED CTE of the same name holding the project's rows ($1 is the
+    project in every report statement), which Citus runs on the shards and
+    pulls to the coordinator; the statement itself then runs there, as on
+    plain PostgreSQL, over those rows. Exact for any SQL, but it moves the
+    project's rows: the per-shard pushdown of each report (docs/scaling.md,
+    "Not yet") would not."""
+    used = [t for t in _PROJECT_TABLES if _WORDS[t].search(sql)]
+    if not used:
+        return sql
+    ctes = ", ".join(f"{t} AS MATERIALIZED (SELECT * FROM public.{t} WHERE project_id = $1::uuid)" for t in used)
+    head = sql.lstrip()
+    if head[:4].upper() == "WITH":
+        rest = head[4:].lstrip()
+        if rest[:9].upper() == "RECURSIVE":
+            return f"WITH RECURSIVE {ctes},\n{rest[9:]}"
+        return f"WITH {ctes},\n{rest}"
+    return f"WITH {ctes}\n{head}"
+
+
+class CoordinatorReads:
+    """A connection whose fetch/fetchrow/fetchval run on_coordinator(sql)."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args, **kwargs):
+        return await self._conn.fetch(on_coordinator(sql), *args, **kwargs)
+
+    async def fetchrow(self, sql: str, *args, **kwargs):
+        return await self._conn.fetchrow(on_coordinator(sql), *args, **kwargs)
+
+    async def fetchval(self, sql: str, *args, **kwargs):
+        return await self._conn.fetchval(on_coordinator(sql), *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
