@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from ..storage import cluster
 from ..errors import BadInput
 from ..storage.filters import Params
 from .periods import Period, bucket_seconds, period_end, to_utc
@@ -286,5 +287,5 @@ async def compute_cohort(conn, project_id: uuid.UUID, spec: CohortSpec, computed
     if spec.from_ >= spec.to:
         return CohortResult(rows=())
     sql, params = cohort_statement(project_id, spec)
-    records = await conn.fetch(sql, *params)
+    records = await cluster.reads(conn).fetch(sql, *params)
     return build_rows(records, spec, to_utc(computed_at))

@@ -38,6 +38,7 @@ from decimal import Decimal
 
 import orjson
 
+from ..storage import cluster
 from ..errors import BadInput
 from ..storage.filters import Params
 from .periods import MAX_SERIES_POINTS, Period, count_periods_overlapping, to_utc
@@ -338,7 +339,7 @@ def build_result(r) -> RevenueResult:
 async def compute_revenue(conn, project_id: uuid.UUID, spec: RevenueSpec) -> RevenueResult:
     """The revenue report; `conn` is a connection or a pool."""
     sql, params = revenue_statement(project_id, spec)
-    record = await conn.fetchrow(sql, *params)
+    record = await cluster.reads(conn).fetchrow(sql, *params)
     return build_result(record)
 
 
@@ -367,6 +368,6 @@ async def top_people(conn, project_id: uuid.UUID, spec: TopPeopleSpec) -> TopPeo
     q = Statement(Params(project_id, spec.report.from_, spec.report.to, after_revenue, after_id, spec.first + 1))
     population = population_part(q, spec.report.people)
     head = "".join(f"\n{part.sql()}," for part in q.parts)
-    rows = await conn.fetch(top_people_sql(head, population), *q.params.values)
+    rows = await cluster.reads(conn).fetch(top_people_sql(head, population), *q.params.values)
     entries = tuple((r["person_id"], r["revenue"]) for r in rows[: spec.first])
     return TopPeoplePage(entries=entries, has_next_page=len(rows) > spec.first)

@@ -233,8 +233,6 @@ class ReportService:
                 async with pool.acquire() as conn:
                     async with conn.transaction(isolation="repeatable_read", readonly=True):
                         await conn.execute(REPORT_SETTINGS, str(max(1, int(self.timeout * 1000))))
-                        if cluster.on_citus(pool):
-                            return await work(cluster.CoordinatorReads(conn))  # type: ignore[arg-type]
                         return await work(conn)
         except (TimeoutError, asyncpg.QueryCanceledError):
             self.timeouts += 1
@@ -254,7 +252,7 @@ class ReportService:
             if kind.settings:
                 await conn.execute(kind.settings)
             sql, params = kind.build(project_id, spec)
-            rows = await conn.fetch(sql, *params)
+            rows = await cluster.reads(conn).fetch(sql, *params)
             return kind.assemble(rows, spec, computed_at)
 
         return await self.run(kind.name, project_id, spec, compute)
@@ -303,7 +301,7 @@ class ReportService:
         if spec.from_ < spec.to:
             await conn.execute(STATEMENT_SETTINGS)
             sql, params = build_query(project_id, spec, with_people)
-            rows = await conn.fetch(sql, *params)
+            rows = await cluster.reads(conn).fetch(sql, *params)
         return assemble(rows, spec, computed_at, with_people=with_people)
 
     def metrics(self) -> dict[str, float]:

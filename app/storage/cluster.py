@@ -85,15 +85,16 @@ _WORDS = {t: re.compile(rf"\b{t}\b") for t in _PROJECT_TABLES}
 def on_coordinator(sql: str) -> str:
     """A report statement for Citus: every table it names is shadowed by a
     MATERIALIZED CTE of the same name holding the project's rows ($1 is the
-    project in every report statement), which Citus runs on the shards and
-    pulls to the coordinator; the statement itself then runs there, as on
-    plain PostgreSQL, over those rows. Exact for any SQL, but it moves the
-    project's rows: the per-shard pushdown of each report (docs/scaling.md,
-    "Not yet") would not."""
+    project in every report statement), read by a PL/pgSQL function whose
+    query Citus runs on every shard (db/migrations/0011_citus.sql). The
+    statement itself then holds no distributed table and runs on the
+    coordinator as on plain PostgreSQL (recursive CTEs, any join). Exact for
+    any SQL, but it moves the project's rows there: the per-shard pushdown of
+    each report (docs/scaling.md, "Not yet") would not."""
     used = [t for t in _PROJECT_TABLES if _WORDS[t].search(sql)]
-    if not used:
+    if not used or "whodid_project_" in sql:  # (or shadowed already)
         return sql
-    ctes = ", ".join(f"{t} AS MATERIALIZED (SELECT * FROM public.{t} WHERE project_id = $1::uuid)" for t in used)
+    ctes = ", ".join(f"{t} AS MATERIALIZED (SELECT * FROM whodid_project_{t}($1::uuid))" for t in used)
     head = sql.lstrip()
     if head[:4].upper() == "WITH":
         rest = head[4:].lstrip()
@@ -120,3 +121,10 @@ class CoordinatorReads:
 
     def __getattr__(self, name: str):
         return getattr(self._conn, name)
+
+
+def reads(conn_or_pool):
+    """What a report reads through: on Citus, its statements on_coordinator."""
+    if isinstance(conn_or_pool, CoordinatorReads) or not on_citus(conn_or_pool):
+        return conn_or_pool
+    return CoordinatorReads(conn_or_pool)

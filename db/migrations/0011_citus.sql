@@ -54,5 +54,19 @@ BEGIN
     PERFORM create_distributed_function(p.oid::regprocedure)
     FROM pg_proc p WHERE p.proname IN ('whodid_funnel_chain', 'whodid_funnel_chain_options');
     EXECUTE format('ALTER DATABASE %I SET citus.enable_repartition_joins = on', current_database());
+    -- A project's rows of each table, for the reports (app/storage/cluster.py,
+    -- on_coordinator): PL/pgSQL, never inlined, so that a report statement
+    -- that reads them holds no distributed table (Citus would refuse its
+    -- recursive CTEs and its joins) while each function's own query runs on
+    -- every shard in parallel.
+    CREATE FUNCTION whodid_project_events(project uuid) RETURNS SETOF events
+    LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN QUERY SELECT * FROM events e WHERE e.project_id = project; END $f$;
+    CREATE FUNCTION whodid_project_persons(project uuid) RETURNS SETOF persons
+    LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN QUERY SELECT * FROM persons p WHERE p.project_id = project; END $f$;
+    CREATE FUNCTION whodid_project_property_changes(project uuid) RETURNS SETOF property_changes
+    LANGUAGE plpgsql STABLE AS $f$
+    BEGIN RETURN QUERY SELECT * FROM property_changes c WHERE c.project_id = project; END $f$;
+    CREATE FUNCTION whodid_project_identities(project uuid) RETURNS SETOF identities
+    LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN QUERY SELECT * FROM identities i WHERE i.project_id = project; END $f$;
 END
 $$;
