@@ -352,6 +352,8 @@ def database_backends(url: str) -> list[int]:
     """PIDs of the PostgreSQL backends connected to `url`'s database (the
     servers' pools, once warm)."""
     name = url.rsplit("/", 1)[1]
+    if not url.startswith(ADMIN_URL.rpartition("/")[0] + "/"):
+        return []  # another server (a Citus cluster: its backends are not counted)
 
     async def get():
         conn = await asyncpg.connect(ADMIN_URL)
@@ -361,7 +363,10 @@ def database_backends(url: str) -> list[int]:
             await conn.close()
         return [r["pid"] for r in rows]
 
-    return asyncio.run(get())
+    try:
+        return asyncio.run(get())
+    except asyncpg.TooManyConnectionsError:  # the shared server is full: not counted this time
+        return []
 
 
 class CpuMeter:

@@ -47,16 +47,29 @@ async def note_connection(conn: asyncpg.Connection) -> None:
 
 
 async def note_pool(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
-        if on_citus(conn):
-            _CITUS_POOLS.add(id(pool))
-            _POOLS.append(pool)  # kept, so that its id is never another's
+    """Remember a pool of a Citus database (its first connection tells; a
+    server that does not answer yet is asked again through on_citus)."""
+    try:
+        async with pool.acquire() as conn:
+            on_citus(conn)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        pass
+    on_citus(pool)
 
 
 def on_citus(conn_or_pool: object) -> bool:
     """True for a connection (or a pool) of a database with the citus extension."""
     if isinstance(conn_or_pool, asyncpg.Pool):
-        return id(conn_or_pool) in _CITUS_POOLS
+        if id(conn_or_pool) in _CITUS_POOLS:
+            return True
+        # Any of its connections (private asyncpg attributes: a pool of
+        # holders, each with its connection or None).
+        for holder in getattr(conn_or_pool, "_holders", ()):
+            if getattr(holder, "_con", None) in _CITUS:
+                _CITUS_POOLS.add(id(conn_or_pool))
+                _POOLS.append(conn_or_pool)  # kept, so that its id is never another's
+                return True
+        return False
     return _raw(conn_or_pool) in _CITUS
 
 
