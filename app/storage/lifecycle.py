@@ -79,6 +79,10 @@ async def _delete_once(
         # Citus locks rows on one shard only: the project's exclusive lock
         # (app/storage/cluster.py) keeps every writer and link out instead.
         await cluster.own_project(conn, project_id)
+        # The generation bump writes projects, a reference table that persons
+        # refers to: Citus allows that after writes to persons' shards only
+        # if they went over one connection per worker.
+        await conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     target = await _find(conn, project_id, identity, person_id)
     if target is None:
         return DeletedPerson(False, 0)
@@ -216,6 +220,10 @@ async def delete_project(pool: asyncpg.Pool, project_id: uuid.UUID) -> dict[str,
     counts: dict[str, int] = {}
     async with pool.acquire() as conn:
         async with conn.transaction():
+            if cluster.on_citus(conn):
+                # DELETE FROM projects (a reference table persons refers to)
+                # after writes to persons' shards: one connection per worker.
+                await conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
             # Locks the project row: ingestion of the project (which takes a key
             # share lock on it through persons' foreign key) waits, then fails.
             await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", project_id)
