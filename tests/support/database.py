@@ -82,7 +82,10 @@ def scratch_database(admin_url: str, prefix: str):
     try:
         yield with_database(admin_url, name)
     finally:
-        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if admin_url == CITUS_URL:
+            asyncio.run(leave_cluster(admin_url, name))
+        else:
+            admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def join_cluster(admin_url: str, database: str) -> None:
@@ -114,3 +117,20 @@ async def join_cluster(admin_url: str, database: str) -> None:
             await conn.execute("SELECT citus_add_node($1, $2)", node["nodename"], node["nodeport"])
     finally:
         await conn.close()
+
+
+async def leave_cluster(admin_url: str, database: str) -> None:
+    """Drop `database` on every node, each WITH (FORCE): a propagated DROP
+    fails on a worker while the coordinator's cached connections to it live."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        workers = await admin.fetch("SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')  # here only: not propagated
+    finally:
+        await admin.close()
+    for node in workers:
+        conn = await asyncpg.connect(host=node["nodename"], port=node["nodeport"], user="postgres", database="postgres")
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await conn.close()
