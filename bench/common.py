@@ -71,6 +71,66 @@ def fresh_database(prefix: str = "whodid_bench", keep: bool = False):
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# ------------------------------------------------------------------ Citus
+
+# `--citus URL` of the benchmarks: a Citus coordinator (../shared/tools/citus-cluster
+# starts one: postgresql://postgres@127.0.0.1:9700/postgres).
+_PROPAGATE = {"citus.enable_create_database_propagation": "on"}
+
+
+async def _citus_create(admin_url: str, name: str) -> None:
+    """CREATE DATABASE on every node of the cluster, with the citus extension on
+    each and the coordinator and workers registered in it (as the test
+    suite's tests/support/database.py does)."""
+    admin = await asyncpg.connect(admin_url, server_settings=_PROPAGATE)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        coordinator = await admin.fetchrow("SELECT nodename, nodeport FROM pg_dist_node WHERE groupid = 0")
+        workers = await admin.fetch("SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 AND isactive"
+                                    " AND noderole = 'primary' ORDER BY nodeid")
+    finally:
+        await admin.close()
+    user = admin_url.split("//", 1)[1].split("@", 1)[0] if "@" in admin_url else "postgres"
+    for node in workers:
+        conn = await asyncpg.connect(host=node["nodename"], port=node["nodeport"], user=user, database=name)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
+        finally:
+            await conn.close()
+    conn = await asyncpg.connect(f"{admin_url.rpartition('/')[0]}/{name}")
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
+        if coordinator is not None:
+            await conn.execute("SELECT citus_set_coordinator_host($1, $2)", coordinator[0], coordinator[1])
+        for node in workers:
+            await conn.execute("SELECT citus_add_node($1, $2)", node[0], node[1])
+    finally:
+        await conn.close()
+
+
+async def _citus_drop(admin_url: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_url, server_settings=_PROPAGATE)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@contextmanager
+def fresh_citus_database(admin_url: str, prefix: str = "whodid_bench_citus", keep: bool = False):
+    """A new database on the Citus cluster of `admin_url`, migrated (so its
+    tables are distributed by person, db/migrations/0013_citus.sql)."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    asyncio.run(_citus_create(admin_url, name))
+    url = f"{admin_url.rpartition('/')[0]}/{name}"
+    try:
+        migrate(url)
+        yield url
+    finally:
+        if not keep:
+            asyncio.run(_citus_drop(admin_url, name))
+
+
 def create_project(url: str, name: str | None = None) -> dict:
     """`whodid project create NAME --json`: {id, name, writeKey, readKey}."""
     name = name or f"bench-{secrets.token_hex(4)}"
@@ -193,10 +253,11 @@ def exported_tree(ref: str):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def whodid_servers(stack, compare_ref: str | None) -> list[tuple[str, "Server", str]]:
+def whodid_servers(stack, compare_ref: str | None, citus: str | None = None) -> list[tuple[str, "Server", str]]:
     """(ref or "", server, database url) for `whodid serve` of this working
     tree, each on its own fresh database, preceded by one serving the code of
-    git `compare_ref` when given (before/after side by side). Entered on
+    git `compare_ref` when given (before/after side by side), followed by one
+    on a fresh database of the Citus cluster `citus` when given. Entered on
     `stack` (a contextlib.ExitStack)."""
     servers = []
     if compare_ref:
@@ -205,6 +266,9 @@ def whodid_servers(stack, compare_ref: str | None) -> list[tuple[str, "Server", 
         servers.append((compare_ref, stack.enter_context(whodid_server(url, tree=tree, name=compare_ref)), url))
     url = stack.enter_context(fresh_database())
     servers.append(("", stack.enter_context(whodid_server(url)), url))
+    if citus:
+        url = stack.enter_context(fresh_citus_database(citus))
+        servers.append(("citus", stack.enter_context(whodid_server(url, name="citus")), url))
     return servers
 
 
@@ -288,6 +352,8 @@ def database_backends(url: str) -> list[int]:
     """PIDs of the PostgreSQL backends connected to `url`'s database (the
     servers' pools, once warm)."""
     name = url.rsplit("/", 1)[1]
+    if not url.startswith(ADMIN_URL.rpartition("/")[0] + "/"):
+        return []  # another server (a Citus cluster: its backends are not counted)
 
     async def get():
         conn = await asyncpg.connect(ADMIN_URL)
@@ -297,7 +363,10 @@ def database_backends(url: str) -> list[int]:
             await conn.close()
         return [r["pid"] for r in rows]
 
-    return asyncio.run(get())
+    try:
+        return asyncio.run(get())
+    except asyncpg.TooManyConnectionsError:  # the shared server is full: not counted this time
+        return []
 
 
 class CpuMeter:

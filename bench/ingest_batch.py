@@ -127,6 +127,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--compare-ref", default=None, help="also serve this git ref (e.g. HEAD), as 'before'")
+    ap.add_argument("--citus", default=None, metavar="URL",
+                    help="also serve a database on this Citus coordinator (../shared/tools/citus-cluster)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s, 1 round")
     args = ap.parse_args()
     if args.quick:
@@ -137,8 +139,8 @@ def main() -> None:
     durability, rss_peak = [], {}
     cpu_per_event: dict[str, list[dict[str, float]]] = {}
     with contextlib.ExitStack() as stack:
-        servers = common.whodid_servers(stack, args.compare_ref)
-        url = servers[-1][2]  # raw COPY goes into the working tree's database
+        servers = common.whodid_servers(stack, args.compare_ref, args.citus)
+        url = next(u for ref, _, u in servers if ref == "")  # raw COPY goes into the working tree's database
 
         for rnd in range(args.rounds):
             with common.CpuMeter({"client or server": lambda: [os.getpid()]}) as cpu:

@@ -118,6 +118,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--compare-ref", default=None, help="also serve this git ref (e.g. HEAD), as 'before'")
+    ap.add_argument("--citus", default=None, metavar="URL",
+                    help="also serve a database on this Citus coordinator (../shared/tools/citus-cluster)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 round")
     args = ap.parse_args()
     if args.quick:
@@ -127,7 +129,7 @@ def main() -> None:
     durability: list[str] = []
     with contextlib.ExitStack() as stack:
         bare = stack.enter_context(common.bare_server())
-        whodids = common.whodid_servers(stack, args.compare_ref)
+        whodids = common.whodid_servers(stack, args.compare_ref, args.citus)
 
         for rnd in range(args.rounds):
             run = f"r{rnd}"

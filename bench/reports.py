@@ -259,7 +259,8 @@ def cached_latency(server: common.Server, key: str, query: str, variables: dict,
 
 
 def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed: int = 42,
-        keep_dir: Path | None = None, kinds: tuple[str, ...] = ("funnel", "cohort", "revenue")) -> dict:
+        keep_dir: Path | None = None, kinds: tuple[str, ...] = ("funnel", "cohort", "revenue"),
+        citus: str | None = None) -> dict:
     """Everything for one data size; returns the figures (also used by bench/growth.py).
     cached_seconds <= 0: no cached measurement."""
     result: dict = {"events": 0, "reports": {}}
@@ -273,7 +274,8 @@ def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed:
             # PostgreSQL is shared and now and then restarted by others: a
             # load that fails is done again in a new database.
             db = contextlib.ExitStack()
-            url = db.enter_context(common.fresh_database("whodid_bench_reports"))
+            url = db.enter_context(common.fresh_citus_database(citus, "whodid_bench_reports_citus") if citus
+                                   else common.fresh_database("whodid_bench_reports"))
             started = time.perf_counter()
             try:
                 result["load"] = asyncio.run(asyncio.wait_for(load(url, ds, name), timeout=1800))
@@ -354,11 +356,13 @@ def main() -> None:
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--quick", action="store_true", help="smoke run: ~20,000 events, 1 round")
     ap.add_argument("--reports", default="funnel,cohort,revenue", help=f"some of {','.join(KINDS)}")
+    ap.add_argument("--citus", default=None, metavar="URL",
+                    help="on a database of this Citus coordinator (../shared/tools/citus-cluster) instead")
     args = ap.parse_args()
     if args.quick:
         args.events, args.rounds, args.cached_seconds = 20_000, 1, 2
     kinds = tuple(k for k in KINDS if k in args.reports.split(","))
-    res = run(args.events, args.rounds, args.cached_seconds, args.explain, args.seed, kinds=kinds)
+    res = run(args.events, args.rounds, args.cached_seconds, args.explain, args.seed, kinds=kinds, citus=args.citus)
     print(f"\n{res['events']:,} events (generated in {res['generate_s']:.0f} s, COPY then VACUUM (ANALYZE): "
           + ", ".join(f"{k} {v:.1f} s" for k, v in res["load"].items())
           + f"; DuckDB load {res['duckdb_load_s']:.1f} s); cold = median of {args.rounds}, over HTTP")

@@ -28,6 +28,7 @@ import asyncpg
 
 from ..config import Settings
 from ..errors import ReportTimeout
+from ..storage import cluster
 from ..storage.listener import Listener
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.statistics import StatisticsKeeper
@@ -286,7 +287,7 @@ class ReportService:
             if kind.settings:
                 await conn.execute(kind.settings)
             sql, params = kind.build(project_id, spec)
-            rows = await conn.fetch(sql, *params)
+            rows = await cluster.reads(conn).fetch(sql, *params)
             return kind.assemble(rows, spec, computed_at)
 
         return await self.run(kind.name, project_id, spec, compute)
@@ -333,7 +334,7 @@ class ReportService:
         if spec.from_ < spec.to:
             await conn.execute(STATEMENT_SETTINGS)
             sql, params = build_query(project_id, spec, with_people)
-            rows = await conn.fetch(sql, *params)
+            rows = await cluster.reads(conn).fetch(sql, *params)
         return assemble(rows, spec, computed_at, with_people=with_people)
 
     def metrics(self) -> dict[str, float]:

@@ -18,6 +18,7 @@ from typing import Iterable
 
 import asyncpg
 
+from . import cluster
 from .person_ids import PersonState
 
 
@@ -25,6 +26,8 @@ async def lock_people_of(
     conn: asyncpg.Connection, project_id: uuid.UUID, identities: Iterable[str]
 ) -> dict[str, PersonState]:
     """Lock the identity rows and their persons; return each known identity's person."""
+    if cluster.on_citus(conn):
+        return await _people_of_owned_project(conn, project_id, identities)
     rows = await conn.fetch(
         "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
         " ORDER BY identity FOR UPDATE",
@@ -42,6 +45,26 @@ async def lock_people_of(
     )
     states = {p["id"]: PersonState(p["id"], p["identified"], p["created_at"]) for p in people}
     return {identity: states[pid] for identity, pid in by_identity.items()}
+
+
+async def _people_of_owned_project(
+    conn: asyncpg.Connection, project_id: uuid.UUID, identities: Iterable[str]
+) -> dict[str, PersonState]:
+    """lock_people_of on Citus: the project's exclusive lock (app/storage/cluster.py)
+    in place of the row locks, which Citus takes on one shard only."""
+    await cluster.own_project(conn, project_id)
+    found = await conn.fetch(
+        "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])",
+        project_id, sorted(set(identities)),
+    )
+    if not found:
+        return {}
+    people = await conn.fetch(
+        "SELECT id, identified, created_at FROM persons WHERE project_id = $1 AND id = ANY($2::uuid[])",
+        project_id, sorted({r["person_id"] for r in found}),
+    )
+    states = {p["id"]: PersonState(p["id"], p["identified"], p["created_at"]) for p in people}
+    return {r["identity"]: states[r["person_id"]] for r in found}
 
 
 async def add_identity(conn: asyncpg.Connection, project_id: uuid.UUID, identity: str, person_id: uuid.UUID) -> bool:
@@ -75,6 +98,9 @@ async def mark_identified(conn: asyncpg.Connection, project_id: uuid.UUID, perso
 async def merge_people(conn: asyncpg.Connection, project_id: uuid.UUID, survivor: uuid.UUID, loser: uuid.UUID) -> None:
     """Move everything of `loser` to `survivor`, retroactively. Both persons'
     identity rows are already locked FOR UPDATE by the caller."""
+    if cluster.on_citus(conn):
+        await _move_people(conn, project_id, survivor, loser)
+        return
     await conn.execute(
         "UPDATE identities SET person_id = $2 WHERE project_id = $1 AND person_id = $3", project_id, survivor, loser
     )
@@ -86,6 +112,34 @@ async def merge_people(conn: asyncpg.Connection, project_id: uuid.UUID, survivor
         project_id, survivor, loser,
     )
     # Flatten: anything that pointed at the loser now points at the survivor.
+    await conn.execute(
+        "UPDATE persons SET merged_into = $2, properties = '{}'::jsonb"
+        " WHERE project_id = $1 AND (id = $3 OR merged_into = $3)",
+        project_id, survivor, loser,
+    )
+
+
+# Every column of events and property_changes, in order (seq kept as it is).
+_EVENT_COLUMNS = "project_id, id, seq, person_id, identity, name, properties, revenue, ts, received_at, idempotency_key"
+_CHANGE_COLUMNS = "project_id, seq, person_id, key, value, at"
+
+
+async def _move_people(conn: asyncpg.Connection, project_id: uuid.UUID, survivor: uuid.UUID, loser: uuid.UUID) -> None:
+    """merge_people on Citus, which cannot UPDATE a distribution column: the
+    loser's events and property changes are copied to the survivor's shard
+    (their ids and seq kept) and deleted from the loser's, in this distributed
+    transaction, under the project's exclusive lock (app/storage/cluster.py)."""
+    await conn.execute(
+        "UPDATE identities SET person_id = $2 WHERE project_id = $1 AND person_id = $3", project_id, survivor, loser
+    )
+    for table, columns in (("events", _EVENT_COLUMNS), ("property_changes", _CHANGE_COLUMNS)):
+        moved = columns.replace("person_id", "$2::uuid")
+        await conn.execute(
+            f"INSERT INTO {table} ({columns}) OVERRIDING SYSTEM VALUE"
+            f" SELECT {moved} FROM {table} WHERE project_id = $1 AND person_id = $3",
+            project_id, survivor, loser,
+        )
+        await conn.execute(f"DELETE FROM {table} WHERE project_id = $1 AND person_id = $2", project_id, loser)
     await conn.execute(
         "UPDATE persons SET merged_into = $2, properties = '{}'::jsonb"
         " WHERE project_id = $1 AND (id = $3 OR merged_into = $3)",

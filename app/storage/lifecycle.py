@@ -33,6 +33,7 @@ from datetime import datetime
 import asyncpg
 
 from ..live import payload as live_wire
+from . import cluster
 from .projects import KEYS_CHANNEL
 
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
@@ -95,9 +96,20 @@ async def _find(conn, project_id: uuid.UUID, identity: str | None, person_id: uu
 async def _delete_once(
     conn: asyncpg.Connection, project_id: uuid.UUID, identity: str | None, person_id: uuid.UUID | None
 ) -> DeletedPerson:
+    citus = cluster.on_citus(conn)
+    if citus:
+        # Citus locks rows on one shard only: the project's exclusive lock
+        # (app/storage/cluster.py) keeps every writer and link out instead.
+        await cluster.own_project(conn, project_id)
+        # The generation bump writes projects, a reference table that persons
+        # refers to: Citus allows that after writes to persons' shards only
+        # if they went over one connection per worker.
+        await conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     target = await _find(conn, project_id, identity, person_id)
     if target is None:
         return DeletedPerson(False, 0)
+    if citus:
+        return await _delete_target_distributed(conn, project_id, target)
     lock_identities = (
         "SELECT identity FROM identities WHERE project_id = $1 AND person_id = $2 ORDER BY identity FOR UPDATE"
     )
@@ -119,6 +131,29 @@ async def _delete_once(
         " SELECT count(*) FROM gone",
         project_id, target,
     )
+    return await _delete_rest(conn, project_id, target, int(events))
+
+
+async def _delete_target_distributed(conn: asyncpg.Connection, project_id: uuid.UUID, target: uuid.UUID) -> DeletedPerson:
+    """The deletion on Citus, under the project's exclusive lock: the events'
+    idempotency keys are freed too (idempotency_keys, db/migrations/0013_citus.sql),
+    as a deleted event's key is on plain PostgreSQL."""
+    keys = await conn.fetch(
+        "DELETE FROM events WHERE project_id = $1 AND person_id = $2 RETURNING idempotency_key", project_id, target
+    )
+    await free_keys(conn, project_id, [r[0] for r in keys if r[0] is not None])
+    return await _delete_rest(conn, project_id, target, len(keys))
+
+
+async def free_keys(conn: asyncpg.Connection, project_id: uuid.UUID, keys: list[str]) -> None:
+    """Citus: the idempotency keys of deleted events may be sent again."""
+    if keys:
+        await conn.execute(
+            "DELETE FROM idempotency_keys WHERE project_id = $1 AND key = ANY($2::text[])", project_id, keys
+        )
+
+
+async def _delete_rest(conn: asyncpg.Connection, project_id: uuid.UUID, target: uuid.UUID, events: int) -> DeletedPerson:
     await conn.execute("DELETE FROM property_changes WHERE project_id = $1 AND person_id = $2", project_id, target)
     await conn.execute("DELETE FROM identities WHERE project_id = $1 AND person_id = $2", project_id, target)
     gone = await conn.fetch(
@@ -133,7 +168,7 @@ async def _delete_once(
         "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n", live_wire.CHANNEL,
         [live_wire.encode_forget(project_id, ids[i:i + 150]) for i in range(0, len(ids), 150)],
     )
-    return DeletedPerson(True, int(events), target)
+    return DeletedPerson(True, events, target)
 
 
 async def delete_person(
@@ -156,11 +191,13 @@ async def delete_person(
 async def person_data(conn, project_id: uuid.UUID, identity: str) -> dict | None:
     """Everything stored about the person `identity` resolves to, as JSON-ready
     values: identities, current properties, property history, events."""
-    person = await conn.fetchrow(
-        "SELECT p.id, p.identified, p.created_at, p.properties FROM identities i"
-        " JOIN persons p ON p.project_id = i.project_id AND p.id = i.person_id"
-        " WHERE i.project_id = $1 AND i.identity = $2",
-        project_id, identity,
+    # (Two lookups, not a join: on Citus identities and persons are not co-located.)
+    found = await conn.fetchval(
+        "SELECT person_id FROM identities WHERE project_id = $1 AND identity = $2", project_id, identity
+    )
+    person = None if found is None else await conn.fetchrow(
+        "SELECT id, identified, created_at, properties FROM persons WHERE project_id = $1 AND id = $2",
+        project_id, found,
     )
     if person is None:
         return None
@@ -205,12 +242,18 @@ async def delete_project(pool: asyncpg.Pool, project_id: uuid.UUID) -> dict[str,
     counts: dict[str, int] = {}
     async with pool.acquire() as conn:
         async with conn.transaction():
+            if cluster.on_citus(conn):
+                # DELETE FROM projects (a reference table persons refers to)
+                # after writes to persons' shards: one connection per worker.
+                await conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
             # Locks the project row: ingestion of the project (which takes a key
             # share lock on it through persons' foreign key) waits, then fails.
             await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", project_id)
             for table in ("events", "property_changes", "identities", "persons"):
                 status = await conn.execute(f"DELETE FROM {table} WHERE project_id = $1", project_id)
                 counts[table] = int(status.split()[-1])
+            if cluster.on_citus(conn):
+                await conn.execute("DELETE FROM idempotency_keys WHERE project_id = $1", project_id)
             await conn.execute("DELETE FROM projects WHERE id = $1", project_id)
             await conn.execute("SELECT pg_notify($1, $2)", KEYS_CHANNEL, str(project_id))
     # A writer's transaction that began before the keys were dropped (events of
@@ -244,6 +287,24 @@ async def delete_events_before(pool: asyncpg.Pool, project_id: uuid.UUID, cutoff
     """Delete up to `limit` of the project's oldest events timestamped before
     `cutoff` (by the events_ts index), in a transaction of their own: a short
     one, row locks on those rows only. The number deleted."""
+    if cluster.on_citus(pool):
+        # A ctid names a row of one shard: by key, and the keys freed as well.
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                doomed = await conn.fetch(
+                    "SELECT person_id, id FROM events WHERE project_id = $1 AND ts < $2 ORDER BY ts, seq LIMIT $3",
+                    project_id, cutoff, limit,
+                )
+                if not doomed:
+                    return 0
+                keys = await conn.fetch(
+                    # (Event ids are unique: the persons only prune the shards.)
+                    "DELETE FROM events WHERE project_id = $1 AND person_id = ANY($2::uuid[]) AND id = ANY($3::uuid[])"
+                    " RETURNING idempotency_key",
+                    project_id, [r[0] for r in doomed], [r[1] for r in doomed],
+                )
+                await free_keys(conn, project_id, [r[0] for r in keys if r[0] is not None])
+                return len(keys)
     status = await pool.execute(
         "DELETE FROM events WHERE ctid = ANY(ARRAY("
         "  SELECT ctid FROM events WHERE project_id = $1 AND ts < $2 ORDER BY ts, seq LIMIT $3))",

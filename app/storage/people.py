@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from . import cluster
 from .filters import Params, PropertyFilter, filters_sql
 
 
@@ -76,7 +77,38 @@ _PERSON_COLUMNS = """
 """
 
 
-def _row(r: asyncpg.Record) -> PersonRow:
+# On Citus identities are on other shards than their persons (distributed by
+# identity): the person columns without them, and the identities of a page of
+# people fetched by a second query (_with_identities).
+_PERSON_COLUMNS_CITUS = _PERSON_COLUMNS.replace(
+    """ARRAY(SELECT i.identity FROM identities i WHERE i.project_id = p.project_id AND i.person_id = p.id
+          ORDER BY i.created_at, i.identity)""", "NULL::text[]")
+assert _PERSON_COLUMNS_CITUS != _PERSON_COLUMNS
+
+
+def _columns(pool) -> str:
+    return _PERSON_COLUMNS_CITUS if cluster.on_citus(pool) else _PERSON_COLUMNS
+
+
+async def _with_identities(pool, project_id: uuid.UUID, rows: list) -> list[dict]:
+    """The records, with their identities filled in on Citus (as dicts)."""
+    if not rows or not cluster.on_citus(pool):
+        return list(rows)
+    out = [dict(r) for r in rows]
+    if out:
+        found: dict[uuid.UUID, list[str]] = {}
+        for r in await pool.fetch(
+            "SELECT person_id, identity FROM identities WHERE project_id = $1 AND person_id = ANY($2::uuid[])"
+            " ORDER BY created_at, identity",
+            project_id, [r["id"] for r in out],
+        ):
+            found.setdefault(r["person_id"], []).append(r["identity"])
+        for r in out:
+            r["identities"] = found.get(r["id"], [])
+    return out
+
+
+def _row(r) -> PersonRow:
     return PersonRow(
         id=r["id"], identities=list(r["identities"]), identified=r["identified"], properties=r["properties"],
         first_seen=r["first_seen"], last_seen=r["last_seen"], lifetime_revenue=r["lifetime_revenue"],
@@ -89,6 +121,17 @@ class PeopleRepository:
         self.pool = pool
 
     async def by_identity(self, project_id: uuid.UUID, identity: str) -> PersonRow | None:
+        if cluster.on_citus(self.pool):
+            person_id = await self.pool.fetchval(
+                "SELECT person_id FROM identities WHERE project_id = $1 AND identity = $2", project_id, identity
+            )
+            if person_id is None:
+                return None
+            rows = await self.pool.fetch(
+                f"SELECT {_PERSON_COLUMNS_CITUS} FROM persons p WHERE p.project_id = $1 AND p.id = $2",
+                project_id, person_id,
+            )
+            return _row((await _with_identities(self.pool, project_id, rows))[0]) if rows else None
         r = await self.pool.fetchrow(
             f"SELECT {_PERSON_COLUMNS} FROM identities i0 JOIN persons p"
             " ON p.project_id = i0.project_id AND p.id = i0.person_id"
@@ -99,6 +142,20 @@ class PeopleRepository:
 
     async def by_ids(self, project_id: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, PersonRow]:
         """Live persons by id; a merged-away id maps to its survivor."""
+        if cluster.on_citus(self.pool):
+            live = {
+                r["asked"]: r["live"] for r in await self.pool.fetch(
+                    "SELECT id AS asked, COALESCE(merged_into, id) AS live FROM persons"
+                    " WHERE project_id = $1 AND id = ANY($2::uuid[])",
+                    project_id, ids,
+                )
+            }
+            found = await _with_identities(self.pool, project_id, await self.pool.fetch(
+                f"SELECT {_PERSON_COLUMNS_CITUS} FROM persons p WHERE p.project_id = $1 AND p.id = ANY($2::uuid[])",
+                project_id, sorted(set(live.values())),
+            ))
+            by_id = {r["id"]: _row(r) for r in found}
+            return {asked: by_id[person] for asked, person in live.items() if person in by_id}
         rows = await self.pool.fetch(
             f"""
             SELECT q.asked, {_PERSON_COLUMNS}
@@ -141,11 +198,11 @@ class PeopleRepository:
         if after is not None:
             where_sql += f" AND (p.created_at, p.id) > ({params.add(after[0])}, {params.add(after[1])})"
         rows = await self.pool.fetch(
-            f"SELECT {_PERSON_COLUMNS} FROM persons p WHERE {where_sql}"
+            f"SELECT {_columns(self.pool)} FROM persons p WHERE {where_sql}"
             f" ORDER BY p.created_at, p.id LIMIT {params.add(first + 1)}",
             *params.values,
         )
-        return [_row(r) for r in rows], total
+        return [_row(r) for r in await _with_identities(self.pool, project_id, rows)], total
 
     async def property_history(
         self, project_id: uuid.UUID, person_id: uuid.UUID, key: str

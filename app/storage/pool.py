@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncpg
 import orjson
 
+from . import cluster
+
 
 # What a lost or refusing database raises: callers map these to "unavailable".
 CONNECTION_ERRORS = (
@@ -32,6 +34,8 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     # JSON travels as text through orjson: faster than the stdlib json codec.
     for typename in ("jsonb", "json"):
         await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+    # Citus or not: a few storage functions take another path there (app/storage/cluster.py).
+    await cluster.note_connection(conn)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -41,7 +45,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(
+    pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
@@ -50,6 +54,8 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         # Statement cache per connection; reports are parameterised so it hits.
         statement_cache_size=512,
     )
+    await cluster.note_pool(pool)
+    return pool
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

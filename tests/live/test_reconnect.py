@@ -46,7 +46,7 @@ async def test_events_committed_while_not_listening_are_caught_up(live_server):
         # from when the lost connection was last alive, not from the reconnect.
         bus.catchup_margin = timedelta(milliseconds=100)
         reconnects, caught_up = bus.stats["reconnects"], bus.stats["caught_up"]
-        await services.pool.execute("SELECT pg_terminate_backend($1)", bus.listener.connection.get_server_pid())
+        await services.pool.execute("SELECT pg_terminate_backend($1::int)", bus.listener.connection.get_server_pid())
         await eventually(lambda: not bus.listening)
         during = [await record(live_server.url, keys.write_key, "c", "During", {"i": i}) for i in range(5)]
         assert await client.events(5) == during  # caught up after the reconnect, in order

@@ -35,7 +35,7 @@ async def test_one_connection_several_channels_and_a_reconnect(services):
         await eventually(lambda: got == {"a": ["one"], "b": ["two"]})
 
         # Killed: every channel hears that nobody listens, then that it is back.
-        await pool.execute("SELECT pg_terminate_backend($1)", listener.connection.get_server_pid())
+        await pool.execute("SELECT pg_terminate_backend($1::int)", listener.connection.get_server_pid())
         await eventually(lambda: listener.connects == 2 and listener.listening)
         assert states == {"a": [True, False, True], "b": [True, False, True]}
         await pool.execute("SELECT pg_notify('whodid_test_a', 'three')")

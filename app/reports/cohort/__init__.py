@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from ...storage import cluster
 from ..contract import ReportKind
 from .assembly import CohortCell, CohortResult, CohortRow, GridRow, assemble
 from .spec import MAX_BUCKETS, MODES, CohortSpec, Mode
@@ -32,5 +33,5 @@ async def compute_cohort(conn: Any, project_id: uuid.UUID, spec: CohortSpec, com
     rows: list[Any] = []
     if spec.from_ < spec.to:
         sql, params = build(project_id, spec)
-        rows = await conn.fetch(sql, *params)
+        rows = await cluster.reads(conn).fetch(sql, *params)
     return assemble(rows, spec, computed_at)

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from ...storage import cluster
 from .assembly import (
     FunnelComparison,
     FunnelResult,
@@ -68,7 +69,7 @@ async def compute_funnel(
         in_transaction = getattr(conn_or_pool, "is_in_transaction", None)
         if in_transaction is not None and in_transaction():
             await conn_or_pool.execute(STATEMENT_SETTINGS)
-        rows = await conn_or_pool.fetch(sql, *params)
+        rows = await cluster.reads(conn_or_pool).fetch(sql, *params)
     return assemble(rows, spec, computed_at, with_people=with_people)
 
 

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from ...storage import cluster
 from ..contract import ReportKind
 from .assembly import (
     Money,
@@ -41,5 +42,5 @@ async def compute_revenue(conn_or_pool: Any, project_id: uuid.UUID, spec: Revenu
     """The revenue report of `spec` as of now, on the caller's connection or
     pool (no cache, no timeout: ReportService.report is the server's way)."""
     sql, params = build(project_id, spec)
-    rows = await conn_or_pool.fetch(sql, *params)
+    rows = await cluster.reads(conn_or_pool).fetch(sql, *params)
     return assemble(rows, spec, datetime.now(timezone.utc))
