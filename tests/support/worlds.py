@@ -209,9 +209,10 @@ def lifecycle_worlds(draw) -> dict:
 
 # ------------------------------------------------------------ the database and the oracle
 
-async def load(services, project_id, world: dict) -> None:
-    """Play a world through the ingest service, in its order."""
-    t0 = world["t0"]
+async def load(services, project_id, world: dict, *, t0: datetime | None = None) -> None:
+    """Play a world through the ingest service, in its order (times from the
+    world's t0, or from `t0` for a world made without one)."""
+    t0 = t0 or world["t0"]
 
     def batch(events):
         return [EventIn(i, n, p, t0 + timedelta(seconds=o)) for i, n, o, p in events]
