@@ -8,7 +8,7 @@ import asyncpg
 
 from .auth import AuthService
 from .config import Settings
-from .graphql.persisted import PersistedQueryStore
+from .storage.persisted_queries import PersistedQueryStore
 from .ingest.service import IngestService
 from .ingest.writer import Writer
 from .live.bus import LiveBus
@@ -38,7 +38,8 @@ class Services:
     live: LiveBus | None = None
     # The planner's statistics kept up with what the writer adds.
     statistics: StatisticsKeeper | None = None
-    # Automatic persisted queries (app/graphql/persisted.py): memory, and Redis when configured.
+    # Automatic persisted queries: the store (app/storage/persisted_queries.py; memory, and Redis when
+    # configured) that app/graphql/persisted.py runs the protocol on.
     persisted: PersistedQueryStore | None = None
     # Events past a project's retention removed in the background (servers only).
     retention: RetentionKeeper | None = None

@@ -17,6 +17,7 @@ from app.server import create_app
 from app.services import Services
 from app.storage.pool import create_pool
 # Named here too for tests written before tests/support/ (import from there).
+from tests.support.ordering import after_their_property_tests
 from tests.support.database import LOCAL_ADMIN_URL, admin_execute, find_admin_url, free_port, scratch_database  # noqa: F401
 from tests.support.server import GraphQLClient, make_project, serving  # noqa: F401
 
@@ -91,3 +92,10 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """After any shuffling (pytest-randomly, --reverse): the checks that a
+    property test ran enough examples go after it (tests/support/ordering.py)."""
+    after_their_property_tests(items)

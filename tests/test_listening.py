@@ -40,7 +40,11 @@ def _owners(pids: list[int], inodes: set[int]) -> dict[int, int]:
     """inode -> the pid among `pids` that holds it."""
     owners = {}
     for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except FileNotFoundError:  # the process ended since it was listed (a killed worker)
+            continue
+        for fd in fds:
             try:
                 target = os.readlink(fd)
             except OSError:

@@ -14,7 +14,7 @@ A request may carry `extensions.persistedQuery = {version: 1, sha256Hash}`:
 The stored text is exactly the text that was registered, so the parser and
 validation caches (keyed by the text) hit for a known hash as for the text.
 
-The store: an LRU in each process's memory (WHODID_APQ_MAX_ENTRIES documents,
+The store (app/storage/persisted_queries.py): an LRU in each process's memory (WHODID_APQ_MAX_ENTRIES documents,
 each at most MAX_DOCUMENT_BYTES), and, when REDIS_URL is set, Redis behind it,
 shared by every worker and host (aiocache, namespace `whodid:apq:v1`, each entry
 living WHODID_APQ_TTL seconds). A Redis that fails is logged and bypassed:
@@ -22,10 +22,7 @@ the hash is then unknown and the client sends the query again.
 """
 from __future__ import annotations
 
-import hashlib
-import logging
 import re
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -33,13 +30,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
-from ..reports.cache import redis_cache
+from ..storage.persisted_queries import PersistedQueryStore, sha256
 
-log = logging.getLogger("whodid.graphql.persisted")
-
-NAMESPACE = "whodid:apq:v1"
-# Larger documents are run but not stored (a bound on the memory the store takes).
-MAX_DOCUMENT_BYTES = 64 * 1024
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 NOT_FOUND = "PersistedQueryNotFound"
@@ -66,78 +58,12 @@ class Persisted:
     register: str | None
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def persisted_query(extensions: object) -> dict | None:
     """`extensions.persistedQuery`, when the request carries it."""
     if not isinstance(extensions, dict):
         return None
     value = extensions.get("persistedQuery")
     return value if value is not None else None
-
-
-class PersistedQueryStore:
-    def __init__(self, *, redis_url: str | None = None, max_entries: int = 1000, ttl: int = 86_400,
-                 namespace: str = NAMESPACE):
-        self.namespace = namespace
-        self.max_entries = max(1, max_entries)
-        self.ttl = ttl
-        self.local: OrderedDict[str, str] = OrderedDict()
-        self.shared = redis_cache(redis_url, namespace=namespace) if redis_url else None
-        self.hits = 0
-        self.misses = 0
-        self.errors = 0
-
-    def _remember(self, digest: str, query: str) -> None:
-        self.local[digest] = query
-        self.local.move_to_end(digest)
-        while len(self.local) > self.max_entries:
-            self.local.popitem(last=False)
-
-    async def get(self, digest: str) -> str | None:
-        query = self.local.get(digest)
-        if query is not None:
-            self.local.move_to_end(digest)
-            self.hits += 1
-            return query
-        if self.shared is not None:
-            try:
-                query = await self.shared.get(digest)
-            except Exception as exc:  # Redis down: the client sends the query again
-                self.errors += 1
-                log.warning("persisted query read failed hash=%s: %r", digest, exc)
-                query = None
-            if isinstance(query, str) and sha256(query) == digest:
-                self._remember(digest, query)
-                self.hits += 1
-                return query
-        self.misses += 1
-        return None
-
-    async def set(self, digest: str, query: str) -> None:
-        if len(query.encode("utf-8")) > MAX_DOCUMENT_BYTES:
-            return
-        self._remember(digest, query)
-        if self.shared is not None:
-            try:
-                await self.shared.set(digest, query, ttl=self.ttl if self.ttl > 0 else None)
-            except Exception as exc:
-                self.errors += 1
-                log.warning("persisted query write failed hash=%s: %r", digest, exc)
-
-    async def clear(self) -> None:
-        self.local.clear()
-        if self.shared is not None:
-            await self.shared.clear(namespace=self.namespace)
-
-    async def close(self) -> None:
-        if self.shared is not None:
-            try:
-                await self.shared.client.aclose()
-            except Exception as exc:  # closing never fails a shutdown
-                log.warning("persisted query store close failed: %r", exc)
 
 
 async def resolve(store: PersistedQueryStore, query: object, extension: object) -> Persisted:

@@ -2,7 +2,7 @@
 
 Publishing: the group-commit writer calls `publish` inside each flush's
 transaction, once per project, with the rows it inserted. It sends them with
-`pg_notify` on one channel (payload format: app/live/payload.py); PostgreSQL
+`pg_notify` on one channel (payload format: app/storage/live_wire.py); PostgreSQL
 delivers a notification only when, and in the order, transactions commit. So
 every process sees exactly the committed events, in commit order, whichever
 process wrote them.
@@ -37,7 +37,7 @@ import asyncpg
 from ..storage.person_ids import person_id_for
 from ..storage.events import EventRepository, EventRow
 from ..storage.listener import Listener
-from . import payload as wire
+from ..storage import live_wire as wire
 from . import store
 from .queue import Subscriber
 

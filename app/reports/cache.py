@@ -32,7 +32,6 @@ import hashlib
 import logging
 import secrets
 import time
-import urllib.parse
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +39,8 @@ from typing import Any, Awaitable, Callable, Generic, Protocol, TypeVar
 
 from aiocache import SimpleMemoryCache
 from aiocache.serializers import PickleSerializer
+
+from ..storage.redis_cache import redis_cache
 
 log = logging.getLogger("whodid.reports.cache")
 
@@ -69,33 +70,6 @@ class _Entry:
 
 # What a computation returns: the value and when it was computed.
 Compute = Callable[[], Awaitable[tuple[Any, datetime]]]
-
-
-def redis_cache(url: str, *, namespace: str, timeout: float = 5.0):
-    """An aiocache RedisCache for redis:// or rediss:// URLs (host, port, /db, password)."""
-    from aiocache import RedisCache
-
-    class _RedisCache(RedisCache):
-        async def _set(self, key, value, ttl=None, _cas_token=None, _conn=None):
-            # SET PX instead of the SETEX/PSETEX that redis-py deprecates.
-            if _cas_token is None and ttl:
-                return await self.client.set(key, value, px=max(1, int(float(ttl) * 1000)))
-            return await super()._set(key, value, ttl=ttl, _cas_token=_cas_token, _conn=_conn)
-
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme not in ("redis", "rediss"):
-        raise ValueError(f"REDIS_URL must be redis:// or rediss://, not {parsed.scheme}://")
-    db = parsed.path.lstrip("/").split("/")[0] or "0"
-    return _RedisCache(
-        serializer=PickleSerializer(),
-        namespace=namespace,
-        timeout=timeout,
-        endpoint=parsed.hostname or "127.0.0.1",
-        port=parsed.port or 6379,
-        db=int(db),
-        password=urllib.parse.unquote(parsed.password) if parsed.password else None,
-        ssl=parsed.scheme == "rediss",
-    )
 
 
 class ReportCache:

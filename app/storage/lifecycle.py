@@ -32,8 +32,7 @@ from datetime import datetime
 
 import asyncpg
 
-from ..live import payload as live_wire
-from . import cluster
+from . import cluster, live_wire
 from .projects import KEYS_CHANNEL
 
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
@@ -161,7 +160,7 @@ async def _delete_rest(conn: asyncpg.Connection, project_id: uuid.UUID, target: 
         project_id, target,
     )
     await bump_generation(conn, project_id)
-    # Live subscribers drop their queued events (app/live/payload.py).
+    # Live subscribers drop their queued events (app/storage/live_wire.py).
     # (150 ids a payload: PostgreSQL refuses payloads of 8000 bytes.)
     ids = sorted(r["id"] for r in gone)
     await conn.execute(

@@ -12,7 +12,7 @@ import pytest
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from app.graphql.persisted import PersistedQueryStore
+from app.storage.persisted_queries import PersistedQueryStore
 
 REDIS_URL = os.environ.get("WHODID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APOLLO_ACCEPT = "*/*"  # what Apollo Client's fetch sends

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import os
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,29 +22,11 @@ from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec
 from app.reports.periods import Period
 from app.reports.revenue import RevenueSpec
 
-try:
-    from tests.support.scenarios import T, fresh_project
-except ModuleNotFoundError:  # pragma: no cover
-    from test_revenue_cohort_support import T, fresh_project  # type: ignore[no-redef]
+from tests.support.report_values import ANCHOR, plain
+from tests.support.scenarios import T, fresh_project
 
 ROOT = Path(__file__).resolve().parents[2]
-ANCHOR = T(2024, 7, 1)
 FROM = ANCHOR - timedelta(days=DAYS)
-
-
-def plain(value):
-    """A report value as plain data, person ids and computation times left out
-    (the importing project's people have ids of their own)."""
-    if dataclasses.is_dataclass(value):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name not in ("computed_at",)}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, uuid.UUID):
-        return "person"
-    return value
 
 
 async def reports(services, project_id) -> dict:

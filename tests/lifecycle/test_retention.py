@@ -17,7 +17,7 @@ from app.ingest.validation import EventIn
 from app.reports.service import ReportService
 from app.storage.retention import RetentionKeeper
 
-from tests.lifecycle.test_export import ANCHOR, plain
+from tests.support.report_values import ANCHOR, plain
 from tests.support.scenarios import T, fresh_project
 
 from app.reports.cohort import CohortSpec

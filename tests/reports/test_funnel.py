@@ -6,7 +6,6 @@ from __future__ import annotations
 import pickle
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
@@ -22,14 +21,7 @@ from app.reports.funnel import (
     compute_funnel,
 )
 from app.storage.filters import FilterOp, PropertyFilter
-
-UTC = timezone.utc
-T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
-FROM, TO = T0, T0 + timedelta(days=7)
-
-
-def T(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+from tests.support.funnel_cases import FROM, TO, UTC, T, gql_input, people, pid, record
 
 
 def spec(
@@ -41,21 +33,6 @@ def spec(
 ) -> FunnelSpec:
     built = [FunnelStepSpec(s) if isinstance(s, str) else FunnelStepSpec(s[0], tuple(s[1])) for s in steps]
     return FunnelSpec(tuple(built), from_, to, window, segment)
-
-
-async def record(services, project, *events: tuple) -> None:
-    """events: (identity, name, seconds after T0[, properties]) — one batch, in order."""
-    await services.ingest.record_events(
-        project.id, [EventIn(e[0], e[1], e[3] if len(e) > 3 else None, T(e[2])) for e in events]
-    )
-
-
-async def pid(services, project, identity: str) -> uuid.UUID:
-    return (await services.people.by_identity(project.id, identity)).id
-
-
-def people(result: FunnelResult) -> list[int]:
-    return [s.people for s in result.steps]
 
 
 def page_ids(result: FunnelResult, step: int, status=StepStatus.REACHED, segment=None) -> list[uuid.UUID]:
@@ -364,15 +341,6 @@ query($input: FunnelInput!, $status: StepStatus! = REACHED, $first: Int! = 50, $
   }
 }
 """
-
-
-def gql_input(*steps: Any, **extra: Any) -> dict:
-    return {
-        "steps": [{"event": s} if isinstance(s, str) else s for s in steps],
-        "from": FROM.isoformat(),
-        "to": TO.isoformat(),
-        **extra,
-    }
 
 
 async def test_graphql_funnel_and_people_list_pagination(read_client, services, project):

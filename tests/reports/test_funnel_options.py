@@ -15,7 +15,7 @@ from app.reports.funnel import ExclusionSpec, FunnelSpec, FunnelStepSpec, Segmen
 from app.reports.periods import Period
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
-from tests.reports.test_funnel import FROM, TO, T, gql_input, people, pid, record
+from tests.support.funnel_cases import FROM, TO, T, gql_input, people, pid, record
 
 
 def spec(*steps: str, window: int | None = None, exclusions=(), hold=None, population=None, segment=None,

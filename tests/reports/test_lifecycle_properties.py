@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 from app.reports.lifecycle import LIFECYCLE, LIFECYCLE_PEOPLE, LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
 
 from tests.support.reference import lifecycle as reference_lifecycle
-from tests.reports.random_worlds import (
-    filter_dicts, lifecycle_scenarios, load, new_project, population_dict, world,
-)
+from tests.support.server import make_project
+from tests.support.worlds import filter_dicts, lifecycle_worlds, load, people_dict, stored
 
 
 async def all_people(services, project_id, spec: LifecycleSpec, start, status, page: int) -> list[str]:
@@ -50,19 +49,19 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_LIFECYCLE_EXAMPLES", "40"))
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
 )
-@given(scenario=lifecycle_scenarios(), page=st.sampled_from([1, 2, 1000]))
+@given(scenario=lifecycle_worlds(), page=st.sampled_from([1, 2, 1000]))
 async def test_lifecycle_matches_the_oracle(services, scenario, page):
-    project = await new_project(services, "lifecycle-prop")
+    project = await make_project(services, "lifecycle-prop")
     await load(services, project.id, scenario)
     spec = LifecycleSpec(
         event=scenario["event"], where=tuple(scenario["where"]), from_=scenario["from"], to=scenario["to"],
         interval=scenario["interval"], people=scenario["people"],
     )
     result = (await services.reports.report(LIFECYCLE, project.id, spec)).value
-    events, props = await world(services, project.id)
+    events, props = await stored(services, project.id)
     want = reference_lifecycle(
         events, props, spec.event, filter_dicts(spec.where), spec.from_, spec.to, spec.interval.value,
-        population_dict(spec.people),
+        people_dict(spec.people),
     )
     got = [
         {"start": p.start, "new": p.new, "returning": p.returning, "resurrecting": p.resurrecting,

@@ -22,9 +22,8 @@ from app.reports.paths import PATHS, PATHS_PEOPLE, PathsPeopleSpec, PathsSpec
 from app.reports.population import Population
 
 from tests.support.reference import paths as reference_paths
-from tests.reports.random_worlds import (
-    IDENTITIES, KEYS, T0, filters, load, new_project, population_dict, properties, values, world,
-)
+from tests.support.server import make_project
+from tests.support.worlds import SIX_WEEKS, filters, history, load, people_dict, stored
 
 NAMES = ["A", "B", "C", "D", "a"]
 OFFSETS = [-60, 0, 0, 0, 0.5, 1, 1, 1.000001, 2, 30, 61, 120, 3600, 3601, 90000]
@@ -38,28 +37,25 @@ def populations(draw) -> Population | None:
     if kind == "none":
         return None
     if kind == "properties":
-        return Population(properties=tuple(draw(st.lists(filters(), min_size=1, max_size=2))))
+        return Population(properties=tuple(draw(st.lists(filters(SIX_WEEKS), min_size=1, max_size=2))))
     return Population(did_event=draw(st.sampled_from(NAMES)))
 
 
 @st.composite
 def scenarios(draw) -> dict:
-    event = st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(NAMES), st.sampled_from(OFFSETS), properties)
-    links = st.tuples(st.sampled_from(["identify", "alias"]), st.sampled_from(IDENTITIES), st.sampled_from(IDENTITIES))
-    sets = st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(KEYS), values, st.integers(0, 3))
+    """A SIX_WEEKS world (tests/support/worlds.py) with this test's names and
+    offsets, and a random paths report."""
+    t0 = SIX_WEEKS.t0
     a = draw(st.sampled_from(RANGE_START))
     b = a + draw(st.sampled_from(RANGE_LENGTH))
     anchor = draw(st.sampled_from(NAMES))
     forward = draw(st.booleans())
     return {
-        "before": draw(st.lists(event, min_size=4, max_size=40)),
-        "links": draw(st.lists(links, max_size=4)),
-        "after": draw(st.lists(event, max_size=8)),
-        "sets": draw(st.lists(sets, max_size=6)),
+        **draw(history(SIX_WEEKS, names=NAMES, offsets=OFFSETS)),
         "start": anchor if forward else None,
         "end": None if forward else anchor,
-        "from": T0 + timedelta(seconds=a),
-        "to": T0 + timedelta(seconds=b),
+        "from": t0 + timedelta(seconds=a),
+        "to": t0 + timedelta(seconds=b),
         "depth": draw(st.sampled_from([1, 2, 3, 4, 4, 10])),
         "limit": draw(st.sampled_from([1, 2, 3, 10, 50])),
         "people": draw(populations()),
@@ -93,17 +89,17 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_PATHS_EXAMPLES", "40"))
 )
 @given(scenario=scenarios(), page=st.sampled_from([1, 2, 1000]))
 async def test_paths_match_the_oracle(services, scenario, page):
-    project = await new_project(services, "paths-prop")
+    project = await make_project(services, "paths-prop")
     await load(services, project.id, scenario)
     spec = PathsSpec(
         from_=scenario["from"], to=scenario["to"], start_event=scenario["start"], end_event=scenario["end"],
         depth=scenario["depth"], limit=scenario["limit"], people=scenario["people"],
     )
     result = (await services.reports.report(PATHS, project.id, spec)).value
-    events, props = await world(services, project.id)
+    events, props = await stored(services, project.id)
     want = reference_paths(
         events, props, spec.from_, spec.to, spec.start_event, spec.end_event, spec.depth, spec.limit,
-        population_dict(spec.people),
+        people_dict(spec.people),
     )
     assert [(n.step, n.event, n.people) for n in result.nodes] == [
         (n["step"], n["event"], n["people"]) for n in want["nodes"]

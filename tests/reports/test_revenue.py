@@ -3,7 +3,6 @@ named edge cases, through ReportService and through GraphQL."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,59 +11,15 @@ from hypothesis import strategies as st
 from app.errors import BadInput
 from app.ingest.validation import EventIn
 from app.reports.periods import Period
-from app.reports.revenue import RevenueSpec, TopPeopleSpec, compute_revenue
+from app.reports.revenue import RevenueSpec, compute_revenue
 
 from tests.support.reference import revenue as reference_revenue
+from tests.support.revenue_answers import all_top_people, as_dict, exact
 from tests.support.scenarios import (
     PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
 
 EXAMPLES = {"run": 0, "with_revenue": 0, "with_sources": 0}
-
-
-def money_dict(m) -> dict:
-    return {
-        "total": m.total,
-        "gross": m.gross,
-        "refunds": m.refunds,
-        "payingPeople": m.paying_people,
-        "averageRevenuePerPayingPerson": m.average_revenue_per_paying_person,
-    }
-
-
-def exact(value):
-    """Decimals compared by value AND by their text (what the API prints), except
-    where the oracle keeps an exponent form (1E+2) that NUMERIC prints as 100."""
-    if isinstance(value, Decimal):
-        return ("D", value, str(value) if "E" not in str(value) else None)
-    if isinstance(value, dict):
-        return {k: exact(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [exact(v) for v in value]
-    return value
-
-
-def as_dict(result, top: list) -> dict:
-    out = money_dict(result.money)
-    out["series"] = [{"start": p.start, **money_dict(p.money)} for p in result.series]
-    out["bySource"] = [
-        {"value": s.value, "total": s.total, "payingPeople": s.paying_people,
-         "averageRevenuePerPayingPerson": s.average_revenue_per_paying_person}
-        for s in result.by_source
-    ]
-    out["topPeople"] = top
-    return out
-
-
-async def all_top_people(services, project_id, spec: RevenueSpec, page_size: int) -> list:
-    """Every page of topPeople, following the cursors."""
-    out, after = [], None
-    while True:
-        page = (await services.reports.top_people(project_id, TopPeopleSpec(spec, page_size, after))).value
-        out += [(str(pid), rev) for pid, rev in page.entries]
-        if not page.has_next_page:
-            return out
-        after = page.entries[-1][1], page.entries[-1][0]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

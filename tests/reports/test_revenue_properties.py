@@ -14,8 +14,8 @@ from app.reports.periods import Period
 from app.reports.population import Population
 from app.reports.revenue import RevenueSpec
 from tests.support.reference import revenue as reference_revenue
-from tests.reports.test_cohort_properties import oracle_people, population, populations
-from tests.reports.test_revenue import all_top_people, as_dict, exact
+from tests.support.populations import oracle_people, population, populations
+from tests.support.revenue_answers import all_top_people, as_dict, exact
 from tests.support.scenarios import (
     PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )

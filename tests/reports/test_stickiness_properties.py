@@ -1,5 +1,5 @@
 """Random stickiness reports against the oracle (tests/support/reference.py
-`stickiness`): a random world (tests/reports/worlds.py), a random event,
+`stickiness`): a random world (tests/support/worlds.py `trend_worlds`), a random event,
 `where`, interval and range of a few periods, a people filter or none. The
 report (STICKINESS through the report service) must equal the oracle's, and
 every bucket's peopleList (STICKINESS_PEOPLE) its sorted person ids."""
@@ -15,7 +15,7 @@ from app.reports.periods import Period
 from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessSpec
 from tests.support.server import make_project
 from tests.support.reference import stickiness as reference_stickiness
-from tests.reports.worlds import NAMES, filter_dicts, load, people_dict, stored, where, worlds
+from tests.support.worlds import MONTH_END, NAMES, filter_dicts, load, people_dict, stored, trend_worlds, where
 
 EXAMPLES: list[int] = []
 MAX_EXAMPLES = int(os.environ.get("WHODID_STICKINESS_EXAMPLES", "40"))
@@ -23,7 +23,7 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_STICKINESS_EXAMPLES", "40"))
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(world=worlds(), event=st.sampled_from(NAMES), filters=where)
+@given(world=trend_worlds(), event=st.sampled_from(NAMES), filters=where(MONTH_END))
 async def test_stickiness_matches_the_oracle(services, world, event, filters):
     project = await make_project(services, "sticky-prop")
     await load(services, project.id, world)

@@ -1,6 +1,6 @@
 """Random trends against the oracle (tests/support/reference.py `trends`).
 
-Each example: a fresh project with a random world (tests/reports/worlds.py:
+Each example: a fresh project with a random world (tests/support/worlds.py `trend_worlds`:
 merges by identify/alias after some events, same-second and repeated events,
 late events, numeric strings, current person properties) and a random trend
 (1-3 series of random maths, `where` filters, a breakdown by an event or a
@@ -22,13 +22,15 @@ from app.reports.periods import Period
 from app.reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
 from tests.support.server import make_project
 from tests.support.reference import trends as reference_trends
-from tests.reports.worlds import KEYS, NAMES, filter_dicts, load, people_dict, stored, where, worlds
+from tests.support.worlds import KEYS, MONTH_END, NAMES, filter_dicts, load, people_dict, stored, trend_worlds, where
+
+WHERE = where(MONTH_END)
 
 
 @st.composite
 def series(draw) -> SeriesSpec:
     m = draw(st.sampled_from(list(TrendMath)))
-    return SeriesSpec(draw(st.sampled_from(NAMES)), draw(where), m,
+    return SeriesSpec(draw(st.sampled_from(NAMES)), draw(WHERE), m,
                       draw(st.sampled_from(KEYS)) if m.of_property else None)
 
 
@@ -50,7 +52,7 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_TRENDS_EXAMPLES", "40"))
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(world=worlds(), trend=st.lists(series(), min_size=1, max_size=3), breakdown=breakdowns)
+@given(world=trend_worlds(), trend=st.lists(series(), min_size=1, max_size=3), breakdown=breakdowns)
 async def test_trends_match_the_oracle(services, world, trend, breakdown):
     project = await make_project(services, "trends-prop")
     await load(services, project.id, world)

@@ -227,3 +227,4 @@ async def test_replica_down_means_the_primary_with_a_warning_and_a_metric(cluste
         assert sum("read replica is down" in r.getMessage() for r in caplog.records) == 1
     finally:
         await reports.close()
+        replica.start()  # the module's other tests read there, in whatever order they run

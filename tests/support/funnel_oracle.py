@@ -5,48 +5,23 @@ project, the `oracle`'s answer over what the database holds, and `compare`
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from app.ingest.validation import EventIn
 from app.reports.funnel import FunnelSpec, StepStatus
-from tests.support.reference import Ev, funnel as reference_funnel
+from tests.support.reference import funnel as reference_funnel
+from tests.support.worlds import load as load_world, stored
 
 T0 = datetime(2024, 5, 6, tzinfo=timezone.utc)
 
 
 async def load(services, project_id, scenario: dict) -> None:
-    def batch(events):
-        return [EventIn(i, n, p, T0 + timedelta(seconds=o)) for i, n, o, p in events]
-
-    if scenario["before"]:
-        await services.ingest.record_events(project_id, batch(scenario["before"]))
-    for kind, a, b in scenario["links"]:
-        if a == b:
-            continue
-        if kind == "identify":
-            await services.ingest.identify(project_id, a, b)
-        else:
-            await services.ingest.alias(project_id, a, b)
-    if scenario["after"]:
-        await services.ingest.record_events(project_id, batch(scenario["after"]))
-    for identity, key, value, minutes in scenario["sets"]:
-        await services.ingest.set_properties(project_id, identity, {key: value}, T0 + timedelta(minutes=minutes))
+    """Play a scenario (the shape of tests/support/worlds.py's worlds, times from T0)."""
+    await load_world(services, project_id, scenario, t0=T0)
 
 
 async def oracle(services, project_id, scenario: dict, spec: FunnelSpec) -> dict:
     seg = scenario["segment"]
-    async with services.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT seq, person_id, name, properties, ts FROM events WHERE project_id = $1", project_id
-        )
-        persons = await conn.fetch(
-            "SELECT id, properties FROM persons WHERE project_id = $1 AND merged_into IS NULL", project_id
-        )
-    events = [
-        Ev(r["seq"], str(r["person_id"]), r["name"], r["properties"], r["ts"])
-        for r in rows
-    ]
-    person_props = {str(r["id"]): r["properties"] for r in persons}
+    events, person_props = await stored(services, project_id)
     steps = [
         {"event": s.event, "where": [{"key": f.key, "op": f.op.value, "value": f.value} for f in s.where] or None}
         for s in spec.steps

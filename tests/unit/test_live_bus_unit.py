@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from app.live import payload as wire
+from app.storage import live_wire as wire
 from app.live.bus import LiveBus
 from tests.support.fakes import FakeEvents, FakeListener, event_row
 

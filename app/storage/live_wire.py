@@ -29,7 +29,7 @@ from typing import Union
 
 import orjson
 
-from ..storage.events import EventRow
+from .events import EventRow
 
 CHANNEL = "whodid_events"
 # PostgreSQL's limit is 8000 bytes; stay well below.

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import orjson
 
-from app.live import payload as wire
+from app.storage import live_wire as wire
 from app.storage.events import EventRow
 
 PROJECT = uuid.UUID("6f1d0c1e-0000-4000-8000-000000000001")
