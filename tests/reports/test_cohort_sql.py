@@ -5,10 +5,8 @@ statement shows here as a diff to review; WHODID_UPDATE_GOLDEN=1 rewrites the
 files."""
 from __future__ import annotations
 
-import os
-import uuid
+from functools import partial
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +15,8 @@ from app.reports.cohort.statement import build
 from app.reports.periods import Period
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
+from tests.support.golden import PROJECT, assert_golden, assert_one_placeholder_per_parameter
 
-GOLDEN = Path(__file__).parent / "golden"
-PROJECT = uuid.UUID("00000000-0000-0000-0000-000000000001")
 FROM, TO = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 4, 1, tzinfo=timezone.utc)
 PEOPLE = Population(properties=(PropertyFilter("Country", FilterOp.EQ, "FR"),), did_event="Paid",
                     from_=FROM, to=TO)
@@ -38,29 +35,14 @@ VARIANTS = {
 }
 
 
-def render(sql: str, params: list) -> str:
-    assert params[0] == PROJECT
-    lines = [sql.rstrip(), "", "-- parameters"]
-    lines += [f"-- ${i}: {p!r}" for i, p in enumerate(params, 1)]
-    return "\n".join(lines) + "\n"
-
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_statement_is_the_golden_one(name):
-    text = render(*build(PROJECT, VARIANTS[name]))
-    path = GOLDEN / f"{name}.sql"
-    if os.environ.get("WHODID_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}: run with WHODID_UPDATE_GOLDEN=1 and review it"
-    assert text == path.read_text()
+    assert_golden(name, build(PROJECT, VARIANTS[name]))
 
 
 def test_one_placeholder_per_parameter():
-    for name, spec in VARIANTS.items():
-        sql, params = build(PROJECT, spec)
-        for i in range(1, len(params) + 1):
-            assert f"${i}" in sql, (name, i)
-        assert f"${len(params) + 1}" not in sql, name
+    assert_one_placeholder_per_parameter((name, partial(build, PROJECT, spec)) for name, spec in VARIANTS.items())
 
 
 def test_the_report_values_keep_their_placeholders_whatever_the_options():

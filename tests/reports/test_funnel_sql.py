@@ -5,10 +5,8 @@ statement shows here as a diff to review; WHODID_UPDATE_GOLDEN=1 rewrites the
 files."""
 from __future__ import annotations
 
-import os
-import uuid
+from functools import partial
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -16,9 +14,8 @@ from app.reports.funnel import ExclusionSpec, FunnelSpec, FunnelStepSpec, Segmen
 from app.reports.funnel.statement import build_query
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
+from tests.support.golden import PROJECT, assert_golden, assert_one_placeholder_per_parameter
 
-GOLDEN = Path(__file__).parent / "golden"
-PROJECT = uuid.UUID("00000000-0000-0000-0000-000000000001")
 FROM, TO = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 2, 1, tzinfo=timezone.utc)
 WHERE = (PropertyFilter("Plan", FilterOp.EQ, "pro"), PropertyFilter("Items", FilterOp.GT, 2))
 PEOPLE = Population(properties=(PropertyFilter("Country", FilterOp.EQ, "FR"),), did_event="Signed Up",
@@ -56,29 +53,14 @@ def statement(name: str) -> tuple[str, list]:
     return build_query(PROJECT, VARIANTS[name])
 
 
-def render(sql: str, params: list) -> str:
-    assert params[0] == PROJECT
-    lines = [sql.rstrip(), "", "-- parameters"]
-    lines += [f"-- ${i}: {p!r}" for i, p in enumerate(params, 1)]
-    return "\n".join(lines) + "\n"
-
 
 @pytest.mark.parametrize("name", sorted([*VARIANTS, *WITH_PEOPLE]))
 def test_statement_is_the_golden_one(name):
-    text = render(*statement(name))
-    path = GOLDEN / f"{name}.sql"
-    if os.environ.get("WHODID_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}: run with WHODID_UPDATE_GOLDEN=1 and review it"
-    assert text == path.read_text()
+    assert_golden(name, statement(name))
 
 
 def test_one_placeholder_per_parameter():
-    for name in [*VARIANTS, *WITH_PEOPLE]:
-        sql, params = statement(name)
-        for i in range(1, len(params) + 1):
-            assert f"${i}" in sql, (name, i)
-        assert f"${len(params) + 1}" not in sql, name
+    assert_one_placeholder_per_parameter((name, partial(statement, name)) for name in [*VARIANTS, *WITH_PEOPLE])
 
 
 def test_recursive_only_for_the_merged_statistics():

@@ -5,11 +5,10 @@ statement shows here as a diff to review; WHODID_UPDATE_GOLDEN=1 rewrites the
 files."""
 from __future__ import annotations
 
-import os
 import uuid
+
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,8 @@ from app.reports.population import Population
 from app.reports.revenue import RevenueSpec, TopPeopleSpec
 from app.reports.revenue.statement import build, build_top_people
 from app.storage.filters import FilterOp, PropertyFilter
+from tests.support.golden import PROJECT, assert_golden, assert_one_placeholder_per_parameter
 
-GOLDEN = Path(__file__).parent / "golden"
-PROJECT = uuid.UUID("00000000-0000-0000-0000-000000000001")
 FROM, TO = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2024, 7, 1, tzinfo=timezone.utc)
 PEOPLE = Population(properties=(PropertyFilter("Country", FilterOp.EQ, "FR"),), did_event="Signed Up",
                     from_=FROM, to=TO)
@@ -46,29 +44,14 @@ VARIANTS = {
 }
 
 
-def render(sql: str, params: list) -> str:
-    assert params[0] == PROJECT
-    lines = [sql.rstrip(), "", "-- parameters"]
-    lines += [f"-- ${i}: {p!r}" for i, p in enumerate(params, 1)]
-    return "\n".join(lines) + "\n"
-
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_statement_is_the_golden_one(name):
-    text = render(*VARIANTS[name]())
-    path = GOLDEN / f"{name}.sql"
-    if os.environ.get("WHODID_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}: run with WHODID_UPDATE_GOLDEN=1 and review it"
-    assert text == path.read_text()
+    assert_golden(name, VARIANTS[name]())
 
 
 def test_one_placeholder_per_parameter():
-    for name, make in VARIANTS.items():
-        sql, params = make()
-        for i in range(1, len(params) + 1):
-            assert f"${i}" in sql, (name, i)
-        assert f"${len(params) + 1}" not in sql, name
+    assert_one_placeholder_per_parameter(VARIANTS.items())
 
 
 def test_the_indexed_source_is_a_literal_and_another_key_its_parameter():
