@@ -5,8 +5,8 @@ statement shows here as a diff to review; WHODID_UPDATE_GOLDEN=1 rewrites the
 files."""
 from __future__ import annotations
 
-from functools import partial
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 
