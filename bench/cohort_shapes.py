@@ -31,15 +31,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import statistics
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-import asyncpg
 
-from . import common, duckdb_reports, generate, reports
+from . import common, cpu_time, duckdb_reports, generate, reports
 
 
 def _statements(project_id: uuid.UUID) -> dict[str, tuple[str, list[Any]]]:
@@ -117,15 +114,6 @@ GROUP BY m.row_start ORDER BY m.row_start"""
 FULL = ("now", "any_array", "range")
 
 
-def _cpu_ns(pid: int) -> int:
-    with open(f"/proc/{pid}/schedstat") as f:
-        return int(f.read().split()[0])
-
-
-def _med(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")
-
-
 async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: int) -> None:
     from app.reports.service import REPORT_SETTINGS
 
@@ -138,57 +126,19 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
                                      7 * 86400, 12)
 
     expected = [(r[0], r[1], list(r[2])) for r in duck()]
-    conns = [await asyncpg.connect(d) for d in dsns]
-    pids = [await c.fetchval("SELECT pg_backend_pid()") for c in conns]
-    names = [(k, s) for k in range(len(conns)) for s in shapes]
-    cpu: dict[Any, list[float]] = {n: [] for n in [*names, "duckdb"]}
-    wall: dict[Any, list[float]] = {n: [] for n in [*names, "duckdb"]}
-    same: dict[Any, str] = {}
-    try:
-        for _ in range(rounds):
-            for k, s in names:
-                sql, params = statements[s]
-                cs, ws = [], []
-                for i in range(runs + 1):
-                    async with conns[k].transaction(isolation="repeatable_read", readonly=True):
-                        await conns[k].execute(REPORT_SETTINGS, "900000")
-                        c0, t0 = _cpu_ns(pids[k]), time.perf_counter()
-                        rows = await conns[k].fetch(sql, *params)
-                        t1, c1 = time.perf_counter(), _cpu_ns(pids[k])
-                    if i:
-                        cs.append((c1 - c0) / 1e6)
-                        ws.append((t1 - t0) * 1e3)
-                cpu[(k, s)].append(_med(cs))
-                wall[(k, s)].append(_med(ws))
-                if s in FULL:
-                    got = [(r["row_start"], r["size"], list(r["people"])) for r in rows]
-                    same[(k, s)] = "yes" if got == expected else "NO"
-            cs, ws = [], []
-            for i in range(runs + 1):
-                c0, t0 = time.process_time_ns(), time.perf_counter()
-                duck()
-                t1, c1 = time.perf_counter(), time.process_time_ns()
-                if i:
-                    cs.append((c1 - c0) / 1e6)
-                    ws.append((t1 - t0) * 1e3)
-            cpu["duckdb"].append(_med(cs))
-            wall["duckdb"].append(_med(ws))
-        versions = [await c.fetchval("SHOW server_version") for c in conns]
-    finally:
-        for c in conns:
-            await c.close()
+
+    async def prepare(conn, shape: str) -> None:
+        await conn.execute(REPORT_SETTINGS, "900000")
+
+    def judge(k: int, shape: str, rows: list) -> str | None:
+        if shape not in FULL:
+            return None
+        got = [(r["row_start"], r["size"], list(r["people"])) for r in rows]
+        return "yes" if got == expected else "NO"
+
+    times = await cpu_time.time_shapes(dsns, statements, shapes, rounds, runs, duck, prepare, judge)
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    dc, dw = _med(cpu["duckdb"]), _med(wall["duckdb"])
-    rows = []
-    for k, s in names:
-        c, w = _med(cpu[(k, s)]), _med(wall[(k, s)])
-        rows.append([f"PostgreSQL {versions[k]} (db {k + 1})", s, f"{c:.1f}", f"{w:.0f}",
-                     f"{c / (dc / threads):.2f}", f"{w / dw:.2f}", same.get((k, s), "-")])
-    rows.append([f"DuckDB ({threads} threads)", "", f"{dc:.1f}", f"{dw:.0f}", "1", "1", "yes"])
-    print(f"medians of {rounds} interleaved rounds of the median of {runs} runs; DuckDB's quiet time taken as its"
-          f" CPU time over its {threads} threads")
-    print(common.table(["server", "shape", "CPU ms", "wall ms", "CPU / DuckDB CPU per thread", "wall / DuckDB wall",
-                        "same answer as DuckDB"], rows))
+    cpu_time.print_shapes(times, shapes, threads, rounds, runs, "same answer as DuckDB", "yes")
 
 
 def main() -> None:

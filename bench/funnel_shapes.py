@@ -41,16 +41,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import statistics
-import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 
-from . import common, duckdb_reports, generate, reports
+from . import common, cpu_time, duckdb_reports, generate, reports
 
 
 def _typed_unused(sql: str, params: list[Any]) -> str:
@@ -124,15 +121,6 @@ def _people(rows: list) -> dict:
             "segments": {r[1]: list(r[2:]) for r in rows if r[0] == 0}}
 
 
-def _cpu_ns(pid: int) -> int:
-    with open(f"/proc/{pid}/schedstat") as f:
-        return int(f.read().split()[0])
-
-
-def _med(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")
-
-
 FULL = ("now", "now_parallel", "presorted")
 SERIAL = "SELECT set_config('max_parallel_workers_per_gather', '0', true)"
 
@@ -149,66 +137,27 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
         return duckdb_reports.funnel(con, reports.FUNNEL_STEPS, generate.START, generate.END, reports.WINDOW,
                                      reports.SEGMENT, limit)
 
-    conns = [await asyncpg.connect(d) for d in dsns]
-    pids = [await c.fetchval("SELECT pg_backend_pid()") for c in conns]
-    names = [(k, s) for k in range(len(conns)) for s in shapes]
-    cpu: dict[Any, list[float]] = {n: [] for n in [*names, "duckdb"]}
-    wall: dict[Any, list[float]] = {n: [] for n in [*names, "duckdb"]}
     reference: dict[int, list] = {}
-    same: dict[Any, str] = {}
-    try:
-        for _ in range(rounds):
-            for k, s in names:
-                sql, params = statements[s]
-                cs, ws = [], []
-                for i in range(runs + 1):
-                    async with conns[k].transaction(isolation="repeatable_read", readonly=True):
-                        await conns[k].execute(REPORT_SETTINGS, "900000")
-                        await conns[k].execute(STATEMENT_SETTINGS)
-                        if s != "now_parallel":
-                            await conns[k].execute(SERIAL)
-                        c0, t0 = _cpu_ns(pids[k]), time.perf_counter()
-                        got = await conns[k].fetch(sql, *params)
-                        t1, c1 = time.perf_counter(), _cpu_ns(pids[k])
-                    if i:
-                        cs.append((c1 - c0) / 1e6)
-                        ws.append((t1 - t0) * 1e3)
-                if s == "counts_only":
-                    same[(k, s)] = "yes (DuckDB)" if _people(got) == duck() else "NO (DuckDB)"
-                if s in FULL:
-                    answer = sorted(repr(tuple(r)) for r in got)
-                    if s == "now":
-                        reference[k] = answer
-                    same[(k, s)] = "yes" if answer == reference.get(k) else "NO"
-                cpu[(k, s)].append(_med(cs))
-                wall[(k, s)].append(_med(ws))
-            cs, ws = [], []
-            for i in range(runs + 1):
-                c0, t0 = time.process_time_ns(), time.perf_counter()
-                duck()
-                t1, c1 = time.perf_counter(), time.process_time_ns()
-                if i:
-                    cs.append((c1 - c0) / 1e6)
-                    ws.append((t1 - t0) * 1e3)
-            cpu["duckdb"].append(_med(cs))
-            wall["duckdb"].append(_med(ws))
-        versions = [await c.fetchval("SHOW server_version") for c in conns]
-    finally:
-        for c in conns:
-            await c.close()
+
+    async def prepare(conn, shape: str) -> None:
+        await conn.execute(REPORT_SETTINGS, "900000")
+        await conn.execute(STATEMENT_SETTINGS)
+        if shape != "now_parallel":
+            await conn.execute(SERIAL)
+
+    def judge(k: int, shape: str, rows: list) -> str | None:
+        if shape == "counts_only":
+            return "yes (DuckDB)" if _people(rows) == duck() else "NO (DuckDB)"
+        if shape not in FULL:
+            return None
+        answer = sorted(repr(tuple(r)) for r in rows)
+        if shape == "now":
+            reference[k] = answer
+        return "yes" if answer == reference.get(k) else "NO"
+
+    times = await cpu_time.time_shapes(dsns, statements, shapes, rounds, runs, duck, prepare, judge)
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    dc, dw = _med(cpu["duckdb"]), _med(wall["duckdb"])
-    rows = []
-    for k, s in names:
-        c, w = _med(cpu[(k, s)]), _med(wall[(k, s)])
-        rows.append([f"PostgreSQL {versions[k]} (db {k + 1})", s, f"{c:.1f}", f"{w:.0f}",
-                     f"{c / (dc / threads):.2f}", f"{w / dw:.2f}", same.get((k, s), "-")])
-    rows.append([f"DuckDB ({threads} threads)", "", f"{dc:.1f}", f"{dw:.0f}", "1", "1", "-"])
-    print(f"medians of {rounds} interleaved rounds of the median of {runs} runs; DuckDB's quiet time taken as its"
-          f" CPU time over its {threads} threads")
-    print(common.table(["server", "shape", "CPU ms", "wall ms", "CPU / DuckDB CPU per thread", "wall / DuckDB wall",
-                        "same rows as now / DuckDB"],
-                       rows))
+    cpu_time.print_shapes(times, shapes, threads, rounds, runs, "same rows as now / DuckDB", "-")
 
 
 def main() -> None:

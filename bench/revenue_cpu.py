@@ -27,13 +27,8 @@ import statistics
 import time
 from pathlib import Path
 
-from . import common, duckdb_reports, generate, reports
+from . import common, cpu_time, duckdb_reports, generate, reports
 from . import statements as stmt
-
-
-def _on_cpu(backend: int) -> int:
-    with open(f"/proc/{backend}/schedstat") as f:
-        return int(f.read().split()[0])
 
 
 async def _run(conn, backend: int, sql: str, params: list, without_index: bool) -> tuple[float, float]:
@@ -45,9 +40,9 @@ async def _run(conn, backend: int, sql: str, params: list, without_index: bool) 
         await conn.execute(REPORT_SETTINGS, "900000")
         if without_index:
             await conn.execute("DROP INDEX IF EXISTS events_revenue_person")
-        cpu, wall = _on_cpu(backend), time.perf_counter()
+        cpu, wall = cpu_time.backend_cpu_ns(backend), time.perf_counter()
         await conn.fetch(sql, *params)
-        return (_on_cpu(backend) - cpu) / 1e9, time.perf_counter() - wall
+        return (cpu_time.backend_cpu_ns(backend) - cpu) / 1e9, time.perf_counter() - wall
     finally:
         await tr.rollback()
 
