@@ -63,11 +63,6 @@ _BIN = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days"}
 # The maths that count people: only their series need the window's marks.
 _OF_PEOPLE = frozenset({TrendMath.PEOPLE, TrendMath.EVENTS_PER_PERSON})
 
-# The persons split in two by id (ids are uniform: uuid5/uuid4), each half an
-# index range of events_name_person_ts (as stickiness and lifecycle do).
-_HALVES = ("<", ">=")
-_HALF = "'80000000-0000-0000-0000-000000000000'::uuid"
-
 # A person's events newest first, in the order of events_name_person_ts (no
 # sort). The frame is ROWS: lag/lead ignore the frame, and a RANGE frame (the
 # default with ORDER BY) makes the window compare every row with the next for
@@ -290,11 +285,12 @@ def cells_part(q: Statement, spec: TrendsSpec, population: str | None) -> str:
     events, when the breakdown value is the person's (or there is no
     breakdown).
 
-    A series that counts people reads its events per person from
-    events_name_person_ts (one GroupAggregate per half of the persons, no
-    window, no hash per person): of each person's events in a period one is
-    counted in `people`, of all their events one in `range_people` (summed
-    over the periods). A person has one
+    Each series' events are read in the order of events_name_person_ts
+    (person, newest first) and marked in one window (no sort, no hash per
+    person): an event whose newer neighbour is in another period (or has
+    none) is its person's only one counted in that period (`people`); the
+    person's newest event (no newer neighbour) is the only one counted over
+    the range (`range_people`, summed over the periods). A person has one
     breakdown value, so these counts stay exact when the cells of several
     values are added up (the values folded into the null series): the only
     hashing is into the few cells, not per (person, period)."""
@@ -317,32 +313,16 @@ def cells_part(q: Statement, spec: TrendsSpec, population: str | None) -> str:
                 f"FROM events e\nWHERE {where}"
             )
             continue
-        # Counting people: each person's starts (a GroupAggregate over
-        # events_name_person_ts, no window), sorted, unnested beside
-        # themselves shifted by one (`older`: the start before, NULL for
-        # the first; the lockstep's extra last row has start NULL). The
-        # person's first event in a period is the one counted in `people`,
-        # their first over the range in `range_people`. One branch per half
-        # of the persons by id: without a window PostgreSQL can run them
-        # side by side (Parallel Append); a person is in one half.
-        assert not s.math.of_property
-        start = period_of("e.ts", spec.interval)
-        for op in _HALVES:
-            branches.append(
-                f"""SELECT {i} AS series, person_id, start, NULL::numeric AS value,
-       older IS DISTINCT FROM start AS first_in_period, older IS NULL AS first_of_person
+        branches.append(
+            f"""SELECT {i} AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
 FROM (
-  SELECT person_id, unnest(a) AS start, unnest(array_prepend(NULL, a)) AS older
-  FROM (
-    SELECT e.person_id, array_agg({start} ORDER BY {start}) AS a
-    FROM events e
-    WHERE {where}
-      AND e.person_id {op} {_HALF}
-    GROUP BY e.person_id
-  ) s
-) u
-WHERE start IS NOT NULL"""
-            )
+  SELECT e.person_id, e.ts, {period_of('e.ts', spec.interval)} AS start, {value} AS value
+  FROM events e
+  WHERE {where}
+) x
+WINDOW w AS ({PERSON_NEWEST_FIRST})"""
+        )
     marked = q.part("marked", "\nUNION ALL\n".join(branches))
     source, bvalue = (f"{marked} m", "NULL::text") if values is None else (
         f"{marked} m\nLEFT JOIN {values} v ON v.id = m.person_id", "v.bvalue"

@@ -1,38 +1,16 @@
 WITH
 marked AS (
-SELECT 0 AS series, person_id, start, NULL::numeric AS value,
-       older IS DISTINCT FROM start AS first_in_period, older IS NULL AS first_of_person
+SELECT 0 AS series, person_id, start, value,
+       lag(start) OVER w IS DISTINCT FROM start AS first_in_period, lag(start) OVER w IS NULL AS first_of_person
 FROM (
-  SELECT person_id, unnest(a) AS start, unnest(array_prepend(NULL, a)) AS older
-  FROM (
-    SELECT e.person_id, array_agg(date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') ORDER BY date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS a
-    FROM events e
-    WHERE e.project_id = $1
+  SELECT e.person_id, e.ts, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value
+  FROM events e
+  WHERE e.project_id = $1
   AND e.name = $4::text
   AND e.ts >= $2::timestamptz
   AND e.ts < $3::timestamptz
-      AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
-    GROUP BY e.person_id
-  ) s
-) u
-WHERE start IS NOT NULL
-UNION ALL
-SELECT 0 AS series, person_id, start, NULL::numeric AS value,
-       older IS DISTINCT FROM start AS first_in_period, older IS NULL AS first_of_person
-FROM (
-  SELECT person_id, unnest(a) AS start, unnest(array_prepend(NULL, a)) AS older
-  FROM (
-    SELECT e.person_id, array_agg(date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') ORDER BY date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS a
-    FROM events e
-    WHERE e.project_id = $1
-  AND e.name = $4::text
-  AND e.ts >= $2::timestamptz
-  AND e.ts < $3::timestamptz
-      AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
-    GROUP BY e.person_id
-  ) s
-) u
-WHERE start IS NOT NULL
+) x
+WINDOW w AS (PARTITION BY person_id ORDER BY ts DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 UNION ALL
 SELECT 1 AS series, e.person_id, date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, whodid_numeric(e.properties -> $5::text) AS value, NULL::boolean AS first_in_period, NULL::boolean AS first_of_person
 FROM events e
