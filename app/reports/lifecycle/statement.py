@@ -140,12 +140,12 @@ def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, op: s
     whose id is `op` _HALF, one row per active period p >= `first`.
 
     Per person (a GroupAggregate over events_name_person_ts, no window, no
-    hash): the sorted array `a` of their distinct active periods, history
-    included. Unnested in lockstep with itself shifted by one (`older`: the
-    element before, NULL for the first), it gives each active period p with
-    the person's previous active period: NEW (none), RETURNING (the one just
-    before p), RESURRECTING (an earlier one). The lockstep's extra last row
-    (p NULL) fails the WHERE."""
+    hash): the array `a` of their distinct active periods, history included,
+    newest first (the index's order: the sort finds it sorted). Unnested in
+    lockstep with `a[2:]` (`older`: the next element, the period before;
+    NULL for the last, the oldest), it gives each active period p with the
+    person's previous active period: NEW (none), RETURNING (the one just
+    before p), RESURRECTING (an earlier one)."""
     cond = _event_conditions(q, spec, population) + [f"e.person_id {op} {_HALF}"]
     step = _step(spec)
     return f"""SELECT p,
@@ -154,9 +154,9 @@ def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, op: s
        count(*) FILTER (WHERE older < p - {step}) AS resurrecting,
        count(*) AS active
 FROM (
-    SELECT unnest(a) AS p, unnest(array_prepend(NULL, a)) AS older
+    SELECT unnest(a) AS p, unnest(a[2:]) AS older
     FROM (
-        SELECT array_agg(DISTINCT {_period_of(spec, "e.ts")} ORDER BY {_period_of(spec, "e.ts")}) AS a
+        SELECT array_agg(DISTINCT {_period_of(spec, "e.ts")} ORDER BY {_period_of(spec, "e.ts")} DESC) AS a
         FROM events e
         WHERE {" AND ".join(cond)}
         GROUP BY e.person_id

@@ -9,9 +9,9 @@ SELECT p,
        count(*) FILTER (WHERE older < p - interval '24 hours') AS resurrecting,
        count(*) AS active
 FROM (
-    SELECT unnest(a) AS p, unnest(array_prepend(NULL, a)) AS older
+    SELECT unnest(a) AS p, unnest(a[2:]) AS older
     FROM (
-        SELECT array_agg(DISTINCT date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') ORDER BY date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00')) AS a
+        SELECT array_agg(DISTINCT date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') ORDER BY date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') DESC) AS a
         FROM events e
         WHERE e.project_id = $1 AND e.name = $3::text AND e.ts < $4::timestamptz AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
         GROUP BY e.person_id
@@ -26,9 +26,9 @@ SELECT p,
        count(*) FILTER (WHERE older < p - interval '24 hours') AS resurrecting,
        count(*) AS active
 FROM (
-    SELECT unnest(a) AS p, unnest(array_prepend(NULL, a)) AS older
+    SELECT unnest(a) AS p, unnest(a[2:]) AS older
     FROM (
-        SELECT array_agg(DISTINCT date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') ORDER BY date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00')) AS a
+        SELECT array_agg(DISTINCT date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') ORDER BY date_bin(interval '24 hours', e.ts, TIMESTAMPTZ '1999-12-27 00:00:00+00') DESC) AS a
         FROM events e
         WHERE e.project_id = $1 AND e.name = $5::text AND e.ts < $6::timestamptz AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
         GROUP BY e.person_id

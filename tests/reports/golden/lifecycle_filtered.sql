@@ -15,9 +15,9 @@ SELECT p,
        count(*) FILTER (WHERE older < p - interval '1 month') AS resurrecting,
        count(*) AS active
 FROM (
-    SELECT unnest(a) AS p, unnest(array_prepend(NULL, a)) AS older
+    SELECT unnest(a) AS p, unnest(a[2:]) AS older
     FROM (
-        SELECT array_agg(DISTINCT date_trunc('month', e.ts AT TIME ZONE 'UTC') ORDER BY date_trunc('month', e.ts AT TIME ZONE 'UTC')) AS a
+        SELECT array_agg(DISTINCT date_trunc('month', e.ts AT TIME ZONE 'UTC') ORDER BY date_trunc('month', e.ts AT TIME ZONE 'UTC') DESC) AS a
         FROM events e
         WHERE e.project_id = $1 AND e.name = $8::text AND e.ts < $9::timestamptz AND ((e.properties ? $10::text) AND whodid_text(e.properties -> $10::text) = whodid_text(($11::text)::jsonb)) AND (whodid_numeric(e.properties -> $12::text) > whodid_numeric(($13::text)::jsonb)) AND e.person_id IN (SELECT id FROM population) AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
         GROUP BY e.person_id
@@ -32,9 +32,9 @@ SELECT p,
        count(*) FILTER (WHERE older < p - interval '1 month') AS resurrecting,
        count(*) AS active
 FROM (
-    SELECT unnest(a) AS p, unnest(array_prepend(NULL, a)) AS older
+    SELECT unnest(a) AS p, unnest(a[2:]) AS older
     FROM (
-        SELECT array_agg(DISTINCT date_trunc('month', e.ts AT TIME ZONE 'UTC') ORDER BY date_trunc('month', e.ts AT TIME ZONE 'UTC')) AS a
+        SELECT array_agg(DISTINCT date_trunc('month', e.ts AT TIME ZONE 'UTC') ORDER BY date_trunc('month', e.ts AT TIME ZONE 'UTC') DESC) AS a
         FROM events e
         WHERE e.project_id = $1 AND e.name = $14::text AND e.ts < $15::timestamptz AND ((e.properties ? $16::text) AND whodid_text(e.properties -> $16::text) = whodid_text(($17::text)::jsonb)) AND (whodid_numeric(e.properties -> $18::text) > whodid_numeric(($19::text)::jsonb)) AND e.person_id IN (SELECT id FROM population) AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
         GROUP BY e.person_id
