@@ -176,9 +176,9 @@ def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
     are the RETURNING of the period after: active(p) - returning(p + 1).
 
     At 1M events (bench.statements' lifecycle) this replaced one window over
-    every event (lead newest first): wall 229 -> 131 ms, the leader's CPU
-    229 -> 97 ms (docs/benchmarks.md §3 "Lifecycle and stickiness without
-    the window")."""
+    every event (lead newest first): the statement 234 -> 147 ms, its whole
+    CPU 235 -> 185 ms (docs/benchmarks.md §3 "Lifecycle without the
+    window")."""
     q = Statement()
     q.param(project_id)
     population = population_part(q, spec.people)
