@@ -29,12 +29,11 @@ from datetime import timedelta
 
 import asyncpg
 
-from bench import duckdb_reports, generate, reports, statements
+from bench import cpu_time, duckdb_reports, generate, reports, statements
 
 
 def _cpu_ms(pid: int) -> float:
-    with open(f"/proc/{pid}/schedstat") as f:
-        return int(f.read().split()[0]) / 1e6
+    return cpu_time.backend_cpu_ns(pid) / 1e6
 
 
 async def _time(conn, pid: int, sql: str, params: list, extra: str | None, serial: bool, runs: int) -> tuple:
