@@ -44,3 +44,7 @@ class ReportKind(Generic[S, R]):
     assemble: Callable[[Sequence[Any], S, datetime], R]
     # Extra transaction-local settings (SQL run after REPORT_SETTINGS), if any.
     settings: str | None = None
+    # On a Citus cluster, the statement whose per-person work runs on every
+    # shard (docs/scaling.md), when the report has one for this spec (None:
+    # the coordinator's path, app/storage/cluster.py `reads`).
+    build_per_shard: Callable[[uuid.UUID, S], tuple[str, list[Any]] | None] | None = None

@@ -173,14 +173,23 @@ async def _resolve_and_insert_distributed(
     )
     wanted = list(dict.fromkeys(k for k in keys if k is not None))
     # The identities and the stored keys in one statement (the two tables are
-    # co-located: one query per shard).
+    # co-located: one query per shard). Without keys, the identities alone: an
+    # empty `key = ANY(...)` prunes no shard, every shard of the keys would be
+    # asked for nothing (measured: 1.8 ms against 1.2 ms for a one-event flush).
     person_of: dict[str, uuid.UUID] = {}
     stored: set[str] = set()
-    for name, person_id in await conn.fetch(
-        "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
-        " UNION ALL SELECT key, NULL FROM idempotency_keys WHERE project_id = $1 AND key = ANY($3::text[])",
-        project_id, identities, wanted,
-    ):
+    if wanted:
+        found = await conn.fetch(
+            "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
+            " UNION ALL SELECT key, NULL FROM idempotency_keys WHERE project_id = $1 AND key = ANY($3::text[])",
+            project_id, identities, wanted,
+        )
+    else:
+        found = await conn.fetch(
+            "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])",
+            project_id, identities,
+        )
+    for name, person_id in found:
         if person_id is None:
             stored.add(name)
         else:

@@ -29,6 +29,16 @@ The keeper closes the gap from two sides:
 ANALYZE samples a bounded number of rows (300 × default_statistics_target),
 so its cost does not grow with the table (about 0.1-0.4 s here). It takes a
 SHARE UPDATE EXCLUSIVE lock: inserts and reports go on meanwhile.
+
+On Citus (app/storage/cluster.py) the coordinator's tables are empty shells:
+their pg_class and pg_stat_user_tables say nothing (reltuples -1 or 0, no
+changes ever) and EXPLAIN estimates every distributed scan at 100,000 rows.
+What the planner of each shard uses are the shards' own statistics, on the
+workers. So there the keeper reads the shards' state (one
+run_command_on_workers statement), a project's estimate as the sum of every
+shard's (EXPLAIN with citus.explain_all_tasks), and runs ANALYZE / VACUUM on
+the coordinator, which Citus propagates to every shard (measured: ANALYZE of
+a 200,000-row table over 4 shards, 0.17 s). The rule and the lock are the same.
 """
 from __future__ import annotations
 
@@ -44,6 +54,7 @@ from typing import Callable
 import asyncpg
 import orjson
 
+from .cluster import on_citus
 from .pool import CONNECTION_ERRORS
 
 log = logging.getLogger("whodid.statistics")
@@ -58,6 +69,16 @@ SELECT c.relname::text AS name, c.reltuples::float8 AS known, coalesce(s.n_mod_s
 FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.oid = ANY(ARRAY[to_regclass('events'), to_regclass('persons'),
                         to_regclass('identities'), to_regclass('property_changes')])"""
+
+# The same on Citus, summed over the shards (on the workers: a shard of events is
+# events_<shardid>; the workers' shell tables, without the suffix, are left out).
+_SHARD_STATE = """
+SELECT result FROM run_command_on_workers($$
+  SELECT coalesce(json_agg(json_build_array(regexp_replace(c.relname, '_[0-9]+$', ''),
+                                            c.reltuples, coalesce(s.n_mod_since_analyze, 0))), '[]')
+  FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+  WHERE c.relkind = 'r' AND c.relname ~ '^(events|persons|identities|property_changes)_[0-9]+$'
+$$) WHERE success"""
 
 # The planner's estimate of a project's events (what a report's plan starts from).
 _PROJECT_ESTIMATE = "EXPLAIN (FORMAT JSON) SELECT 1 FROM events WHERE project_id = $1"
@@ -189,8 +210,7 @@ class StatisticsKeeper:
     # ------------------------------------------------------------ the parts
 
     async def _stale(self, conn: asyncpg.Connection) -> list[str]:
-        rows = await conn.fetch(_TABLE_STATE)
-        return stale_tables([(r["name"], r["known"], r["changed"]) for r in rows], self.thresholds)
+        return stale_tables(await table_state(conn), self.thresholds)
 
     async def _stale_for(self, conn: asyncpg.Connection, project_id: uuid.UUID) -> list[str]:
         """The tables to analyze before a report of this project."""
@@ -201,6 +221,8 @@ class StatisticsKeeper:
 
     @staticmethod
     async def _project_estimate(conn: asyncpg.Connection, project_id: uuid.UUID) -> float:
+        if on_citus(conn):
+            return await _citus_project_estimate(conn, project_id)
         plan = await conn.fetchval(_PROJECT_ESTIMATE, project_id)
         if isinstance(plan, str):  # a connection without the pool's json codec
             plan = orjson.loads(plan)
@@ -233,6 +255,41 @@ class StatisticsKeeper:
         self.written.clear()
         log.info("%s %s in %.2f s: their statistics were behind the data",
                  "vacuumed and analyzed" if vacuum else "analyzed", ", ".join(tables), time.perf_counter() - started)
+
+
+async def table_state(conn: asyncpg.Connection) -> list[tuple[str, float, float]]:
+    """(table, rows its statistics know, rows changed since) for whodid's
+    tables; on Citus summed over the shards (a shard never analyzed knows
+    nothing: it counts 0 there, and -1 only while every shard is so)."""
+    if not on_citus(conn):
+        rows = await conn.fetch(_TABLE_STATE)
+        return [(r["name"], r["known"], r["changed"]) for r in rows]
+    known: dict[str, float] = {}
+    changed: Counter[str] = Counter()
+    for (result,) in await conn.fetch(_SHARD_STATE):
+        for name, reltuples, mod in orjson.loads(result):
+            if reltuples >= 0:
+                known[name] = max(known.get(name, 0.0), 0.0) + reltuples
+            else:
+                known.setdefault(name, -1.0)
+            changed[name] += mod
+    return [(name, known[name], float(changed[name])) for name in sorted(known)]
+
+
+async def _citus_project_estimate(conn: asyncpg.Connection, project_id: uuid.UUID) -> float:
+    """The project's events as the shards' planners estimate them, summed (the
+    coordinator's own estimate is a constant)."""
+    await conn.execute("SET citus.explain_all_tasks = on")
+    try:
+        plan = await conn.fetchval(_PROJECT_ESTIMATE, project_id)
+    finally:
+        await conn.execute("RESET citus.explain_all_tasks")
+    if isinstance(plan, str):
+        plan = orjson.loads(plan)
+    tasks = plan[0]["Plan"].get("Distributed Query", {}).get("Job", {}).get("Tasks", [])
+    if not tasks:
+        return float(plan[0]["Plan"]["Plan Rows"])
+    return float(sum(task["Remote Plan"][0][0]["Plan"]["Plan Rows"] for task in tasks))
 
 
 def _with_events(tables: list[str]) -> list[str]:

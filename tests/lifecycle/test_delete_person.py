@@ -250,9 +250,12 @@ async def test_deleting_while_the_person_sends_never_leaves_a_mix(services, proj
         orphans = await pool.fetchval(
             "SELECT count(*) FROM events e WHERE e.project_id = $1 AND NOT EXISTS (SELECT 1 FROM persons p"
             " WHERE p.project_id = e.project_id AND p.id = e.person_id AND p.merged_into IS NULL)", project.id)
-        orphan_ids = await pool.fetchval(
-            "SELECT count(*) FROM identities i WHERE i.project_id = $1 AND NOT EXISTS (SELECT 1 FROM persons p"
-            " WHERE p.project_id = i.project_id AND p.id = i.person_id AND p.merged_into IS NULL)", project.id)
+        # (compared here, not in SQL: on Citus identities are distributed by
+        # identity, not with persons, and Citus refuses that correlated subquery)
+        live = {r["id"] for r in await pool.fetch(
+            "SELECT id FROM persons WHERE project_id = $1 AND merged_into IS NULL", project.id)}
+        orphan_ids = sum(r["person_id"] not in live for r in await pool.fetch(
+            "SELECT person_id FROM identities WHERE project_id = $1", project.id))
         orphan_changes = await pool.fetchval(
             "SELECT count(*) FROM property_changes c WHERE c.project_id = $1 AND NOT EXISTS (SELECT 1 FROM persons p"
             " WHERE p.project_id = c.project_id AND p.id = c.person_id)", project.id)

@@ -53,7 +53,7 @@ async def test_a_second_process_learns_the_new_generation_by_notify(services, pr
 
         # The listener's connection is killed: until it listens again, every
         # report reads the generation from the primary.
-        await services.pool.execute("SELECT pg_terminate_backend($1)", listener.connection.get_server_pid())
+        await services.pool.execute("SELECT pg_terminate_backend($1::int)", listener.connection.get_server_pid())
         await eventually(lambda: not other.generations.listening)
         reads = other.generations.reads
         assert str((await other.revenue(project.id, SPEC)).value.money.total) == "5"

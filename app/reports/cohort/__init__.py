@@ -16,9 +16,9 @@ from ...storage import cluster
 from ..contract import ReportKind
 from .assembly import CohortCell, CohortResult, CohortRow, GridRow, assemble
 from .spec import MAX_BUCKETS, MODES, CohortSpec, Mode
-from .statement import build
+from .statement import build, build_per_shard
 
-COHORT: ReportKind[CohortSpec, CohortResult] = ReportKind("cohort", build, assemble)
+COHORT: ReportKind[CohortSpec, CohortResult] = ReportKind("cohort", build, assemble, build_per_shard=build_per_shard)
 
 __all__ = [
     "COHORT", "MAX_BUCKETS", "MODES", "CohortCell", "CohortResult", "CohortRow", "CohortSpec", "GridRow", "Mode",
@@ -32,6 +32,10 @@ async def compute_cohort(conn: Any, project_id: uuid.UUID, spec: CohortSpec, com
     which cells are complete. An empty range is not run (no members)."""
     rows: list[Any] = []
     if spec.from_ < spec.to:
-        sql, params = build(project_id, spec)
-        rows = await cluster.reads(conn).fetch(sql, *params)
+        per_shard = build_per_shard(project_id, spec) if cluster.on_citus(conn) else None
+        if per_shard is not None:
+            rows = await conn.fetch(per_shard[0], *per_shard[1])
+        else:
+            sql, params = build(project_id, spec)
+            rows = await cluster.reads(conn).fetch(sql, *params)
     return assemble(rows, spec, computed_at)

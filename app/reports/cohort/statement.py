@@ -173,6 +173,44 @@ GROUP BY m.row_start
 ORDER BY m.row_start"""
 
 
+def per_shard_select(grid: str) -> str:
+    """A grid select (grid_select or cumulative_grid_select) for a Citus
+    cluster distributed by person (docs/scaling.md): its per-row counts
+    become per-member flags (a row per member, no aggregate over persons), so
+    that members and their lateral probe, joined on person_id, run on every
+    shard in parallel; the counts per row are summed over them, Citus summing
+    each shard's partial sums on the coordinator. The same answer: a member's
+    flag for cell n is 1 exactly when the member counts in the plain
+    statement's count(*) FILTER for n."""
+    head, _, rest = grid.partition("SELECT m.row_start, count(*) AS size, ARRAY[")
+    counts, _, body = rest.partition("] AS people")
+    assert not head and counts and body, "not a grid select"
+    filters = [c.strip() for c in counts.split(", count(*) FILTER ")]
+    conditions = [f.removeprefix("count(*) FILTER ").removeprefix("(WHERE ").removesuffix(")") for f in filters]
+    extra, _, body = body.partition("\nFROM")  # (the cumulative one's unread `span`)
+    body = body.split("\nGROUP BY m.row_start")[0]
+    # (CASE, not cond::int: a member without return events has NULL masks,
+    # and a sum over NULLs only would be NULL where the count is 0)
+    flags = ", ".join(f"CASE WHEN {c} THEN 1 ELSE 0 END AS c{n}" for n, c in enumerate(conditions))
+    sums = ", ".join(f"sum(c{n})::bigint" for n in range(len(conditions)))
+    return (f"SELECT row_start, count(*) AS size, ARRAY[{sums}] AS people{extra}\n"
+            f"FROM (SELECT m.row_start, {flags}\nFROM{body}) AS per_member\n"
+            "GROUP BY row_start\nORDER BY row_start")
+
+
+def build_per_shard(project_id: uuid.UUID, spec: CohortSpec) -> tuple[str, list[Any]] | None:
+    """build for a Citus cluster: the statement whose per-member work runs on
+    every shard (per_shard_select); None with a people filter (its population
+    is left to the coordinator's path)."""
+    if spec.people is not None:
+        return None
+    q = Statement(Params(project_id))
+    s = Slots.of(q, spec)
+    members = (recurring_members_part if spec.recurring else members_part)(q, s, spec, None)
+    grid = cumulative_grid_select if spec.cumulative else grid_select
+    return q.select(per_shard_select(grid(s, members, spec.buckets)))
+
+
 def build(project_id: uuid.UUID, spec: CohortSpec) -> tuple[str, list[Any]]:
     """The statement and its parameters ($1 the project, the slots, the
     population's values)."""
