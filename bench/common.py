@@ -253,22 +253,25 @@ def exported_tree(ref: str):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def whodid_servers(stack, compare_ref: str | None, citus: str | None = None) -> list[tuple[str, "Server", str]]:
-    """(ref or "", server, database url) for `whodid serve` of this working
-    tree, each on its own fresh database, preceded by one serving the code of
-    git `compare_ref` when given (before/after side by side), followed by one
-    on a fresh database of the Citus cluster `citus` when given. Entered on
-    `stack` (a contextlib.ExitStack)."""
+def whodid_servers(stack, compare_ref: str | None, citus: str | None = None, *, workers: int = 2,
+                   env: dict | None = None, prefix: str = "whodid_bench") -> list[tuple[str, "Server", str]]:
+    """(ref or "", server, database url) for `whodid serve --workers N` of this
+    working tree, each on its own fresh database (named from `prefix`),
+    preceded by one serving the code of git `compare_ref` when given
+    (before/after side by side), followed by one on a fresh database of the
+    Citus cluster `citus` when given. Entered on `stack` (a
+    contextlib.ExitStack)."""
     servers = []
     if compare_ref:
         tree = stack.enter_context(exported_tree(compare_ref))
-        url = stack.enter_context(fresh_database())
-        servers.append((compare_ref, stack.enter_context(whodid_server(url, tree=tree, name=compare_ref)), url))
-    url = stack.enter_context(fresh_database())
-    servers.append(("", stack.enter_context(whodid_server(url)), url))
+        url = stack.enter_context(fresh_database(prefix))
+        servers.append((compare_ref, stack.enter_context(
+            whodid_server(url, workers=workers, env=env, tree=tree, name=compare_ref)), url))
+    url = stack.enter_context(fresh_database(prefix))
+    servers.append(("", stack.enter_context(whodid_server(url, workers=workers, env=env)), url))
     if citus:
         url = stack.enter_context(fresh_citus_database(citus))
-        servers.append(("citus", stack.enter_context(whodid_server(url, name="citus")), url))
+        servers.append(("citus", stack.enter_context(whodid_server(url, workers=workers, env=env, name="citus")), url))
     return servers
 
 

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from bench.common import create_project, exported_tree, fresh_database, whodid_server  # noqa: E402
+from bench.common import create_project, fresh_database, whodid_server, whodid_servers  # noqa: E402
 from bench.live_latency import RECORD_MANY, _open  # noqa: E402
 
 QUERY = "subscription { liveEvents { id name personId identity properties timestamp } }"
@@ -196,14 +196,9 @@ def main() -> None:
     counts = [int(c) for c in args.subscribers.split(",")]
 
     with contextlib.ExitStack() as stack:
-        servers = []
-        trees = [(args.compare_ref, stack.enter_context(exported_tree(args.compare_ref)))] if args.compare_ref else []
-        trees.append(("this tree", None))
-        for label, tree in trees:
-            url = stack.enter_context(fresh_database("whodid_bench_live_fanout"))
-            server = stack.enter_context(whodid_server(url, workers=args.workers, tree=tree,
-                                                       name=label.replace(" ", "-")))
-            servers.append((label, server, create_project(url), None))
+        servers = [(label or "this tree", server, create_project(url), None)
+                   for label, server, url in whodid_servers(stack, args.compare_ref, workers=args.workers,
+                                                            prefix="whodid_bench_live_fanout")]
         if args.split:
             url = stack.enter_context(fresh_database("whodid_bench_live_fanout"))
             api = stack.enter_context(whodid_server(url, workers=args.workers, env={"WHODID_ROLE": "api"},

@@ -43,7 +43,7 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from bench.common import create_project, exported_tree, fresh_database, whodid_server  # noqa: E402
+from bench.common import create_project, whodid_servers  # noqa: E402
 
 CHANNEL = "whodid_events"
 RECORD = "mutation($input: RecordEventInput!) { recordEvent(input: $input) { duplicate } }"
@@ -374,14 +374,9 @@ def main() -> None:
     import contextlib
 
     with contextlib.ExitStack() as stack:
-        servers = []
-        trees = [(args.compare_ref, stack.enter_context(exported_tree(args.compare_ref)))] if args.compare_ref else []
-        trees.append(("this tree", None))
-        for label, tree in trees:
-            dsn = stack.enter_context(fresh_database("whodid_bench_live_perf"))
-            server = stack.enter_context(whodid_server(dsn, workers=args.workers, tree=tree,
-                                                       name=label.replace(" ", "-")))
-            servers.append((label, server, dsn))
+        servers = [(label or "this tree", server, dsn)
+                   for label, server, dsn in whodid_servers(stack, args.compare_ref, workers=args.workers,
+                                                            prefix="whodid_bench_live_perf")]
         results: dict = {}
         for r in range(args.rounds):
             for label, server, dsn in servers:
