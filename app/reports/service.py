@@ -338,8 +338,10 @@ class ReportService:
         rows: list[Any] = []
         if spec.from_ < spec.to:
             await conn.execute(STATEMENT_SETTINGS)
-            sql, params = build_query(project_id, spec, with_people)
-            rows = await cluster.reads(conn).fetch(sql, *params)
+            # On Citus, the statement whose per-person chains run on every
+            # shard (docs/scaling.md, "Reports on Citus").
+            sql, params = build_query(project_id, spec, with_people, per_shard=cluster.on_citus(conn))
+            rows = await conn.fetch(sql, *params)
         return assemble(rows, spec, computed_at, with_people=with_people)
 
     def metrics(self) -> dict[str, float]:

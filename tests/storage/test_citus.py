@@ -8,7 +8,11 @@ Runs only against a cluster: WHODID_TEST_CITUS=postgresql://…:9700/postgres
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
+import re
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -118,3 +122,161 @@ async def test_a_new_identity_is_one_person_whichever_flushes_race_for_it(servic
         events = await conn.fetchval("SELECT count(*) FROM events WHERE project_id = $1", project.id)
     assert people == 1 and rows == 1 and events == 20
     assert len({r.event.person_id for r in results}) == 1
+
+
+# ---------------------------------------------------------------- reports per shard
+
+def _raw_pulls(plan: str) -> list[str]:
+    """The distributed subplans of an EXPLAIN that bring events to the
+    coordinator as they are: run on several shards (Task Count above 1),
+    reading events, with no aggregate, window, DISTINCT or LIMIT in their
+    tasks. (A people filter's persons, one id a person, may come: persons
+    with their events as the filter's condition.)"""
+    blocks = re.split(r"\n(?=\s*->\s+Distributed Subplan)", plan)
+    out = []
+    for block in blocks[1:]:
+        tasks = re.search(r"Task Count: (\d+)", block)
+        if tasks and int(tasks.group(1)) > 1 and re.search(r" on events_\d+", block) \
+                and not re.search(r"Aggregate|WindowAgg|Unique|Limit|Group| on persons_\d+", block):
+            out.append(block)
+    return out
+
+
+def _subplan_rows(plan: str) -> list[int]:
+    """The rows of every distributed subplan of an EXPLAIN ANALYZE (what Citus
+    brought to the coordinator as an intermediate result): the first row count
+    after each `Distributed Subplan` line."""
+    lines = plan.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if "Distributed Subplan" in line:
+            counts = (re.search(r"rows=(\d+) loops", x) for x in lines[i + 1:])
+            out.append(next(int(m.group(1)) for m in counts if m))
+    return out
+
+
+async def _random_world(services, project_id, rng: random.Random) -> None:
+    """~60 people, 500 events of four names over ten days, event and person
+    properties from a few values, some people merged."""
+    t0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
+    identities = [f"u{i}" for i in range(60)]
+    values = ["a", "b", "c", None, 1]
+    events = [EventIn(rng.choice(identities), rng.choice(["A", "B", "C", "D", "B"]),
+                      {"src": rng.choice(values)} if rng.random() < 0.8 else {"amount": rng.randint(1, 9)},
+                      t0 + timedelta(seconds=rng.randint(0, 10 * 86400)))
+              for _ in range(500)]
+    await services.ingest.record_events(project_id, events)
+    for i in rng.sample(range(60), 6):
+        await services.ingest.identify(project_id, identities[i], identities[(i + 7) % 60])
+    for identity in rng.sample(identities, 40):
+        await services.ingest.set_properties(project_id, identity, {"plan": rng.choice(values)})
+
+
+def _report_specs(t0: datetime) -> list:
+    from app.reports.funnel import ExclusionSpec, FunnelSpec, FunnelStepSpec, SegmentSpec
+    from app.reports.paths import PATHS, PATHS_PEOPLE, PathsPeopleSpec, PathsSpec
+    from app.reports.periods import Period
+    from app.reports.population import Population
+    from app.reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
+    from app.storage.filters import PropertyFilter
+
+    t1 = t0 + timedelta(days=11)
+    steps = tuple(FunnelStepSpec(n) for n in ("A", "B", "C"))
+    series = (SeriesSpec("A", math=TrendMath.PEOPLE), SeriesSpec("B", math=TrendMath.EVENTS_PER_PERSON),
+              SeriesSpec("D", math=TrendMath.SUM, property="amount"), SeriesSpec("C"))
+    by_event = TrendsSpec(series, t0, t1, Period.DAY, BreakdownSpec(event_property="src", limit=2))
+    by_person = TrendsSpec(series, t0, t1, Period.DAY, BreakdownSpec(person_property="plan", limit=2))
+    did_b = Population(did_event="B")
+    return [
+        ("funnel", FunnelSpec(steps, t0, t1)),
+        ("funnel", FunnelSpec(steps, t0, t1, window_seconds=86400, segment_by=SegmentSpec(first_step_property="src"))),
+        ("funnel", FunnelSpec(steps, t0, t1, segment_by=SegmentSpec(person_property="plan", limit=2))),
+        ("funnel", FunnelSpec((FunnelStepSpec("A"), FunnelStepSpec("B"), FunnelStepSpec("A")), t0, t1,
+                              window_seconds=3 * 86400)),
+        ("funnel", FunnelSpec(steps, t0, t1, exclusions=(ExclusionSpec("D", 0, 1),), hold_constant="src")),
+        ("funnel", FunnelSpec(steps, t0, t1, people=Population(properties=(PropertyFilter("plan", value="a"),)))),
+        (TRENDS, TrendsSpec(series, t0, t1, Period.DAY)),
+        (TRENDS, by_event),
+        (TRENDS, by_person),
+        (TRENDS, TrendsSpec(series, t0, t1, Period.WEEK, BreakdownSpec(event_property="src"), people=did_b)),
+        (TRENDS_PEOPLE, TrendPeopleSpec(by_event, 0, 1, t0 + timedelta(days=2), 3)),
+        (TRENDS_PEOPLE, TrendPeopleSpec(by_event, 0, None, t0 + timedelta(days=2), 100)),
+        (PATHS, PathsSpec(t0, t1, start_event="A", depth=3, limit=2)),
+        (PATHS, PathsSpec(t0, t1, end_event="C", depth=4, people=did_b)),
+        (PATHS_PEOPLE, PathsPeopleSpec(PathsSpec(t0, t1, start_event="A"), 1, "B", 5)),
+        (PATHS_PEOPLE, PathsPeopleSpec(PathsSpec(t0, t1, end_event="C", limit=1), -1, None, 100)),
+    ]
+
+
+async def test_the_funnel_trends_and_paths_run_per_shard_and_equal_the_plain_statements(services, project):
+    """Each report of a random world through ReportService on the cluster:
+    its per-shard statement is what runs (the kind's plain `build` refuses to
+    be called; the funnel's statement is built per shard on a Citus
+    connection), its answer equals the plain statement's answer on the same
+    rows (through the coordinator's path, exact for any SQL: the oracle of the
+    report tests), and Citus brings no shard's rows to the coordinator as they
+    are: what it brings is made on the shards (grouped, windowed by person,
+    distinct), fewer rows than the events in all."""
+    from app.reports.funnel import assemble, build_query
+    from app.reports.service import REPORT_SETTINGS
+    from app.storage import cluster
+
+    rng = random.Random(17)
+    await _random_world(services, project.id, rng)
+    t0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
+
+    def refused(*_args):
+        raise AssertionError("the plain statement was built on Citus")
+
+    async with services.pool.acquire() as conn:
+        assert cluster.on_citus(conn)
+    for kind, spec in _report_specs(t0):
+        async with services.pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                await conn.execute(REPORT_SETTINGS, "60000")
+                if kind == "funnel":
+                    plain = assemble(await cluster.reads(conn).fetch(*_unpack(build_query(project.id, spec, True))),
+                                     spec, t0, with_people=True)
+                    sql, params = build_query(project.id, spec, True, per_shard=True)
+                else:
+                    plain = kind.assemble(await cluster.reads(conn).fetch(*_unpack(kind.build(project.id, spec))),
+                                          spec, t0)
+                    sql, params = kind.build_per_shard(project.id, spec)
+                plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, COSTS OFF) " + sql, *params))
+        if kind == "funnel":
+            got = (await services.reports.funnel(project.id, spec, with_people=True)).value
+            assert _chains(got) == _chains(plain), spec
+            got, plain = dataclasses.replace(got, people=None, computed_at=t0), \
+                dataclasses.replace(plain, people=None, computed_at=t0)
+        else:
+            got = (await services.reports.report(dataclasses.replace(kind, build=refused), project.id, spec)).value
+        assert got == plain, (kind, spec)
+        assert "Task Count: 4" in plan, plan  # multi-shard tasks: run on every shard
+        assert not _raw_pulls(plan), (spec, plan)
+        assert sum(_subplan_rows(plan)) < 500, (spec, plan)
+
+
+def _unpack(statement: tuple[str, list]) -> list:
+    sql, params = statement
+    return [sql, *params]
+
+
+def _chains(result) -> list:
+    """The funnel's people list, person by person (its order is the plan's)."""
+    p = result.people
+    return sorted((p.person_id(i), p.levels[i], p.values[p.segments[i]], tuple(p.times[i * p.steps:(i + 1) * p.steps]))
+                  for i in range(len(p)))
+
+
+async def test_a_median_keeps_the_coordinators_path(services, project):
+    from app.reports.periods import Period
+    from app.reports.trends import TRENDS, SeriesSpec, TrendMath, TrendsSpec
+
+    t0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
+    await services.ingest.record_events(project.id, [
+        EventIn(f"u{i}", "Paid", {"amount": i}, t0 + timedelta(hours=i)) for i in range(7)])
+    spec = TrendsSpec((SeriesSpec("Paid", math=TrendMath.MEDIAN, property="amount"),), t0, t0 + timedelta(days=1),
+                      Period.DAY)
+    assert TRENDS.build_per_shard(project.id, spec) is None
+    got = (await services.reports.report(TRENDS, project.id, spec)).value
+    assert got.series[0].total == 3.0

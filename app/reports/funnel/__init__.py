@@ -65,11 +65,11 @@ async def compute_funnel(
     computed_at = datetime.now(timezone.utc)
     rows: list[Any] = []
     if spec.from_ < spec.to:  # an empty range: nobody enters (not run)
-        sql, params = build_query(project_id, spec, with_people)
+        sql, params = build_query(project_id, spec, with_people, per_shard=cluster.on_citus(conn_or_pool))
         in_transaction = getattr(conn_or_pool, "is_in_transaction", None)
         if in_transaction is not None and in_transaction():
             await conn_or_pool.execute(STATEMENT_SETTINGS)
-        rows = await cluster.reads(conn_or_pool).fetch(sql, *params)
+        rows = await conn_or_pool.fetch(sql, *params)
     return assemble(rows, spec, computed_at, with_people=with_people)
 
 

@@ -193,7 +193,9 @@ best AS (SELECT * FROM chained UNION ALL SELECT * FROM lone)"""
     return sql
 
 
-def build_query(project_id: uuid.UUID, spec: FunnelSpec, with_people: bool = False) -> tuple[str, list[Any]]:
+def build_query(
+    project_id: uuid.UUID, spec: FunnelSpec, with_people: bool = False, *, per_shard: bool = False
+) -> tuple[str, list[Any]]:
     """The statement and its parameters: `WITH` the population (when
     filtered), the chains (`_chains_set_based` or `_chains_walked`), then the
     segments and statistics (`_aggregates`, `_merged_statistics`). Its rows are
@@ -215,9 +217,12 @@ def build_query(project_id: uuid.UUID, spec: FunnelSpec, with_people: bool = Fal
     population = population_part(q, spec.people)
     # WITH RECURSIVE when the statistics of a segmented funnel search their
     # order statistics (_merged_statistics' `search`), which is then a part.
-    recursive = seg is not None and n > 1
+    recursive = seg is not None and n > 1 and not per_shard
+    # Per shard (Citus), no OFFSET 0 fences: a subquery with an OFFSET is
+    # pulled to the coordinator whole (Citus' recursive planning).
+    fence = "" if per_shard else "\n    OFFSET 0"
     head = ("WITH RECURSIVE" if recursive else "WITH") + "".join(f"\n{part.sql()}," for part in q.parts)
-    if spec.one_step_per_event and not spec.walks_options:
+    if spec.one_step_per_event and not spec.walks_options and not per_shard:
         sql = head + _chains_set_based(spec, p, from_ph, to_ph, conds, population)
         times = ", ".join(
             "b.t0" if k == 0 else f"CASE WHEN b.level > {k} THEN b.t{k} END AS t{k}" for k in range(n)
@@ -253,9 +258,9 @@ chains AS MATERIALIZED (
             sql += f""",
 chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv FROM best b)"""
     else:
-        sql = head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population)
+        sql = head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population, fence)
 
-    sql += _aggregates(spec, p, with_people)
+    sql += _aggregates(spec, p, with_people, merged=recursive)
     return sql, p.values
 
 
@@ -272,7 +277,7 @@ def _exclusion_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list
 
 def _chains_walked(
     spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], key_ph: str | None,
-    population: str | None = None,
+    population: str | None = None, fence: str = "\n    OFFSET 0",
 ) -> str:
     """`chains` by the PL/pgSQL walk: for any funnel (repeated step names), and
     for every funnel with options (exclusions, holdConstant, a population:
@@ -339,8 +344,7 @@ chains AS MATERIALIZED (
             FROM events e
             WHERE e.project_id = $1 AND e.name = ANY({names_ph}::text[])
               AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz{in_population}
-            ORDER BY e.person_id, e.ts, e.seq
-            OFFSET 0
+            ORDER BY e.person_id, e.ts, e.seq{fence.replace(chr(10), chr(10) + " " * 8)}
         ) m
         WHERE m.mask <> 0
         GROUP BY m.person_id
@@ -350,7 +354,7 @@ chains AS MATERIALIZED (
 )"""
 
 
-def _aggregates(spec: FunnelSpec, p: Params, with_people: bool) -> str:
+def _aggregates(spec: FunnelSpec, p: Params, with_people: bool, merged: bool) -> str:
     """From `chains(person_id, level, t0 .. t{n-1}, sv)`: the segments and the
     statistics rows (see build_query)."""
     n = len(spec.steps)
@@ -405,7 +409,7 @@ GROUP BY GROUPING SETS ((r.segrank), ())"""
     # next — computed in float8 exactly as Python computes them.
     h = _p90_rank("count(*)")
     ordered = "(array_agg(d.d ORDER BY d.d))"
-    if seg is not None and n > 1:
+    if merged:
         sql += _merged_statistics(pairs, buckets)
     sql += f"""
 {sizes}
@@ -413,7 +417,7 @@ GROUP BY GROUPING SETS ((r.segrank), ())"""
        NULL::numeric AS p90_lo, NULL::numeric AS p90_hi, NULL::bigint[] AS histogram, NULL::text AS value,
        NULL::bytea AS ids, NULL::bytea AS levels, NULL::bytea AS segments, NULL::bytea AS times
 {sizes_from}"""
-    if seg is not None and n > 1:
+    if merged:
         hist = _histogram_columns("g", len(buckets))
         all_hist = _histogram_columns("a", len(buckets))
         hg = _p90_rank("g.n")

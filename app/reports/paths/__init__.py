@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..contract import ReportKind
 from .assembly import PathLink, PathNode, PathsPeoplePage, PathsResult, assemble, assemble_people
 from .spec import MAX_DEPTH, MAX_LIMIT, PathsPeopleSpec, PathsSpec
-from .statement import build, build_people
+from .statement import build, build_people, build_people_per_shard, build_per_shard
 
 __all__ = [
     "MAX_DEPTH",
@@ -22,5 +22,6 @@ __all__ = [
     "PathsSpec",
 ]
 
-PATHS: ReportKind[PathsSpec, PathsResult] = ReportKind("paths", build, assemble)
-PATHS_PEOPLE: ReportKind[PathsPeopleSpec, PathsPeoplePage] = ReportKind("paths.people", build_people, assemble_people)
+PATHS: ReportKind[PathsSpec, PathsResult] = ReportKind("paths", build, assemble, build_per_shard=build_per_shard)
+PATHS_PEOPLE: ReportKind[PathsPeopleSpec, PathsPeoplePage] = ReportKind(
+    "paths.people", build_people, assemble_people, build_per_shard=build_people_per_shard)

@@ -74,7 +74,7 @@ WHERE {" AND ".join(cond)}
 WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")""")
 
 
-def steps_part(q: Statement, spec: PathsSpec, marked: str, anchor: str) -> str:
+def steps_part(q: Statement, spec: PathsSpec, marked: str, anchor: str, materialized: bool | None = None) -> str:
     window = "WINDOW w AS (PARTITION BY person_id ORDER BY ts, name)"
     if spec.forward:
         last = q.param(spec.depth + 1)
@@ -86,7 +86,7 @@ FROM (
     WHERE starts AND (ts > t0 OR (ts = t0 AND name >= {anchor}::text))
     {window}
 ) s
-WHERE n <= {last}""")
+WHERE n <= {last}""", materialized=materialized)
     return q.part("steps", f"""
 SELECT person_id, step, name, nxt
 FROM (
@@ -96,7 +96,7 @@ FROM (
     WHERE starts
     {window}
 ) s
-WHERE step >= {q.param(-spec.depth)}""")
+WHERE step >= {q.param(-spec.depth)}""", materialized=materialized)
 
 
 def counted_part(q: Statement, steps: str) -> str:
@@ -117,13 +117,19 @@ FROM (
 WHERE rank <= {q.param(spec.limit)}""")
 
 
-def _parts(project_id: uuid.UUID, spec: PathsSpec) -> tuple[Statement, str, str, str]:
-    """The statement so far, its `steps`, `counted` and `kept` parts."""
+def _parts(project_id: uuid.UUID, spec: PathsSpec, per_shard: bool = False) -> tuple[Statement, str, str, str]:
+    """The statement so far, its `steps`, `counted` and `kept` parts.
+
+    per_shard (Citus): `steps` is inlined into each reader (NOT MATERIALIZED):
+    read twice by the people's page, Citus would otherwise pull every
+    person's steps to the coordinator; inlined, the page's people are found
+    on every shard (each shard's first page, merged)."""
     q = Statement()
     q.param(project_id)
     anchor, from_, to = q.param(spec.anchor), q.param(spec.from_), q.param(spec.to)
     anchors = anchors_part(q, population_part(q, spec.people), anchor, from_, to)
-    steps = steps_part(q, spec, marked_part(q, spec, anchors, anchor, from_, to), anchor)
+    steps = steps_part(q, spec, marked_part(q, spec, anchors, anchor, from_, to), anchor,
+                       materialized=False if per_shard else None)
     counted = counted_part(q, steps)
     return q, steps, counted, kept_part(q, spec, counted)
 
@@ -145,9 +151,23 @@ WHERE c.nxt IS NOT NULL
 GROUP BY c.step, k.name, t.name""")
 
 
-def build_people(project_id: uuid.UUID, spec: PathsPeopleSpec) -> tuple[str, list[Any]]:
+def build_per_shard(project_id: uuid.UUID, spec: PathsSpec) -> tuple[str, list[Any]]:
+    """build for a Citus cluster distributed by person (docs/scaling.md): the
+    same statement. Its per-person parts (anchors, marked, steps: joins and
+    windows by person) and `counted`, grouped by step and names, run on every
+    shard; the coordinator adds up the shards' counts (a few hundred rows)
+    and ranks the names."""
+    return build(project_id, spec)
+
+
+def build_people_per_shard(project_id: uuid.UUID, spec: PathsPeopleSpec) -> tuple[str, list[Any]]:
+    """build_people for a Citus cluster (`steps` inlined: see _parts)."""
+    return build_people(project_id, spec, per_shard=True)
+
+
+def build_people(project_id: uuid.UUID, spec: PathsPeopleSpec, per_shard: bool = False) -> tuple[str, list[Any]]:
     """Rows (person_id) of one page (first + 1 rows: the extra one says there is a next page)."""
-    q, steps, _, kept = _parts(project_id, spec.report)
+    q, steps, _, kept = _parts(project_id, spec.report, per_shard)
     step = q.param(spec.step)
     # A name's node, or the folded node (event None): the names outside `kept`.
     in_kept = f"EXISTS (SELECT 1 FROM {kept} k WHERE k.step = s.step AND k.name = s.name)"

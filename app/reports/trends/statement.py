@@ -106,10 +106,13 @@ def person_values_part(q: Statement, key: str, materialized: bool | None = None)
     )
 
 
-def _branches(q: Statement, spec: TrendsSpec, series: list[int], population: str | None, bvalue: bool) -> str:
+def _branches(
+    q: Statement, spec: TrendsSpec, series: list[int], population: str | None, bvalue: bool, kept: str | None = None
+) -> str:
     """The UNION ALL of the given input series' matching events: (series,
     person_id, start, value) and, with `bvalue`, the event's breakdown value
-    (NULL without a breakdown)."""
+    (NULL without a breakdown); with `kept` (the part of each series' kept
+    values, by an event property) also its `rank`, as tagged_part gives it."""
     b = spec.breakdown
     from_, to = q.param(spec.from_), q.param(spec.to)
     key = None if b is None or b.event_property is None else q.param(b.event_property)
@@ -123,6 +126,13 @@ def _branches(q: Statement, spec: TrendsSpec, series: list[int], population: str
             ", NULL::text AS bvalue" if key is None
             else f", whodid_text(e.properties -> {key}::text) COLLATE \"C\" AS bvalue"
         )
+        if kept is not None:
+            assert key is not None
+            # An uncorrelated subquery per branch, not a join: Citus pushes a
+            # UNION ALL down only when no branch is joined with a result of
+            # the coordinator's.
+            bv += (f", coalesce(array_position((SELECT k.vals FROM {kept} k WHERE k.series = {i}),"
+                   f" whodid_text(e.properties -> {key}::text) COLLATE \"C\"), 0)::bigint AS rank")
         branches.append(
             f"SELECT {i} AS series, e.person_id, {period_of('e.ts', spec.interval)} AS start,"
             f" {value} AS value{bv}\n"
@@ -143,17 +153,33 @@ def matched_part(
     q: Statement, spec: TrendsSpec, series: list[int], population: str | None, *, materialized: bool | None = None
 ) -> str:
     """matched(series, person_id, start, value, bvalue) of the given input
-    series (materialized: by default with a breakdown, read twice then)."""
-    values = _person_values(q, spec)
+    series (materialized: by default with a breakdown, read twice then). An
+    inlined `matched` (materialized False) inlines its person values too."""
+    values = _person_values(q, spec, False if materialized is False else None)
     body = _branches(q, spec, series, population, bvalue=values is None)
     if values is not None:
         body = f"SELECT u.*, v.bvalue\nFROM (\n{body}\n) AS u\nLEFT JOIN {values} v ON v.id = u.person_id"
     return q.part("matched", body, materialized=spec.breakdown is not None if materialized is None else materialized)
 
 
-def ranked_part(q: Statement, spec: TrendsSpec, matched: str) -> str:
-    """ranked(series, bvalue, rank): each series' kept breakdown values."""
+def ranked_part(q: Statement, spec: TrendsSpec, matched: str, per_shard: bool = False) -> str:
+    """ranked(series, bvalue, rank): each series' kept breakdown values.
+
+    per_shard (Citus): the events per value counted first in a part of their
+    own (partial counts on every shard, added up on the coordinator), then
+    ranked: a window over the aggregate of the events themselves made Citus
+    pull every matching event to the coordinator."""
     assert spec.breakdown is not None
+    if per_shard:
+        counted = q.part("value_events", f"""SELECT series, bvalue, count(*) AS n
+FROM {matched}
+WHERE bvalue IS NOT NULL
+GROUP BY series, bvalue""", materialized=True)
+        return q.part("ranked", f"""SELECT series, bvalue, rank FROM (
+  SELECT series, bvalue, row_number() OVER (PARTITION BY series ORDER BY n DESC, bvalue) AS rank
+  FROM {counted}
+) AS r
+WHERE rank <= {q.param(spec.breakdown.limit)}""")
     return q.part(
         "ranked",
         f"""SELECT series, bvalue, rank FROM (
@@ -194,7 +220,7 @@ def tagged_part(q: Statement, matched: str, ranked: str | None) -> str:
     return q.part("tagged", body, materialized=False)
 
 
-def answer_parts(q: Statement, spec: TrendsSpec, tagged: str) -> str:
+def answer_parts(q: Statement, spec: TrendsSpec, tagged: str, per_shard: bool = False) -> str:
     """answer(series, rank, start, is_total, events, people, n_values, sum,
     min, max, median_low, median_high): one row per (series, rank, period)
     with events, and one per (series, rank) over the whole range (start
@@ -206,34 +232,45 @@ def answer_parts(q: Statement, spec: TrendsSpec, tagged: str) -> str:
     them, counted per period and, distinct again without the period, per
     range. MEDIAN needs its values in order: `medians` sorts only the rows of
     the MEDIAN series (percentile_disc ascending and descending, whose mean
-    is the exact median of an even count)."""
+    is the exact median of an even count).
+
+    per_shard (Citus): `person_periods` is not materialized (it would be a
+    row per person and period pulled to the coordinator): the people are
+    counted over the distinct (…, person) rows, which group by the person
+    and so are made on every shard, their counts added up."""
     def of(*maths: TrendMath) -> list[int]:
         return [i for i, s in enumerate(spec.series) if s.math in maths]
 
     people, median = of(TrendMath.PEOPLE, TrendMath.EVENTS_PER_PERSON), of(TrendMath.MEDIAN)
+    # (per shard, the aggregates are parts of their own: each is then made
+    # on the shards and added up, and the joins below are the coordinator's)
+    own = True if per_shard else None
     counts = q.part(
         "counts",
         f"""SELECT series, rank, start, count(*) AS events, count(value) AS n_values,
        sum(value) AS sum, min(value) AS min, max(value) AS max
 FROM {tagged}
 GROUP BY series, rank, start""",
+        materialized=own,
     )
     point_people = range_people = medians = None
     if people:
         person_periods = q.part(
             "person_periods",
             f"SELECT DISTINCT series, rank, start, person_id FROM {tagged} WHERE {_among(people)}",
-            materialized=True,
+            materialized=not per_shard,
         )
         point_people = q.part(
             "point_people",
             f"SELECT series, rank, start, count(*) AS people FROM {person_periods} GROUP BY series, rank, start",
+            materialized=own,
         )
         range_people = q.part(
             "range_people",
             f"""SELECT series, rank, count(*) AS people
 FROM (SELECT DISTINCT series, rank, person_id FROM {person_periods}) AS d
 GROUP BY series, rank""",
+            materialized=own,
         )
     if median:
         medians = q.part(
@@ -279,7 +316,7 @@ FROM (
     )
 
 
-def cells_part(q: Statement, spec: TrendsSpec, population: str | None) -> str:
+def cells_part(q: Statement, spec: TrendsSpec, population: str | None, per_shard: bool = False) -> str:
     """cells(series, bvalue, start, events, people, range_people, n_values,
     sum, min, max): one row per (series, breakdown value, period) with
     events, when the breakdown value is the person's (or there is no
@@ -293,7 +330,12 @@ def cells_part(q: Statement, spec: TrendsSpec, population: str | None) -> str:
     the range (`range_people`, summed over the periods). A person has one
     breakdown value, so these counts stay exact when the cells of several
     values are added up (the values folded into the null series): the only
-    hashing is into the few cells, not per (person, period)."""
+    hashing is into the few cells, not per (person, period).
+
+    per_shard (Citus): the marks' window is over `events e` itself, not over
+    a subquery of it: Citus pushes a UNION ALL down to the shards only when
+    its branches are alike, and pulled a windowed subquery's branch (every
+    matching event) to the coordinator beside plain branches."""
     values = _person_values(q, spec)
     b = spec.breakdown
     from_, to = q.param(spec.from_), q.param(spec.to)
@@ -311,6 +353,16 @@ def cells_part(q: Statement, spec: TrendsSpec, population: str | None) -> str:
                 f"SELECT {i} AS series, e.person_id, {period_of('e.ts', spec.interval)} AS start, {value} AS value,"
                 " NULL::boolean AS first_in_period, NULL::boolean AS first_of_person\n"
                 f"FROM events e\nWHERE {where}"
+            )
+            continue
+        if per_shard:
+            start = period_of("e.ts", spec.interval)
+            branches.append(
+                f"""SELECT {i} AS series, e.person_id, {start} AS start, {value} AS value,
+       lag({start}) OVER w IS DISTINCT FROM {start} AS first_in_period, lag(e.ts) OVER w IS NULL AS first_of_person
+FROM events e
+WHERE {where}
+WINDOW w AS ({PERSON_NEWEST_FIRST.replace("person_id", "e.person_id").replace("ts DESC", "e.ts DESC")})"""
             )
             continue
         branches.append(
@@ -399,17 +451,26 @@ LEFT JOIN {medians} md ON md.series = f.series AND md.rank = f.rank
     )
 
 
-def build(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]]:
+def build(project_id: uuid.UUID, spec: TrendsSpec, per_shard: bool = False) -> tuple[str, list[Any]]:
     q = Statement(Params(project_id))
     population = population_part(q, spec.people)
     if spec.breakdown is None or spec.breakdown.person_property is not None:
-        cells = cells_part(q, spec, population)
+        cells = cells_part(q, spec, population, per_shard)
         ranked = None if spec.breakdown is None else ranked_cells_part(q, spec, cells)
         answer = folded_answer_part(q, spec, population, cells, ranked)
     else:  # a breakdown by the event's value: a person may be in several values
-        matched = matched_part(q, spec, list(range(len(spec.series))), population)
-        ranked = ranked_part(q, spec, matched)
-        answer = answer_parts(q, spec, tagged_part(q, matched, ranked))
+        # (per shard: `matched` inlined into each reader, not every matching
+        # event pulled to the coordinator)
+        every = list(range(len(spec.series)))
+        matched = matched_part(q, spec, every, population, materialized=False if per_shard else None)
+        ranked = ranked_part(q, spec, matched, per_shard)
+        if per_shard:
+            kept = q.part("kept", f"SELECT series, array_agg(bvalue ORDER BY rank) AS vals FROM {ranked} GROUP BY series",
+                          materialized=True)
+            tagged = q.part("tagged", _branches(q, spec, every, population, True, kept), materialized=False)
+        else:
+            tagged = tagged_part(q, matched, ranked)
+        answer = answer_parts(q, spec, tagged, per_shard)
     if ranked is None:
         return q.select(f"SELECT a.*, NULL::text AS bvalue FROM {answer} a")
     # Grouped by the rank (an integer), the value joined after.
@@ -418,16 +479,47 @@ def build(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]]:
     )
 
 
-def build_people(project_id: uuid.UUID, page: TrendPeopleSpec) -> tuple[str, list[Any]]:
+def build_per_shard(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]] | None:
+    """build for a Citus cluster distributed by person (docs/scaling.md): the
+    same parts, shaped so that Citus runs each per-person part on every shard
+    and adds up the partial counts and sums on the coordinator (see
+    cells_part and answer_parts). None with a MEDIAN series: its exact median
+    needs every value of a cell in one place (left to the coordinator's
+    path)."""
+    if any(s.math is TrendMath.MEDIAN for s in spec.series):
+        return None
+    return build(project_id, spec, per_shard=True)
+
+
+def build_people_per_shard(project_id: uuid.UUID, page: TrendPeopleSpec) -> tuple[str, list[Any]]:
+    """build_people for a Citus cluster: the point's distinct persons found on
+    every shard (with a breakdown by an event property, each event's rank
+    from the kept values as build_per_shard tags it), only their ids brought
+    to the coordinator. By a person property, build_people as it is: Citus
+    then brings the one series' matching events of the range and the
+    persons' values to the coordinator (a reshaping like the event
+    property's was not pushed down whole), still far less than the
+    coordinator's path, which brings the whole project."""
+    by_person = page.report.breakdown is not None and page.report.breakdown.person_property is not None
+    return build_people(project_id, page, per_shard=not by_person)
+
+
+def build_people(project_id: uuid.UUID, page: TrendPeopleSpec, per_shard: bool = False) -> tuple[str, list[Any]]:
     """(total, ids): the distinct persons of one point of one output series
     (every one: total; the page after `page.after`: ids, by person id)."""
     spec = page.report
     q = Statement(Params(project_id))
     population = population_part(q, spec.people)
-    matched = matched_part(q, spec, [page.series], population)
+    matched = matched_part(q, spec, [page.series], population, materialized=False if per_shard else None)
     cond = [f"m.start = {q.param(page.start)}::timestamptz"]
     source = f"{matched} m"
-    if spec.breakdown is not None:
+    if per_shard and spec.breakdown is not None:
+        # The rank by an uncorrelated subquery, not a join (see _branches).
+        ranked = ranked_part(q, spec, matched, per_shard)
+        kept = q.part("kept", f"SELECT array_agg(bvalue ORDER BY rank) AS vals FROM {ranked}", materialized=True)
+        rank = f"coalesce(array_position((SELECT k.vals FROM {kept} k), m.bvalue), 0)"
+        cond.append(f"{rank} = {0 if page.rank is None else q.param(page.rank)}")
+    elif spec.breakdown is not None:
         ranked = ranked_part(q, spec, matched)
         source += f"\nLEFT JOIN {ranked} r ON r.series = m.series AND r.bvalue = m.bvalue"
         cond.append("r.rank IS NULL" if page.rank is None else f"r.rank = {q.param(page.rank)}")
