@@ -36,6 +36,10 @@ number of people, the exact sum of the durations, the order statistics that
 the median and p90 need, and the histogram counts. Python assembles the steps,
 the rates and the significance tests (app/reports/stats.py).
 
+On a Citus cluster (`per_shard`) the chains are always walked, on every
+shard, and one row per person comes to the coordinator, which aggregates
+them (docs/scaling.md, "Reports on Citus").
+
 peopleList needs every person's chain; the statement returns them compactly
 (about 60 bytes a person) only when asked (`with_people`): the GraphQL
 resolver asks when the query selects peopleList, and otherwise the lists are

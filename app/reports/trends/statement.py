@@ -38,6 +38,11 @@
     otherwise); the median is exact, the mean of the lower and the upper
     middle value (percentile_disc ascending and descending).
 
+On a Citus cluster `build_per_shard` gives the same parts shaped so that
+Citus runs each per-person part on every shard and only adds up partial
+counts on the coordinator (docs/scaling.md, "Reports on Citus"); a MEDIAN
+series keeps the coordinator's path.
+
 Assembly (assembly.py) picks each series' math, fills empty periods and
 orders the series. The peopleList of a PEOPLE point is `build_people`:
 the same parts for one series, the distinct persons of one point, by id.
