@@ -201,6 +201,8 @@ def _report_specs(t0: datetime) -> list:
         (TRENDS, TrendsSpec(series, t0, t1, Period.WEEK, BreakdownSpec(event_property="src"), people=did_b)),
         (TRENDS_PEOPLE, TrendPeopleSpec(by_event, 0, 1, t0 + timedelta(days=2), 3)),
         (TRENDS_PEOPLE, TrendPeopleSpec(by_event, 0, None, t0 + timedelta(days=2), 100)),
+        (TRENDS_PEOPLE, TrendPeopleSpec(by_person, 0, 1, t0 + timedelta(days=3), 100)),
+        (TRENDS_PEOPLE, TrendPeopleSpec(by_person, 1, None, t0 + timedelta(days=3), 2)),
         (PATHS, PathsSpec(t0, t1, start_event="A", depth=3, limit=2)),
         (PATHS, PathsSpec(t0, t1, end_event="C", depth=4, people=did_b)),
         (PATHS_PEOPLE, PathsPeopleSpec(PathsSpec(t0, t1, start_event="A"), 1, "B", 5)),

@@ -159,8 +159,19 @@ def matched_part(
 ) -> str:
     """matched(series, person_id, start, value, bvalue) of the given input
     series (materialized: by default with a breakdown, read twice then). An
-    inlined `matched` (materialized False) inlines its person values too."""
-    values = _person_values(q, spec, False if materialized is False else None)
+    inlined `matched` (materialized False, per shard on Citus) joins the
+    person's value from `persons` itself: through the person_values part,
+    Citus brought every matching event and person value to the coordinator."""
+    b = spec.breakdown
+    if materialized is False and b is not None and b.person_property is not None:
+        body = _branches(q, spec, series, population, bvalue=False)
+        key = q.param(b.person_property)
+        return q.part("matched", f"""SELECT u.*, whodid_text(v.properties -> {key}::text) COLLATE "C" AS bvalue
+FROM (
+{body}
+) AS u
+LEFT JOIN persons v ON v.project_id = $1 AND v.merged_into IS NULL AND v.id = u.person_id""", materialized=False)
+    values = _person_values(q, spec)
     body = _branches(q, spec, series, population, bvalue=values is None)
     if values is not None:
         body = f"SELECT u.*, v.bvalue\nFROM (\n{body}\n) AS u\nLEFT JOIN {values} v ON v.id = u.person_id"
@@ -498,15 +509,10 @@ def build_per_shard(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[
 
 def build_people_per_shard(project_id: uuid.UUID, page: TrendPeopleSpec) -> tuple[str, list[Any]]:
     """build_people for a Citus cluster: the point's distinct persons found on
-    every shard (with a breakdown by an event property, each event's rank
-    from the kept values as build_per_shard tags it), only their ids brought
-    to the coordinator. By a person property, build_people as it is: Citus
-    then brings the one series' matching events of the range and the
-    persons' values to the coordinator (a reshaping like the event
-    property's was not pushed down whole), still far less than the
-    coordinator's path, which brings the whole project."""
-    by_person = page.report.breakdown is not None and page.report.breakdown.person_property is not None
-    return build_people(project_id, page, per_shard=not by_person)
+    every shard (with a breakdown, each event's rank found from the kept
+    values by an uncorrelated subquery), only their ids brought to the
+    coordinator."""
+    return build_people(project_id, page, per_shard=True)
 
 
 def build_people(project_id: uuid.UUID, page: TrendPeopleSpec, per_shard: bool = False) -> tuple[str, list[Any]]:
@@ -528,7 +534,10 @@ def build_people(project_id: uuid.UUID, page: TrendPeopleSpec, per_shard: bool =
         ranked = ranked_part(q, spec, matched)
         source += f"\nLEFT JOIN {ranked} r ON r.series = m.series AND r.bvalue = m.bvalue"
         cond.append("r.rank IS NULL" if page.rank is None else f"r.rank = {q.param(page.rank)}")
-    people = q.part("people", f"SELECT DISTINCT m.person_id FROM {source}\nWHERE " + " AND ".join(cond))
+    # (per shard a part of its own: read twice, Citus would otherwise make
+    # it from `matched` brought to the coordinator)
+    people = q.part("people", f"SELECT DISTINCT m.person_id FROM {source}\nWHERE " + " AND ".join(cond),
+                    materialized=True if per_shard else None)
     after = q.param(page.after)
     return q.select(
         f"""SELECT (SELECT count(*) FROM {people}) AS total,
