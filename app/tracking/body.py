@@ -78,7 +78,29 @@ def parse_form(raw: bytes, where: str) -> dict[str, str]:
     """application/x-www-form-urlencoded pairs, percent-decoded as strict UTF-8.
     A repeated name keeps its last value; pairs with an empty name are dropped.
     (form_text inlined: this runs for every tracking request.)"""
-    params: dict[str, str] = {}
+    # Decoded at once, then split: the same pairs whenever no escape decodes
+    # to a separator (%26 is "&", %3D "=") and the bytes are UTF-8 (the
+    # separators are ASCII, so no character spans them). unquote_to_bytes is
+    # Python: one call per request instead of one per escaped name or value.
+    if b"%26" not in raw and b"%3D" not in raw and b"%3d" not in raw:
+        if b"+" in raw:
+            raw_text = unquote_to_bytes(raw.replace(b"+", b" "))
+        elif b"%" in raw:
+            raw_text = unquote_to_bytes(raw)
+        else:
+            raw_text = raw
+        try:
+            text = raw_text.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # the pair by pair reading below names the one that is not
+        else:
+            params = {}
+            for pair in text.split("&"):
+                name, _, value = pair.partition("=")
+                if name:
+                    params[name] = value
+            return params
+    params = {}
     for pair in raw.split(b"&"):
         if not pair:
             continue
