@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,8 +125,11 @@ async def _measure(url: str, key: str, requests: int, concurrency: int, rounds: 
 def _child(args) -> None:
     import uvloop
 
+    from app.logs import setup_logging
     from bench.common import create_project, fresh_database
 
+    # As `whodid serve` does (its stderr is a file here, as the benchmarks' servers' logs are).
+    setup_logging(os.environ.get("WHODID_LOG_FORMAT", "text"))
     with fresh_database("whodid_bench_ecpu") as url:
         key = create_project(url)["writeKey"]
         result = uvloop.run(_measure(url, key, args.requests, args.concurrency, args.rounds, args.profile))
@@ -134,15 +138,17 @@ def _child(args) -> None:
 
 def _run(tree: Path, args, rounds: int, profile: str | None) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}", "WHODID_ACCESS_LOG": os.environ.get("WHODID_ACCESS_LOG", "all")}
-    cmd = [sys.executable, "-m", "bench.e_cpu", "--child", "--requests", str(args.requests), "--concurrency",
+    cmd = [sys.executable, str(ROOT / "bench" / "e_cpu.py"), "--child", "--requests", str(args.requests), "--concurrency",
            str(args.concurrency), "--rounds", str(rounds)]
     if profile:
         cmd += ["--profile", profile]
-    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(proc.stderr[-3000:])
+    with tempfile.TemporaryFile("w+") as log:  # the access lines go here, as a server's log file
+        proc = subprocess.run(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        for line in proc.stdout.splitlines():
+            if line.startswith("RESULT "):
+                return json.loads(line[7:])
+        log.seek(0)
+        raise RuntimeError(log.read()[-3000:])
 
 
 def main() -> None:

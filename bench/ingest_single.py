@@ -121,6 +121,7 @@ def main() -> None:
     ap.add_argument("--citus", default=None, metavar="URL",
                     help="also serve a database on this Citus coordinator (../shared/tools/citus-cluster)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 round")
+    ap.add_argument("--workers", type=int, default=2, help="whodid's (and bare's) worker processes")
     ap.add_argument("--only", choices=["e", "graphql"], default=None,
                     help="only the /e cases (bare GET /e, whodid /e) or only the GraphQL ones")
     args = ap.parse_args()
@@ -130,8 +131,8 @@ def main() -> None:
     results: dict[str, list[common.WrkResult]] = {}
     durability: list[str] = []
     with contextlib.ExitStack() as stack:
-        bare = stack.enter_context(common.bare_server())
-        whodids = common.whodid_servers(stack, args.compare_ref, args.citus)
+        bare = stack.enter_context(common.bare_server(workers=args.workers))
+        whodids = common.whodid_servers(stack, args.compare_ref, args.citus, workers=args.workers)
 
         for rnd in range(args.rounds):
             run = f"r{rnd}"
@@ -186,7 +187,7 @@ def main() -> None:
             "-" if bare_case else " / ".join(f"{max(v):.0f}" for v in zip(*(r.extra["rss"] for r in res))),
         ])
     print(f"\n{args.connections} keep-alive connections, wrk -t2, {args.seconds:.0f} s per run, median of "
-          f"{args.rounds} round(s); 2 uvicorn workers each; ratio = whodid / its bare floor served the same way")
+          f"{args.rounds} round(s); {args.workers} uvicorn worker(s) each; ratio = whodid / its bare floor served the same way")
     print(common.table(["case", "events/s", "ratio to bare", "ratio to bare GET /e", "p50 ms", "p99 ms",
                         "errors", "stored / acked", "acked lost", "peak RSS MB per worker"], rows))
     print("\ndurability, per run (events counted in PostgreSQL afterwards):")
