@@ -94,13 +94,13 @@ def parse_form(raw: bytes, where: str) -> dict[str, str]:
         except UnicodeDecodeError:
             pass  # the pair by pair reading below names the one that is not
         else:
-            params = {}
-            for pair in text.split("&"):
-                name, _, value = pair.partition("=")
-                if name:
-                    params[name] = value
-            return params
-    params = {}
+            decoded: dict[str, str] = {}
+            for text_pair in text.split("&"):
+                text_name, _, text_value = text_pair.partition("=")
+                if text_name:
+                    decoded[text_name] = text_value
+            return decoded
+    params: dict[str, str] = {}
     for pair in raw.split(b"&"):
         if not pair:
             continue
