@@ -22,7 +22,7 @@ from .http import AuthenticatedGraphQL, RequestLog
 from .live.goingaway import GoingAway
 from .live.goingaway import install as install_going_away
 from .live.routes import routes as live_routes
-from .metrics import metrics_endpoint, observe_flush, observe_request, set_known_routes
+from .metrics import flush_requests, metrics_endpoint, observe_flush, observe_request, set_known_routes
 from .services import Services
 from .storage.pool import CONNECTION_ERRORS, create_pool
 from .tracking.routes import TrackingRoutes
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
         finally:
             await services.close()
             await pool.close()
+            flush_requests()
 
     # Browsers may call /graphql only from the configured origins (none by default).
     graphql = CORSMiddleware(
