@@ -18,6 +18,7 @@ import contextlib
 import cProfile
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -137,18 +138,24 @@ def _child(args) -> None:
 
 
 def _run(tree: Path, args, rounds: int, profile: str | None) -> list[dict]:
-    env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}", "WHODID_ACCESS_LOG": os.environ.get("WHODID_ACCESS_LOG", "all")}
-    cmd = [sys.executable, str(ROOT / "bench" / "e_cpu.py"), "--child", "--requests", str(args.requests), "--concurrency",
-           str(args.concurrency), "--rounds", str(rounds)]
+    # As `whodid serve --workers 2` runs a worker: its metrics in files (PROMETHEUS_MULTIPROC_DIR).
+    metrics_dir = tempfile.mkdtemp(prefix="whodid-ecpu-metrics-")
+    env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}", "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+           "WHODID_ACCESS_LOG": os.environ.get("WHODID_ACCESS_LOG", "all")}
+    cmd = [sys.executable, str(ROOT / "bench" / "e_cpu.py"), "--child", "--requests", str(args.requests),
+           "--concurrency", str(args.concurrency), "--rounds", str(rounds)]
     if profile:
         cmd += ["--profile", profile]
-    with tempfile.TemporaryFile("w+") as log:  # the access lines go here, as a server's log file
-        proc = subprocess.run(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-        for line in proc.stdout.splitlines():
-            if line.startswith("RESULT "):
-                return json.loads(line[7:])
-        log.seek(0)
-        raise RuntimeError(log.read()[-3000:])
+    try:
+        with tempfile.TemporaryFile("w+") as log:  # the access lines go here, as a server's log file
+            proc = subprocess.run(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+            for line in proc.stdout.splitlines():
+                if line.startswith("RESULT "):
+                    return json.loads(line[7:])
+            log.seek(0)
+            raise RuntimeError(log.read()[-3000:])
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def main() -> None:
