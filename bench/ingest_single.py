@@ -121,6 +121,8 @@ def main() -> None:
     ap.add_argument("--citus", default=None, metavar="URL",
                     help="also serve a database on this Citus coordinator (../shared/tools/citus-cluster)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 round")
+    ap.add_argument("--access-log", choices=["all", "errors", "off"], default=None,
+                    help="WHODID_ACCESS_LOG for every whodid server (default: the servers' own default)")
     ap.add_argument("--workers", type=int, default=2, help="whodid's (and bare's) worker processes")
     ap.add_argument("--only", choices=["e", "graphql"], default=None,
                     help="only the /e cases (bare GET /e, whodid /e) or only the GraphQL ones")
@@ -132,7 +134,8 @@ def main() -> None:
     durability: list[str] = []
     with contextlib.ExitStack() as stack:
         bare = stack.enter_context(common.bare_server(workers=args.workers))
-        whodids = common.whodid_servers(stack, args.compare_ref, args.citus, workers=args.workers)
+        env = {"WHODID_ACCESS_LOG": args.access_log} if args.access_log else None
+        whodids = common.whodid_servers(stack, args.compare_ref, args.citus, workers=args.workers, env=env)
 
         for rnd in range(args.rounds):
             run = f"r{rnd}"
