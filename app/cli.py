@@ -217,9 +217,9 @@ def _serve(host: str, port: int, workers: int) -> None:
         options: dict = dict(factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
                        timeout_graceful_shutdown=10)
         if workers > 1 and spreads_connections(port):
-            serve_workers(uvicorn.Config("app.server:create_app", **options))
+            serve_workers(uvicorn.Config("app.server:create_served_app", **options))
         else:
-            uvicorn.run("app.server:create_app", **options)
+            uvicorn.run("app.server:create_served_app", **options)
 
 
 @main.command()

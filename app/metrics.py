@@ -5,7 +5,9 @@ that every worker writes its samples there and /metrics (answered by any
 worker) aggregates all of them."""
 from __future__ import annotations
 
+import asyncio
 import os
+from bisect import bisect_left
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
@@ -41,19 +43,67 @@ def set_known_routes(paths: set[str]) -> None:
     _known_routes.update(paths)
 
 
-# (route, method, status) -> the two metrics' children: labels() validates and
-# locks on every call; the set of keys is small (known routes only).
-_request_children: dict[tuple[str, str, int], tuple] = {}
+class RequestTally:
+    """The request metrics of this process, counted in plain Python and added
+    to the Prometheus children at most `interval` seconds later (a timer on
+    the running loop), and at once before this process answers /metrics.
+
+    With several workers (PROMETHEUS_MULTIPROC_DIR) every inc() and observe()
+    of prometheus-client writes an mmap'd file and asks for the process id (a
+    system call): three values per request cost a tracking request 12-17 µs
+    of its ~240 (docs/benchmarks.md §16). Added up here, a second of requests
+    costs those writes once per (route, method, status). A scrape may see a
+    worker's last second of requests in its next scrape instead: within
+    Prometheus' own scrape-interval resolution."""
+
+    def __init__(self, interval: float = 1.0):
+        self.interval = interval
+        # (route, method, status) -> [count, seconds, count per histogram bucket]
+        self.pending: dict[tuple[str, str, int], list] = {}
+        self.scheduled = False
+        self.bounds = REQUEST_SECONDS._upper_bounds  # the histogram's, +Inf last
+
+    def add(self, route: str, method: str, status: int, seconds: float) -> None:
+        entry = self.pending.get((route, method, status))
+        if entry is None:
+            entry = self.pending[(route, method, status)] = [0, 0.0, [0] * len(self.bounds)]
+        entry[0] += 1
+        entry[1] += seconds
+        # Histogram.observe's bucket: the first upper bound >= the value.
+        entry[2][bisect_left(self.bounds, seconds)] += 1
+        if not self.scheduled:
+            try:
+                asyncio.get_running_loop().call_later(self.interval, self.flush)
+            except RuntimeError:  # no loop (a direct call): at once
+                self.flush()
+                return
+            self.scheduled = True
+
+    def flush(self) -> None:
+        """Everything counted so far into the Prometheus children."""
+        self.scheduled = False
+        pending, self.pending = self.pending, {}
+        for (route, method, status), (count, seconds, buckets) in pending.items():
+            REQUESTS.labels(route, method, str(status)).inc(count)
+            # What `count` observe() calls would have added (Histogram.observe:
+            # the sum, and one per observation to its bucket).
+            histogram = REQUEST_SECONDS.labels(route)
+            histogram._sum.inc(seconds)
+            for bucket, n in zip(histogram._buckets, buckets):
+                if n:
+                    bucket.inc(n)
+
+
+_tally = RequestTally()
 
 
 def observe_request(path: str, method: str, status: int, seconds: float) -> None:
-    route = path if path in _known_routes else "other"
-    children = _request_children.get((route, method, status))
-    if children is None:
-        children = (REQUESTS.labels(route, method, str(status)), REQUEST_SECONDS.labels(route))
-        _request_children[(route, method, status)] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    _tally.add(path if path in _known_routes else "other", method, status, seconds)
+
+
+def flush_requests() -> None:
+    """The requests counted but not yet in the metrics (a process ending)."""
+    _tally.flush()
 
 
 def observe_flush(items: int, seconds: float) -> None:
@@ -70,6 +120,7 @@ def observe_pool(pool) -> None:
 
 async def metrics_endpoint(request: Request) -> Response:
     services = request.state.services
+    _tally.flush()  # this process's requests up to now
     observe_pool(services.pool)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

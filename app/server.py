@@ -19,10 +19,11 @@ from .graphql.schema import schema
 from .graphql.view import WhodidGraphQL
 from .heap import settle_after_startup
 from .http import AuthenticatedGraphQL, RequestLog
+from .logs import setup_logging
 from .live.goingaway import GoingAway
 from .live.goingaway import install as install_going_away
 from .live.routes import routes as live_routes
-from .metrics import metrics_endpoint, observe_flush, observe_request, set_known_routes
+from .metrics import flush_requests, metrics_endpoint, observe_flush, observe_request, set_known_routes
 from .services import Services
 from .storage.pool import CONNECTION_ERRORS, create_pool
 from .tracking.routes import TrackingRoutes
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
         finally:
             await services.close()
             await pool.close()
+            flush_requests()
 
     # Browsers may call /graphql only from the configured origins (none by default).
     graphql = CORSMiddleware(
@@ -91,3 +93,14 @@ def create_app(settings: Settings | None = None, *, dsn: str | None = None) -> R
     app = TrackingRoutes(inner) if role != "live" else inner
     set_known_routes({route.path for route in routes if hasattr(route, "path")} | getattr(app, "paths", set()))
     return RequestLog(GoingAway(app), observer=observe_request, access_log=settings.access_log)
+
+
+def create_served_app() -> RequestLog:
+    """The application of a `whodid serve` process (uvicorn's factory, called
+    in every worker): logging set up as in the CLI's own process first. A
+    worker of `--workers N` is a spawned process that starts with no log
+    handler, so until this it wrote no access line and no INFO line at all
+    (docs/benchmarks.md §16.1)."""
+    settings = Settings.from_env()
+    setup_logging(settings.log_format)
+    return create_app(settings)

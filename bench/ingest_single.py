@@ -121,6 +121,11 @@ def main() -> None:
     ap.add_argument("--citus", default=None, metavar="URL",
                     help="also serve a database on this Citus coordinator (../shared/tools/citus-cluster)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 round")
+    ap.add_argument("--access-log", choices=["all", "errors", "off"], default=None,
+                    help="WHODID_ACCESS_LOG for every whodid server (default: the servers' own default)")
+    ap.add_argument("--workers", type=int, default=2, help="whodid's (and bare's) worker processes")
+    ap.add_argument("--only", choices=["e", "graphql"], default=None,
+                    help="only the /e cases (bare GET /e, whodid /e) or only the GraphQL ones")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.rounds = 2, 1
@@ -128,21 +133,28 @@ def main() -> None:
     results: dict[str, list[common.WrkResult]] = {}
     durability: list[str] = []
     with contextlib.ExitStack() as stack:
-        bare = stack.enter_context(common.bare_server())
-        whodids = common.whodid_servers(stack, args.compare_ref, args.citus)
+        bare = stack.enter_context(common.bare_server(workers=args.workers))
+        env = {"WHODID_ACCESS_LOG": args.access_log} if args.access_log else None
+        whodids = common.whodid_servers(stack, args.compare_ref, args.citus, workers=args.workers, env=env)
 
         for rnd in range(args.rounds):
             run = f"r{rnd}"
             base = int(time.time()) - 40 * 86400
-            cases = [("bare GET /e", bare, BARE_GET_LUA, "/e", None, None)]
-            for label, server, db in whodids:
+            cases = []
+            if args.only != "graphql":
+                cases.append(("bare GET /e", bare, BARE_GET_LUA, "/e", None, None))
+            # ABBA: the servers' order alternates by round, so that neither always
+            # runs right after the other's inserts (autovacuum, checkpoints).
+            ordered = whodids if rnd % 2 == 0 else whodids[::-1]
+            for label, server, db in (ordered if args.only != "graphql" else []):
                 project = common.create_project(db)
                 fill = {"key": project["writeKey"], "run": run, "ids": IDENTITIES, "base": base}
                 suffix = f" ({label})" if label else ""
                 cases.append((f"whodid /e{suffix}", server, KM_LUA % fill, "/e", db, project["id"]))
-            cases.append(("bare POST /graphql", bare, GQL_LUA % {"key": "x", "run": run, "ids": IDENTITIES},
-                          "/graphql", None, None))
-            for label, server, db in whodids:
+            if args.only != "e":
+                cases.append(("bare POST /graphql", bare, GQL_LUA % {"key": "x", "run": run, "ids": IDENTITIES},
+                              "/graphql", None, None))
+            for label, server, db in (ordered if args.only != "e" else []):
                 project = common.create_project(db)
                 fill = {"key": project["writeKey"], "run": run + "g", "ids": IDENTITIES, "base": base}
                 suffix = f" ({label})" if label else ""
@@ -164,8 +176,8 @@ def main() -> None:
                 print(f"  round {rnd + 1} {name}: {res.rps:,.0f}/s p50 {res.p50_ms:.1f} ms p99 {res.p99_ms:.1f} ms",
                       flush=True)
 
-    floor = {"/e": common.median([r.rps for r in results["bare GET /e"]]),
-             "graphql": common.median([r.rps for r in results["bare POST /graphql"]])}
+    floor = {"/e": common.median([r.rps for r in results.get("bare GET /e", [])]),
+             "graphql": common.median([r.rps for r in results.get("bare POST /graphql", [])])}
     rows = []
     for name, res in results.items():
         rps = common.median([r.rps for r in res])
@@ -173,7 +185,7 @@ def main() -> None:
         bare_case = name.startswith("bare")
         rows.append([
             name, rps, "1.00" if bare_case else f"{rps / floor[kind]:.2f}",
-            "-" if bare_case else f"{rps / floor['/e']:.2f}",
+            "-" if bare_case or not floor["/e"] else f"{rps / floor['/e']:.2f}",
             common.median([r.p50_ms for r in res]), common.median([r.p99_ms for r in res]),
             sum(r.non2xx + r.socket_errors for r in res),
             "-" if bare_case else f"{sum(r.extra['stored'] for r in res)} / {sum(r.ok for r in res)}",
@@ -181,7 +193,7 @@ def main() -> None:
             "-" if bare_case else " / ".join(f"{max(v):.0f}" for v in zip(*(r.extra["rss"] for r in res))),
         ])
     print(f"\n{args.connections} keep-alive connections, wrk -t2, {args.seconds:.0f} s per run, median of "
-          f"{args.rounds} round(s); 2 uvicorn workers each; ratio = whodid / its bare floor served the same way")
+          f"{args.rounds} round(s); {args.workers} uvicorn worker(s) each; ratio = whodid / its bare floor served the same way")
     print(common.table(["case", "events/s", "ratio to bare", "ratio to bare GET /e", "p50 ms", "p99 ms",
                         "errors", "stored / acked", "acked lost", "peak RSS MB per worker"], rows))
     print("\ndurability, per run (events counted in PostgreSQL afterwards):")

@@ -24,6 +24,11 @@ def unix_time(value: object, field: str = TIME) -> tuple[datetime, str]:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadInput(field, "must be unix time in seconds")
     text = str(value).strip()
+    if len(text) < 20 and text.isascii() and text.isdigit():  # whole seconds, the usual form: no Decimal
+        whole = int(text)
+        if whole >= MAX_UNIX_SECONDS:
+            raise BadInput(field, f"{text[:40]} is too large for unix seconds (milliseconds? send seconds)")
+        return datetime.fromtimestamp(whole, tz=timezone.utc), str(whole)
     try:
         seconds = Decimal(text)
     except InvalidOperation:

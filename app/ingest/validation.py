@@ -111,14 +111,23 @@ def check_properties(field: str, properties: Any, *, max_bytes: int = MAX_EVENT_
             raise BadInput(field, "property keys must be non-empty strings")
         if len(key) > MAX_KEY_LENGTH:
             raise BadInput(field, f"property key longer than {MAX_KEY_LENGTH} characters: {key[:40]!r}…")
-    _check_json_strings(field, properties)
+    # _check_json_strings(field, properties), its first level inline: most
+    # properties are flat strings (every Kissmetrics one is).
+    for key, value in properties.items():
+        if "\x00" in key:
+            raise BadInput(field, "the NUL character is not allowed")
+        if type(value) is str:
+            if "\x00" in value:
+                raise BadInput(field, "the NUL character is not allowed")
+        else:
+            _check_json_strings(field, value, 1)
     try:
-        text = orjson.dumps(properties).decode()
+        serialised = orjson.dumps(properties)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise BadInput(field, f"not serialisable as JSON: {exc}") from None
-    if len(text.encode()) > max_bytes:
+    if len(serialised) > max_bytes:  # UTF-8 bytes, as stored
         raise BadInput(field, f"larger than {max_bytes // 1024} KiB serialised")
-    return properties, text
+    return properties, serialised.decode()
 
 
 def parse_revenue(field: str, value: Any) -> Decimal | None:

@@ -117,7 +117,10 @@ class Writer:
         if self._closing:
             raise Unavailable("the server is shutting down")
         write.future = asyncio.get_running_loop().create_future()
-        await self.queue.put(write)
+        if self.queue.full():
+            await self.queue.put(write)
+        else:
+            self.queue.put_nowait(write)  # without a coroutine of its own
         return await write.future
 
     async def _run(self) -> None:
@@ -222,26 +225,33 @@ class Writer:
             raise IdentityRace()
         added = len(created)
         if events:
-            rows = {e.id: stored_row(e, *inserted[e.id]) for e in events if e.id in inserted}
-            missing_keys = [e.idempotency_key for e in events if e.id not in rows]
+            # Each event's stored row, or None for a duplicate, in the order of
+            # `events` (one lookup per event: uuid.UUID hashes in Python).
+            found = [inserted.get(e.id) for e in events]
+            stored = [None if f is None else stored_row(e, f[0], f[1]) for e, f in zip(events, found)]
+            missing_keys = [e.idempotency_key for e, row in zip(events, stored) if row is None]
             existing = await event_store.by_idempotency_keys(conn, project_id, missing_keys) if missing_keys else {}
             if missing_keys and created:
                 # Identities made for events that all turned out duplicates: not kept.
-                used = {e.identity for e in events if e.id in rows}
+                used = {e.identity for e, row in zip(events, stored) if row is not None}
                 used.update(it.identity for _, it in items if isinstance(it, PropertyWrite))
                 unused = sorted(created - used)
                 if unused:
                     await identity_store.forget_unused(conn, project_id, unused)
+            start = 0
             for index, item in items:
                 if isinstance(item, EventWrite):
+                    end = start + len(item.events)
                     results[index] = [
-                        Recorded(rows[e.id], False) if e.id in rows else Recorded(existing[e.idempotency_key], True)
-                        for e in item.events
+                        Recorded(row, False) if row is not None else Recorded(existing[e.idempotency_key], True)
+                        for e, row in zip(item.events, stored[start:end])
                     ]
+                    start = end
+            rows = [row for row in stored if row is not None]
             if rows:
                 added += len(rows)
                 for publish in self.publishers:
-                    await publish(conn, project_id, list(rows.values()))
+                    await publish(conn, project_id, rows)
 
         props = [(index, it) for index, it in items if isinstance(it, PropertyWrite)]
         if props:

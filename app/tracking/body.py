@@ -78,6 +78,28 @@ def parse_form(raw: bytes, where: str) -> dict[str, str]:
     """application/x-www-form-urlencoded pairs, percent-decoded as strict UTF-8.
     A repeated name keeps its last value; pairs with an empty name are dropped.
     (form_text inlined: this runs for every tracking request.)"""
+    # Decoded at once, then split: the same pairs whenever no escape decodes
+    # to a separator (%26 is "&", %3D "=") and the bytes are UTF-8 (the
+    # separators are ASCII, so no character spans them). unquote_to_bytes is
+    # Python: one call per request instead of one per escaped name or value.
+    if b"%26" not in raw and b"%3D" not in raw and b"%3d" not in raw:
+        if b"+" in raw:
+            raw_text = unquote_to_bytes(raw.replace(b"+", b" "))
+        elif b"%" in raw:
+            raw_text = unquote_to_bytes(raw)
+        else:
+            raw_text = raw
+        try:
+            text = raw_text.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # the pair by pair reading below names the one that is not
+        else:
+            decoded: dict[str, str] = {}
+            for text_pair in text.split("&"):
+                text_name, _, text_value = text_pair.partition("=")
+                if text_name:
+                    decoded[text_name] = text_value
+            return decoded
     params: dict[str, str] = {}
     for pair in raw.split(b"&"):
         if not pair:
