@@ -3,28 +3,33 @@
 No window: per person, arrays (so that PostgreSQL 15 can run parts of the
 persons side by side, below).
 
-- `side_sql(person_id, p)`: each anchored person's event names in [from,
-  to) as one array in (ts, name) order, cut at the anchor: from it to the
-  end with startEvent, from the start to it with endEvent. The names come
-  from an index-only scan of events_person_ts (project, person, ts, name
-  COLLATE "C") in its order, through a sorted subquery aggregated per person
-  by a GroupAggregate (array_agg over a sorted subquery with no join at the
-  aggregate's level: PostgreSQL feeds the rows to the aggregate in the
-  subquery's order). `array_position` finds the anchor: the person's first
-  event of its name in (ts, name) order; persons without it in range have
-  none and are dropped here (HAVING). Names are compared byte-wise (COLLATE
-  "C"), as the order of every name in the report;
+- `side_sql(person_id, p, pts)`: each anchored person's event names in
+  [from, to) as one array in (ts, name) order, and their times beside them
+  (`pts`), cut at the anchor: from it to the end with startEvent, from the
+  start to it with endEvent. The events come from an index-only scan of
+  events_person_ts (project, person, ts, name COLLATE "C") in its order,
+  through a sorted subquery aggregated per person by a GroupAggregate
+  (array_agg over a sorted subquery with no join at the aggregate's level:
+  PostgreSQL feeds the rows to the aggregate in the subquery's order).
+  `array_position` finds the anchor: the person's first event of its name in
+  (ts, name) order; persons without it in range have none and are dropped
+  here (HAVING). Names are compared byte-wise (COLLATE "C"), as the order of
+  every name in the report;
 - `path_sql(person_id, path)`: `p` unnested beside itself shifted by one
-  (target-list `unnest`s in lockstep) gives each element with the next one;
-  an element whose next one has another name (or is the last) ends a run of
-  equal names, one step (consecutive events with the same name count as
-  one). The anchor is the first of its name, so it begins its run: with
-  startEvent the runs of `p` are the steps from 0 on, with endEvent the
-  anchor is alone in its run, the last of `p`. The run ends, by position (a
-  generated ordinal: ascending from a start, descending towards an end; the
-  incremental sort finds each person's rows sorted by person), are
-  aggregated again per person into `path`: the names of steps 0, ±1, ...,
-  ±depth;
+  (target-list `unnest`s in lockstep, with `pts`) gives each event with the
+  next one's name; an event whose next one has another name (or is the
+  last) ends a run of equal names, one step (consecutive events with the
+  same name count as one). The anchor is the first of its name, so it
+  begins its run: with startEvent the runs of `p` are the steps from 0 on;
+  with endEvent the anchor is alone in its run, the last of `p`. The run
+  ends, ordered by (ts, name) (ascending from a start, descending towards an
+  end; two run ends never share both: the events between them would all
+  have that name), are aggregated again per person into `path`: the names
+  of steps 0, ±1, ..., ±depth. The order is explicit (an ORDER BY in the
+  subquery under the aggregate, not the unnest's), and the times rather than
+  a generated ordinal give it: `unnest` is estimated at 10 rows a call where
+  `generate_series` is estimated at 1,000, which made a day's report look
+  like a million rows to the planner;
 - `steps_sql(..., step, name, nxt)`: a `path` expanded into its steps (from
   a start 0..depth, towards an end 0..-depth) with `nxt`, the name of the
   next step in time when that step is in the report (a link): from a start
@@ -95,7 +100,7 @@ def _parts_of_persons(n: int) -> list[str | None]:
 
 
 def side_sql(spec: PathsSpec, inp: _Input, part: str | None) -> str:
-    """SELECT (person_id, p); `part` an extra condition on e.person_id."""
+    """SELECT (person_id, p, pts); `part` an extra condition on e.person_id."""
     cond = ["e.project_id = $1", f"e.ts >= {inp.from_}::timestamptz", f"e.ts < {inp.to}::timestamptz"]
     if inp.population is not None:
         cond.append(f"e.person_id IN (SELECT id FROM {inp.population})")
@@ -103,9 +108,9 @@ def side_sql(spec: PathsSpec, inp: _Input, part: str | None) -> str:
         cond.append(part)
     at = f"array_position(array_agg(o.name), {inp.anchor}::text)"
     side = f"[{at}:]" if spec.forward else f"[:{at}]"
-    return f"""SELECT o.person_id, (array_agg(o.name)){side} AS p
+    return f"""SELECT o.person_id, (array_agg(o.name)){side} AS p, (array_agg(o.ts)){side} AS pts
 FROM (
-    SELECT e.person_id, e.name COLLATE "C" AS name
+    SELECT e.person_id, e.ts, e.name COLLATE "C" AS name
     FROM events e
     WHERE {" AND ".join(cond)}
     ORDER BY e.person_id, e.ts, e.name COLLATE "C"
@@ -116,19 +121,19 @@ HAVING {at} IS NOT NULL"""
 
 def path_sql(spec: PathsSpec, inp: _Input, part: str | None) -> str:
     """SELECT (person_id, path)."""
-    away = "k" if spec.forward else "k DESC"
+    away = 'u.ts, u.name COLLATE "C"' if spec.forward else 'u.ts DESC, u.name COLLATE "C" DESC'
     return f"""SELECT r.person_id, (array_agg(r.name))[1:{inp.depth}::int + 1] AS path
 FROM (
-    SELECT u.person_id, u.name, u.k
+    SELECT u.person_id, u.name
     FROM (
-        SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, generate_series(1, cardinality(s.p)) AS k
+        SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, unnest(s.pts) AS ts
         FROM (
 {_indent(side_sql(spec, inp, part), 12)}
         ) s
         ORDER BY s.person_id
     ) u
     WHERE u.nxt IS NULL OR u.name <> u.nxt
-    ORDER BY u.person_id, u.{away}
+    ORDER BY u.person_id, {away}
 ) r
 GROUP BY r.person_id"""
 

@@ -12,13 +12,13 @@ SELECT pp.path, count(*) AS people
 FROM (
     SELECT r.person_id, (array_agg(r.name))[1:$10::int + 1] AS path
     FROM (
-        SELECT u.person_id, u.name, u.k
+        SELECT u.person_id, u.name
         FROM (
-            SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, generate_series(1, cardinality(s.p)) AS k
+            SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, unnest(s.pts) AS ts
             FROM (
-                SELECT o.person_id, (array_agg(o.name))[:array_position(array_agg(o.name), $2::text)] AS p
+                SELECT o.person_id, (array_agg(o.name))[:array_position(array_agg(o.name), $2::text)] AS p, (array_agg(o.ts))[:array_position(array_agg(o.name), $2::text)] AS pts
                 FROM (
-                    SELECT e.person_id, e.name COLLATE "C" AS name
+                    SELECT e.person_id, e.ts, e.name COLLATE "C" AS name
                     FROM events e
                     WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population) AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
                     ORDER BY e.person_id, e.ts, e.name COLLATE "C"
@@ -29,7 +29,7 @@ FROM (
             ORDER BY s.person_id
         ) u
         WHERE u.nxt IS NULL OR u.name <> u.nxt
-        ORDER BY u.person_id, u.k DESC
+        ORDER BY u.person_id, u.ts DESC, u.name COLLATE "C" DESC
     ) r
     GROUP BY r.person_id
 ) pp
@@ -39,13 +39,13 @@ SELECT pp.path, count(*) AS people
 FROM (
     SELECT r.person_id, (array_agg(r.name))[1:$10::int + 1] AS path
     FROM (
-        SELECT u.person_id, u.name, u.k
+        SELECT u.person_id, u.name
         FROM (
-            SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, generate_series(1, cardinality(s.p)) AS k
+            SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, unnest(s.pts) AS ts
             FROM (
-                SELECT o.person_id, (array_agg(o.name))[:array_position(array_agg(o.name), $2::text)] AS p
+                SELECT o.person_id, (array_agg(o.name))[:array_position(array_agg(o.name), $2::text)] AS p, (array_agg(o.ts))[:array_position(array_agg(o.name), $2::text)] AS pts
                 FROM (
-                    SELECT e.person_id, e.name COLLATE "C" AS name
+                    SELECT e.person_id, e.ts, e.name COLLATE "C" AS name
                     FROM events e
                     WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population) AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
                     ORDER BY e.person_id, e.ts, e.name COLLATE "C"
@@ -56,7 +56,7 @@ FROM (
             ORDER BY s.person_id
         ) u
         WHERE u.nxt IS NULL OR u.name <> u.nxt
-        ORDER BY u.person_id, u.k DESC
+        ORDER BY u.person_id, u.ts DESC, u.name COLLATE "C" DESC
     ) r
     GROUP BY r.person_id
 ) pp
