@@ -1,31 +1,46 @@
 """The paths report's statement (DESIGN.md §5 Paths), from named parts.
 
-- `population`: the people filter, when there is one;
-- `anchors(person_id, t0)`: each person's first anchor event (startEvent or
-  endEvent) in [from, to): an index-only scan of events_name_person_ts, in
-  person order;
-- `marked(person_id, ts, name, t0, starts)`: the anchored people's events in
-  [from, to), read in (person, ts, name) order from events_person_ts
-  (project, person, ts, name COLLATE "C"): an index-only scan merge-joined
-  with the anchors, no sort; one window (lag) marks the rows whose name
-  differs from the row before (a step begins: consecutive events with the
-  same name count as one), names compared byte-wise (COLLATE "C", as the
-  order of every name in the report). With startEvent the events before the
-  anchor are read too, so that the join has no other condition than the
-  person (the anchor is the person's first event of its name in range, so
-  the row before it has another name and the anchor begins a step whatever
-  came before); with endEvent only those at or before (t0, anchor) are read
-  (the rest can be most of a person's events: a condition of the join);
-- `steps(person_id, step, name, nxt)`: the rows that begin a step on the
-  path's side of (t0, anchor), the anchor included (at or after it with
-  startEvent, at or before it with endEvent), numbered by a second window in
-  time order: from a start, step = number - 1, stopped past depth (the
-  row_number's run condition); towards an end, step = number - the person's
-  count (the anchor is 0), from -depth. `nxt` is the name of the person's next
-  step in time (lead), when that step is in the report (a link);
-- `counted(step, name, nxt, people)`: people per step, name and next name:
-  a few hundred rows at most, from which everything else is added up (a
-  person has one name per step);
+No window: per person, arrays (so that PostgreSQL 15 can run parts of the
+persons side by side, below).
+
+- `side_sql(person_id, p, pts)`: each anchored person's event names in
+  [from, to) as one array in (ts, name) order, and their times beside them
+  (`pts`), cut at the anchor: from it to the end with startEvent, from the
+  start to it with endEvent. The events come from an index-only scan of
+  events_person_ts (project, person, ts, name COLLATE "C") in its order,
+  through a sorted subquery aggregated per person by a GroupAggregate
+  (array_agg over a sorted subquery with no join at the aggregate's level:
+  PostgreSQL feeds the rows to the aggregate in the subquery's order).
+  `array_position` finds the anchor: the person's first event of its name in
+  (ts, name) order; persons without it in range have none and are dropped
+  here (HAVING). Names are compared byte-wise (COLLATE "C"), as the order of
+  every name in the report;
+- `path_sql(person_id, path)`: `p` unnested beside itself shifted by one
+  (target-list `unnest`s in lockstep, with `pts`) gives each event with the
+  next one's name; an event whose next one has another name (or is the
+  last) ends a run of equal names, one step (consecutive events with the
+  same name count as one). The anchor is the first of its name, so it
+  begins its run: with startEvent the runs of `p` are the steps from 0 on;
+  with endEvent the anchor is alone in its run, the last of `p`. The run
+  ends, ordered by (ts, name) (ascending from a start, descending towards an
+  end; two run ends never share both: the events between them would all
+  have that name), are aggregated again per person into `path`: the names
+  of steps 0, ±1, ..., ±depth. The order is explicit (an ORDER BY in the
+  subquery under the aggregate, not the unnest's), and the times rather than
+  a generated ordinal give it: `unnest` is estimated at 10 rows a call where
+  `generate_series` is estimated at 1,000, which made a day's report look
+  like a million rows to the planner;
+- `steps_sql(..., step, name, nxt)`: a `path` expanded into its steps (from
+  a start 0..depth, towards an end 0..-depth) with `nxt`, the name of the
+  next step in time when that step is in the report (a link): from a start
+  the next element, towards an end the one before;
+- `counted(step, name, nxt, people)`: people per step, name and next name, a
+  few hundred rows at most, from which everything else is added up (a
+  person has one name per step). People are first counted per distinct
+  `path` (far fewer than people), in each part of the persons by id
+  (`PARTS`, as the stickiness and lifecycle halves): with no window under
+  them, PostgreSQL 15 runs the parts as a Parallel Append (one process
+  each); a person is in one part, so the parts add up;
 - `kept(step, name)`: at each step the `limit` names with the most people
   (ties: name ascending).
 
@@ -33,77 +48,138 @@ The report's final SELECT gives the nodes (people per step and folded name:
 names outside `kept` as NULL) and the links (people per pair of consecutive
 steps, in time order: the lower step is `fromStep`), both added up from
 `counted`; Python orders them. The people list's SELECT pages one node's
-people by person id from `steps`. $1 is the project id.
+people by person id from `steps` over all persons (one page: no parts).
+$1 is the project id.
 """
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from ..population import population_part
 from ..sql import Statement
 from .spec import PathsPeopleSpec, PathsSpec
 
+# The persons split in PARTS ranges of ids of equal size (ids are uniform:
+# uuid5/uuid4): two, one per core of a small server.
+PARTS = 2
 
-def anchors_part(q: Statement, population: str | None, anchor: str, from_: str, to: str) -> str:
-    """`anchor`, `from_`, `to`: the placeholders of the anchor's name and the range."""
-    cond = [
-        "e.project_id = $1", f"e.name = {anchor}::text",
-        f"e.ts >= {from_}::timestamptz", f"e.ts < {to}::timestamptz",
+
+@dataclass(frozen=True)
+class _Input:
+    """The placeholders of the statement's inputs, made once, shared by the parts."""
+
+    anchor: str
+    from_: str
+    to: str
+    depth: str
+    population: str | None
+
+
+def _input(q: Statement, spec: PathsSpec) -> _Input:
+    anchor, from_, to = q.param(spec.anchor), q.param(spec.from_), q.param(spec.to)
+    population = population_part(q, spec.people)
+    return _Input(anchor, from_, to, q.param(spec.depth), population)
+
+
+def _indent(sql: str, n: int) -> str:
+    return "\n".join(" " * n + line if line else line for line in sql.splitlines())
+
+
+def _parts_of_persons(n: int) -> list[str | None]:
+    """Conditions on e.person_id cutting the ids in `n` ranges of equal size."""
+    if n == 1:
+        return [None]
+    bounds = [f"'{uuid.UUID(int=(i << 128) // n)}'::uuid" for i in range(1, n)]
+    return [
+        " AND ".join(c for c in (
+            f"e.person_id >= {lo}" if lo else None, f"e.person_id < {hi}" if hi else None) if c)
+        for lo, hi in zip([None, *bounds], [*bounds, None])
     ]
-    if population is not None:
-        cond.append(f"e.person_id IN (SELECT id FROM {population})")
-    return q.part("anchors", f"""
-SELECT e.person_id, min(e.ts) AS t0
-FROM events e
-WHERE {" AND ".join(cond)}
-GROUP BY e.person_id""")
 
 
-def marked_part(q: Statement, spec: PathsSpec, anchors: str, anchor: str, from_: str, to: str) -> str:
-    cond = ["e.project_id = $1", f"e.ts >= {from_}::timestamptz", f"e.ts < {to}::timestamptz"]
-    if not spec.forward:
-        # The events after the anchor are no part of a path to it.
-        cond.append(f'(e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= {anchor}::text))')
-    return q.part("marked", f"""
-SELECT e.person_id, e.ts, e.name COLLATE "C" AS name, a.t0,
-       e.name IS DISTINCT FROM lag(e.name) OVER w AS starts
-FROM events e
-JOIN {anchors} a ON a.person_id = e.person_id
-WHERE {" AND ".join(cond)}
-WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")""")
+def side_sql(spec: PathsSpec, inp: _Input, part: str | None) -> str:
+    """SELECT (person_id, p, pts); `part` an extra condition on e.person_id."""
+    cond = ["e.project_id = $1", f"e.ts >= {inp.from_}::timestamptz", f"e.ts < {inp.to}::timestamptz"]
+    if inp.population is not None:
+        cond.append(f"e.person_id IN (SELECT id FROM {inp.population})")
+    if part is not None:
+        cond.append(part)
+    at = f"array_position(array_agg(o.name), {inp.anchor}::text)"
+    side = f"[{at}:]" if spec.forward else f"[:{at}]"
+    return f"""SELECT o.person_id, (array_agg(o.name)){side} AS p, (array_agg(o.ts)){side} AS pts
+FROM (
+    SELECT e.person_id, e.ts, e.name COLLATE "C" AS name
+    FROM events e
+    WHERE {" AND ".join(cond)}
+    ORDER BY e.person_id, e.ts, e.name COLLATE "C"
+) o
+GROUP BY o.person_id
+HAVING {at} IS NOT NULL"""
 
 
-def steps_part(q: Statement, spec: PathsSpec, marked: str, anchor: str, materialized: bool | None = None) -> str:
-    window = "WINDOW w AS (PARTITION BY person_id ORDER BY ts, name)"
+def path_sql(spec: PathsSpec, inp: _Input, part: str | None) -> str:
+    """SELECT (person_id, path)."""
+    away = 'u.ts, u.name COLLATE "C"' if spec.forward else 'u.ts DESC, u.name COLLATE "C" DESC'
+    return f"""SELECT r.person_id, (array_agg(r.name))[1:{inp.depth}::int + 1] AS path
+FROM (
+    SELECT u.person_id, u.name
+    FROM (
+        SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, unnest(s.pts) AS ts
+        FROM (
+{_indent(side_sql(spec, inp, part), 12)}
+        ) s
+        ORDER BY s.person_id
+    ) u
+    WHERE u.nxt IS NULL OR u.name <> u.nxt
+    ORDER BY u.person_id, {away}
+) r
+GROUP BY r.person_id"""
+
+
+def steps_sql(spec: PathsSpec, inp: _Input, paths: str, keep: str) -> str:
+    """SELECT (`keep`, step, name, nxt): the steps of each row of `paths`
+    (a part with a column `path`); `keep`: its columns to keep."""
     if spec.forward:
-        last = q.param(spec.depth + 1)
-        return q.part("steps", f"""
-SELECT person_id, n - 1 AS step, name, CASE WHEN n < {last} THEN nxt END AS nxt
+        step = f"generate_series(0, {inp.depth}::int)"
+        nxt = "unnest(w.path[2:])"
+    else:
+        step = f"generate_series(0, -{inp.depth}::int, -1)"
+        nxt = "unnest(array_prepend(NULL::text, w.path))"
+    return f"""SELECT x.*
 FROM (
-    SELECT person_id, name, row_number() OVER w AS n, lead(name) OVER w AS nxt
-    FROM {marked}
-    WHERE starts AND (ts > t0 OR (ts = t0 AND name >= {anchor}::text))
-    {window}
-) s
-WHERE n <= {last}""", materialized=materialized)
-    return q.part("steps", f"""
-SELECT person_id, step, name, nxt
-FROM (
-    SELECT person_id, name, row_number() OVER w - count(*) OVER (PARTITION BY person_id) AS step,
-           lead(name) OVER w AS nxt
-    FROM {marked}
-    WHERE starts
-    {window}
-) s
-WHERE step >= {q.param(-spec.depth)}""", materialized=materialized)
+    SELECT {keep}, {step} AS step, unnest(w.path) AS name, {nxt} AS nxt
+    FROM {paths} w
+) x
+WHERE x.name IS NOT NULL"""
 
 
-def counted_part(q: Statement, steps: str) -> str:
+def path_counts_part(q: Statement, spec: PathsSpec, inp: _Input) -> str:
+    """path_counts(path, people): people per distinct path, counted in each
+    part of the persons (side by side), the parts added up."""
+    parts = "\nUNION ALL\n".join(f"""SELECT pp.path, count(*) AS people
+FROM (
+{_indent(path_sql(spec, inp, part), 4)}
+) pp
+GROUP BY pp.path""" for part in _parts_of_persons(PARTS))
+    return q.part("path_counts", f"""
+SELECT h.path, sum(h.people) AS people
+FROM (
+{parts}
+) h
+GROUP BY h.path""")
+
+
+def counted_part(q: Statement, spec: PathsSpec, inp: _Input) -> str:
+    """counted(step, name, nxt, people): the distinct paths expanded."""
+    paths = path_counts_part(q, spec, inp)
     return q.part("counted", f"""
-SELECT step, name, nxt, count(*) AS people
-FROM {steps}
-GROUP BY step, name, nxt""", materialized=True)
+SELECT st.step, st.name COLLATE "C" AS name, st.nxt COLLATE "C" AS nxt, sum(st.people) AS people
+FROM (
+{_indent(steps_sql(spec, inp, paths, "w.people"), 4)}
+) st
+GROUP BY st.step, st.name, st.nxt""", materialized=True)
 
 
 def kept_part(q: Statement, spec: PathsSpec, counted: str) -> str:
@@ -117,26 +193,12 @@ FROM (
 WHERE rank <= {q.param(spec.limit)}""")
 
 
-def _parts(project_id: uuid.UUID, spec: PathsSpec, per_shard: bool = False) -> tuple[Statement, str, str, str]:
-    """The statement so far, its `steps`, `counted` and `kept` parts.
-
-    per_shard (Citus): `steps` is inlined into each reader (NOT MATERIALIZED):
-    read twice by the people's page, Citus would otherwise pull every
-    person's steps to the coordinator; inlined, the page's people are found
-    on every shard (each shard's first page, merged)."""
-    q = Statement()
-    q.param(project_id)
-    anchor, from_, to = q.param(spec.anchor), q.param(spec.from_), q.param(spec.to)
-    anchors = anchors_part(q, population_part(q, spec.people), anchor, from_, to)
-    steps = steps_part(q, spec, marked_part(q, spec, anchors, anchor, from_, to), anchor,
-                       materialized=False if per_shard else None)
-    counted = counted_part(q, steps)
-    return q, steps, counted, kept_part(q, spec, counted)
-
-
 def build(project_id: uuid.UUID, spec: PathsSpec) -> tuple[str, list[Any]]:
     """Rows (kind 'node' | 'link', step, source, target, people)."""
-    q, _, counted, kept = _parts(project_id, spec)
+    q = Statement()
+    q.param(project_id)
+    counted = counted_part(q, spec, _input(q, spec))
+    kept = kept_part(q, spec, counted)
     return q.select(f"""
 SELECT 'node' AS kind, c.step, k.name AS source, NULL::text AS target, sum(c.people)::bigint AS people
 FROM {counted} c
@@ -153,29 +215,41 @@ GROUP BY c.step, k.name, t.name""")
 
 def build_per_shard(project_id: uuid.UUID, spec: PathsSpec) -> tuple[str, list[Any]]:
     """build for a Citus cluster distributed by person (docs/scaling.md): the
-    same statement. Its per-person parts (anchors, marked, steps: joins and
-    windows by person) and `counted`, grouped by step and names, run on every
-    shard; the coordinator adds up the shards' counts (a few hundred rows)
-    and ranks the names."""
+    same statement. Its per-person part (each person's arrays and path,
+    grouped by person) runs on every shard, and so does the count per
+    distinct path (partial counts); the coordinator adds up the shards'
+    counts (a few rows) and ranks the names."""
     return build(project_id, spec)
 
 
 def build_people_per_shard(project_id: uuid.UUID, spec: PathsPeopleSpec) -> tuple[str, list[Any]]:
-    """build_people for a Citus cluster (`steps` inlined: see _parts)."""
+    """build_people for a Citus cluster: `steps` inlined into each reader
+    (NOT MATERIALIZED): read twice by the page, Citus would otherwise pull
+    every person's steps to the coordinator; inlined, the page's people are
+    found on every shard (each shard's first page, merged)."""
     return build_people(project_id, spec, per_shard=True)
 
 
 def build_people(project_id: uuid.UUID, spec: PathsPeopleSpec, per_shard: bool = False) -> tuple[str, list[Any]]:
     """Rows (person_id) of one page (first + 1 rows: the extra one says there is a next page)."""
-    q, steps, _, kept = _parts(project_id, spec.report, per_shard)
-    step = q.param(spec.step)
+    q = Statement()
+    q.param(project_id)
+    report = spec.report
+    inp = _input(q, report)
+    paths = q.part("paths", path_sql(report, inp, None), materialized=False if per_shard else None)
+    steps = q.part("steps", steps_sql(report, inp, paths, "w.person_id"), materialized=not per_shard)
+    counted = q.part("counted", f"""
+SELECT step, name COLLATE "C" AS name, count(*) AS people
+FROM {steps}
+GROUP BY step, name""")
+    kept = kept_part(q, report, counted)
     # A name's node, or the folded node (event None): the names outside `kept`.
     in_kept = f"EXISTS (SELECT 1 FROM {kept} k WHERE k.step = s.step AND k.name = s.name)"
     if spec.event is not None:
         node = f"s.name = {q.param(spec.event)}::text AND {in_kept}"
     else:
         node = f"NOT {in_kept}"
-    cond = [f"s.step = {step}::int", node]
+    cond = [f"s.step = {q.param(spec.step)}::int", node]
     if spec.after is not None:
         cond.append(f"s.person_id > {q.param(spec.after)}::uuid")
     return q.select(f"""

@@ -5,35 +5,76 @@ SELECT p.id FROM persons p WHERE p.project_id = $1
   AND ((p.properties ? $5::text) AND whodid_text(p.properties -> $5::text) = whodid_text(($6::text)::jsonb))
   AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $7::text AND e.ts >= $8::timestamptz AND e.ts < $9::timestamptz)
 ),
-anchors AS (
-SELECT e.person_id, min(e.ts) AS t0
-FROM events e
-WHERE e.project_id = $1 AND e.name = $2::text AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population)
-GROUP BY e.person_id
-),
-marked AS (
-SELECT e.person_id, e.ts, e.name COLLATE "C" AS name, a.t0,
-       e.name IS DISTINCT FROM lag(e.name) OVER w AS starts
-FROM events e
-JOIN anchors a ON a.person_id = e.person_id
-WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND (e.ts < a.t0 OR (e.ts = a.t0 AND e.name COLLATE "C" <= $2::text))
-WINDOW w AS (PARTITION BY e.person_id ORDER BY e.ts, e.name COLLATE "C")
-),
-steps AS (
-SELECT person_id, step, name, nxt
+path_counts AS (
+SELECT h.path, sum(h.people) AS people
 FROM (
-    SELECT person_id, name, row_number() OVER w - count(*) OVER (PARTITION BY person_id) AS step,
-           lead(name) OVER w AS nxt
-    FROM marked
-    WHERE starts
-    WINDOW w AS (PARTITION BY person_id ORDER BY ts, name)
-) s
-WHERE step >= $10
+SELECT pp.path, count(*) AS people
+FROM (
+    SELECT r.person_id, (array_agg(r.name))[1:$10::int + 1] AS path
+    FROM (
+        SELECT u.person_id, u.name
+        FROM (
+            SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, unnest(s.pts) AS ts
+            FROM (
+                SELECT o.person_id, (array_agg(o.name))[:array_position(array_agg(o.name), $2::text)] AS p, (array_agg(o.ts))[:array_position(array_agg(o.name), $2::text)] AS pts
+                FROM (
+                    SELECT e.person_id, e.ts, e.name COLLATE "C" AS name
+                    FROM events e
+                    WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population) AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
+                    ORDER BY e.person_id, e.ts, e.name COLLATE "C"
+                ) o
+                GROUP BY o.person_id
+                HAVING array_position(array_agg(o.name), $2::text) IS NOT NULL
+            ) s
+            ORDER BY s.person_id
+        ) u
+        WHERE u.nxt IS NULL OR u.name <> u.nxt
+        ORDER BY u.person_id, u.ts DESC, u.name COLLATE "C" DESC
+    ) r
+    GROUP BY r.person_id
+) pp
+GROUP BY pp.path
+UNION ALL
+SELECT pp.path, count(*) AS people
+FROM (
+    SELECT r.person_id, (array_agg(r.name))[1:$10::int + 1] AS path
+    FROM (
+        SELECT u.person_id, u.name
+        FROM (
+            SELECT s.person_id, unnest(s.p) AS name, unnest(s.p[2:]) AS nxt, unnest(s.pts) AS ts
+            FROM (
+                SELECT o.person_id, (array_agg(o.name))[:array_position(array_agg(o.name), $2::text)] AS p, (array_agg(o.ts))[:array_position(array_agg(o.name), $2::text)] AS pts
+                FROM (
+                    SELECT e.person_id, e.ts, e.name COLLATE "C" AS name
+                    FROM events e
+                    WHERE e.project_id = $1 AND e.ts >= $3::timestamptz AND e.ts < $4::timestamptz AND e.person_id IN (SELECT id FROM population) AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
+                    ORDER BY e.person_id, e.ts, e.name COLLATE "C"
+                ) o
+                GROUP BY o.person_id
+                HAVING array_position(array_agg(o.name), $2::text) IS NOT NULL
+            ) s
+            ORDER BY s.person_id
+        ) u
+        WHERE u.nxt IS NULL OR u.name <> u.nxt
+        ORDER BY u.person_id, u.ts DESC, u.name COLLATE "C" DESC
+    ) r
+    GROUP BY r.person_id
+) pp
+GROUP BY pp.path
+) h
+GROUP BY h.path
 ),
 counted AS MATERIALIZED (
-SELECT step, name, nxt, count(*) AS people
-FROM steps
-GROUP BY step, name, nxt
+SELECT st.step, st.name COLLATE "C" AS name, st.nxt COLLATE "C" AS nxt, sum(st.people) AS people
+FROM (
+    SELECT x.*
+    FROM (
+        SELECT w.people, generate_series(0, -$10::int, -1) AS step, unnest(w.path) AS name, unnest(array_prepend(NULL::text, w.path)) AS nxt
+        FROM path_counts w
+    ) x
+    WHERE x.name IS NOT NULL
+) st
+GROUP BY st.step, st.name, st.nxt
 ),
 kept AS (
 SELECT step, name
@@ -66,5 +107,5 @@ GROUP BY c.step, k.name, t.name
 -- $7: 'Signed Up'
 -- $8: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $9: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $10: -6
+-- $10: 6
 -- $11: 3
