@@ -49,7 +49,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ...storage.filters import Params, filters_sql
+from ...storage.filters import Params, filters_sql, text_form
 from .. import stats
 from ..population import population_part
 from ..sql import Statement
@@ -64,12 +64,6 @@ _NO_TIME = "'\\x0000000000000000'::bytea"
 # The row kinds (column `kind`) as the statement writes them.
 SIZES, DURATIONS, SEGMENT_VALUE, PEOPLE = (str(k.value) for k in (
     RowKind.SIZES, RowKind.DURATIONS, RowKind.SEGMENT_VALUE, RowKind.PEOPLE))
-
-
-def _text_form(column: str, key: str) -> str:
-    """whodid_text(column -> key) with one key lookup: a string is its text,
-    anything else its JSON text (JSON null: 'null'), missing: NULL."""
-    return f"coalesce({column} ->> {key}::text, CASE WHEN {column} ? {key}::text THEN 'null' END)"
 
 
 def _step_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]:
@@ -242,7 +236,7 @@ def build_query(
 chains AS MATERIALIZED (
     SELECT b.person_id, b.level, {times}, x.sv
     FROM best b LEFT JOIN (
-        SELECT e.person_id, e.ts, e.seq, {_text_form("e.properties", key_ph)} AS sv FROM events e
+        SELECT e.person_id, e.ts, e.seq, {text_form("e.properties", key_ph)} AS sv FROM events e
         WHERE e.project_id = $1 AND e.name = {p.add(spec.steps[0].event)}::text
           AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz AND e.properties ? {key_ph}::text
         OFFSET 0
@@ -251,7 +245,7 @@ chains AS MATERIALIZED (
         elif seg is not None:
             sql += f""",
 svs AS MATERIALIZED (
-    SELECT pr.id, {_text_form("pr.properties", key_ph)} AS sv FROM persons pr
+    SELECT pr.id, {text_form("pr.properties", key_ph)} AS sv FROM persons pr
     WHERE pr.project_id = $1 AND pr.properties ? {key_ph}::text
 ),
 chains AS MATERIALIZED (
@@ -305,14 +299,14 @@ def _chains_walked(
     m_extra = agg_extra = join = ""
     segment_value = "NULL::text"
     if seg is not None and seg.first_step_property is not None:
-        m_extra = f", {_text_form('e.properties', key_ph)} AS sv"
+        m_extra = f", {text_form('e.properties', key_ph)} AS sv"
         agg_extra = ",\n               array_agg(CASE WHEN (m.mask & 1) = 1 THEN m.sv END ORDER BY m.ts, m.seq) AS svs"
         segment_value = "p.svs[f.start_idx]"
     elif seg is not None:
         join = "\n    LEFT JOIN persons pr ON pr.project_id = $1 AND pr.id = p.person_id"
-        segment_value = _text_form("pr.properties", key_ph)
+        segment_value = text_form("pr.properties", key_ph)
     if hold_ph is not None:
-        m_extra += f", {_text_form('e.properties', hold_ph)} AS hv"
+        m_extra += f", {text_form('e.properties', hold_ph)} AS hv"
         agg_extra += ",\n               array_agg(m.hv ORDER BY m.ts, m.seq) AS hvs"
     in_population = ""
     if population is not None:

@@ -3,7 +3,7 @@
 - `population` (only with a people filter);
 - `per_person`: each person's number n of distinct periods holding one of
   their matching events in [from, to) (a range of events_name_person_ts),
-  one GROUP BY per half of the persons by id (run in parallel when the
+  one GROUP BY per quarter of the persons by id (run in parallel when the
   planner sees fit);
 - the final SELECT: people per n.
 
@@ -22,12 +22,26 @@ from ..trends.statement import event_conditions, period_of
 from .spec import StickinessPeopleSpec, StickinessSpec
 
 
-# The persons split in two by id (ids are uniform: uuid5/uuid4): one GROUP BY
-# per half, each an index range of events_name_person_ts, so the planner can
-# run the halves side by side (Parallel Append, one process each; a person is
-# in one half, so each person's count is whole). Stickiness at 1M events:
-# backend CPU of the leader 160-167 -> 84-91 ms.
-_HALF = "'80000000-0000-0000-0000-000000000000'::uuid"
+# The persons split in four by id (ids are uniform: uuid5/uuid4): one GROUP BY
+# per quarter, each an index range of events_name_person_ts, so the planner
+# can run them side by side (Parallel Append: the leader and its two workers
+# each take a quarter, the first done the fourth; a person is in one quarter,
+# so each person's count is whole). Halves (the leader and one worker, the
+# second worker idle; backend CPU of the leader at 1M events 160-167 -> 84-91
+# ms) left the late-starting worker's half as the statement's tail; quarters
+# balance it (docs/benchmarks.md §16).
+_BOUNDS = ("'40000000-0000-0000-0000-000000000000'::uuid", "'80000000-0000-0000-0000-000000000000'::uuid",
+           "'c0000000-0000-0000-0000-000000000000'::uuid")
+
+
+def _id_ranges() -> list[str]:
+    """The conditions on e.person_id of the parts: [0, b1), [b1, b2), ..., [bn, end]."""
+    lows: list[str | None] = [None, *_BOUNDS]
+    highs: list[str | None] = [*_BOUNDS, None]
+    return [
+        " AND ".join(c for c in (lo and f"e.person_id >= {lo}", hi and f"e.person_id < {hi}") if c)
+        for lo, hi in zip(lows, highs)
+    ]
 
 
 def per_person_part(q: Statement, spec: StickinessSpec) -> str:
@@ -35,15 +49,15 @@ def per_person_part(q: Statement, spec: StickinessSpec) -> str:
     periods. The events come from events_name_person_ts in person order, so
     the count runs per person as they stream by (a hash of every (person,
     period) first: stickiness at 200k events 48-50 -> 25-41 ms); one GROUP BY
-    for each half of the persons (by id), which may run in parallel."""
+    for each quarter of the persons (by id), which may run in parallel."""
     population = population_part(q, spec.people)
     where = event_conditions(q, spec.event, spec.where, q.param(spec.from_), q.param(spec.to), population)
-    halves = [
+    parts = [
         f"SELECT e.person_id, count(DISTINCT {period_of('e.ts', spec.interval)}) AS n\nFROM events e\n"
-        f"WHERE {where}\n  AND e.person_id {op} {_HALF}\nGROUP BY e.person_id"
-        for op in ("<", ">=")
+        f"WHERE {where}\n  AND {ids}\nGROUP BY e.person_id"
+        for ids in _id_ranges()
     ]
-    return q.part("per_person", "\nUNION ALL\n".join(halves))
+    return q.part("per_person", "\nUNION ALL\n".join(parts))
 
 
 def build(project_id: uuid.UUID, spec: StickinessSpec) -> tuple[str, list[Any]]:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ...storage.filters import Params, PropertyFilter, filters_sql
+from ...storage.filters import Params, PropertyFilter, filters_sql, text_form
 from ..periods import Period
 from ..population import population_part
 from ..sql import Statement
@@ -105,7 +105,7 @@ def person_values_part(q: Statement, key: str, materialized: bool | None = None)
     breakdown's person property, computed once per person, not per event."""
     return q.part(
         "person_values",
-        f"SELECT p.id, whodid_text(p.properties -> {q.param(key)}::text) COLLATE \"C\" AS bvalue\n"
+        f"SELECT p.id, {text_form('p.properties', q.param(key))} COLLATE \"C\" AS bvalue\n"
         "FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL",
         materialized=materialized,
     )
@@ -129,7 +129,7 @@ def _branches(
         )
         bv = "" if not bvalue else (
             ", NULL::text AS bvalue" if key is None
-            else f", whodid_text(e.properties -> {key}::text) COLLATE \"C\" AS bvalue"
+            else f", {text_form('e.properties', key)} COLLATE \"C\" AS bvalue"
         )
         if kept is not None:
             assert key is not None

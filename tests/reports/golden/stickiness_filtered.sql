@@ -14,7 +14,7 @@ WHERE e.project_id = $1
   AND e.ts < $8::timestamptz
   AND ((e.properties ? $10::text) AND whodid_text(e.properties -> $10::text) = whodid_text(($11::text)::jsonb)) AND (whodid_numeric(e.properties -> $12::text) > whodid_numeric(($13::text)::jsonb))
   AND e.person_id IN (SELECT id FROM population)
-  AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
+  AND e.person_id < '40000000-0000-0000-0000-000000000000'::uuid
 GROUP BY e.person_id
 UNION ALL
 SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
@@ -25,7 +25,29 @@ WHERE e.project_id = $1
   AND e.ts < $8::timestamptz
   AND ((e.properties ? $10::text) AND whodid_text(e.properties -> $10::text) = whodid_text(($11::text)::jsonb)) AND (whodid_numeric(e.properties -> $12::text) > whodid_numeric(($13::text)::jsonb))
   AND e.person_id IN (SELECT id FROM population)
-  AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
+  AND e.person_id >= '40000000-0000-0000-0000-000000000000'::uuid AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
+GROUP BY e.person_id
+UNION ALL
+SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
+FROM events e
+WHERE e.project_id = $1
+  AND e.name = $9::text
+  AND e.ts >= $7::timestamptz
+  AND e.ts < $8::timestamptz
+  AND ((e.properties ? $10::text) AND whodid_text(e.properties -> $10::text) = whodid_text(($11::text)::jsonb)) AND (whodid_numeric(e.properties -> $12::text) > whodid_numeric(($13::text)::jsonb))
+  AND e.person_id IN (SELECT id FROM population)
+  AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid AND e.person_id < 'c0000000-0000-0000-0000-000000000000'::uuid
+GROUP BY e.person_id
+UNION ALL
+SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
+FROM events e
+WHERE e.project_id = $1
+  AND e.name = $9::text
+  AND e.ts >= $7::timestamptz
+  AND e.ts < $8::timestamptz
+  AND ((e.properties ? $10::text) AND whodid_text(e.properties -> $10::text) = whodid_text(($11::text)::jsonb)) AND (whodid_numeric(e.properties -> $12::text) > whodid_numeric(($13::text)::jsonb))
+  AND e.person_id IN (SELECT id FROM population)
+  AND e.person_id >= 'c0000000-0000-0000-0000-000000000000'::uuid
 GROUP BY e.person_id
 )
 SELECT n, count(*) AS people FROM per_person GROUP BY n ORDER BY n

@@ -1,6 +1,6 @@
 WITH
 matched AS MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) COLLATE "C" AS bvalue
+SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, coalesce(e.properties ->> $4::text, CASE WHEN e.properties ? $4::text THEN 'null' END) COLLATE "C" AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $5::text
@@ -8,7 +8,7 @@ WHERE e.project_id = $1
   AND e.ts < $3::timestamptz
   AND ((e.properties ? $6::text) AND whodid_text(e.properties -> $6::text) = whodid_text(($7::text)::jsonb)) AND (whodid_numeric(e.properties -> $8::text) > whodid_numeric(($9::text)::jsonb))
 UNION ALL
-SELECT 1 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) COLLATE "C" AS bvalue
+SELECT 1 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, coalesce(e.properties ->> $4::text, CASE WHEN e.properties ? $4::text THEN 'null' END) COLLATE "C" AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $10::text

@@ -6,7 +6,7 @@ SELECT p.id FROM persons p WHERE p.project_id = $1
   AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $4::text AND e.ts >= $5::timestamptz AND e.ts < $6::timestamptz)
 ),
 person_values AS (
-SELECT p.id, whodid_text(p.properties -> $7::text) COLLATE "C" AS bvalue
+SELECT p.id, coalesce(p.properties ->> $7::text, CASE WHEN p.properties ? $7::text THEN 'null' END) COLLATE "C" AS bvalue
 FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL
 ),
 marked AS (

@@ -1,6 +1,6 @@
 WITH
 matched AS MATERIALIZED (
-SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, whodid_text(e.properties -> $4::text) COLLATE "C" AS bvalue
+SELECT 0 AS series, e.person_id, date_bin('1 day', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS start, NULL::numeric AS value, coalesce(e.properties ->> $4::text, CASE WHEN e.properties ? $4::text THEN 'null' END) COLLATE "C" AS bvalue
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $5::text
