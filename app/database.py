@@ -6,6 +6,7 @@ import logging
 
 from .auth import AuthService, ProjectKeys
 from .config import Settings
+from .errors import BadInput
 from .storage.migrations import migrate
 from .storage.pool import connect, create_pool
 from .storage.projects import ProjectRepository
@@ -30,12 +31,20 @@ async def prepare_database(url: str, settings: Settings) -> list[str]:
 
 
 async def bootstrap_default_project(url: str) -> ProjectKeys | None:
-    """On an empty database, create project `default` and return its keys (once)."""
+    """On an empty database, create project `default` and return its keys (once).
+
+    Several servers may start on one empty database at the same moment (two
+    `whodid serve`, replicas of a container): each sees no project, one
+    creates `default` and the others find it taken, which is the same outcome
+    as starting later (None), not a failed start."""
     pool = await create_pool(url, min_size=1, max_size=2)
     try:
         projects = ProjectRepository(pool)
         if await projects.count() > 0:
             return None
-        return await AuthService(projects).create_project("default")
+        try:
+            return await AuthService(projects).create_project("default")
+        except BadInput:
+            return None  # created by a server starting beside this one
     finally:
         await pool.close()
