@@ -145,6 +145,8 @@ class ReportService:
         # total and per report kind; /metrics and the stampede tests read them.
         self.computations = 0
         self.computations_by_kind: Counter[str] = Counter()
+        # Of those, the ones that ran a kind's per-shard statement (Citus), by kind.
+        self.per_shard_computations: Counter[str] = Counter()
         self.timeouts = 0
         # Answers kept above the service that stood for cache hits (observe_hits).
         self.hits_above = 0
@@ -289,6 +291,7 @@ class ReportService:
             per_shard = kind.build_per_shard(project_id, spec) if kind.build_per_shard and cluster.on_citus(conn) \
                 else None
             if per_shard is not None:
+                self.per_shard_computations[kind.name] += 1
                 rows = await conn.fetch(per_shard[0], *per_shard[1])
             else:
                 sql, params = kind.build(project_id, spec)

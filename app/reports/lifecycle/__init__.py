@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..contract import ReportKind
 from .assembly import LifecyclePeoplePage, LifecyclePoint, LifecycleResult, assemble, assemble_people
 from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
-from .statement import build, build_people
+from .statement import build, build_people, build_people_per_shard, build_per_shard
 
 __all__ = [
     "LIFECYCLE",
@@ -20,7 +20,9 @@ __all__ = [
     "LifecycleStatus",
 ]
 
-LIFECYCLE: ReportKind[LifecycleSpec, LifecycleResult] = ReportKind("lifecycle", build, assemble)
+LIFECYCLE: ReportKind[LifecycleSpec, LifecycleResult] = ReportKind(
+    "lifecycle", build, assemble, build_per_shard=build_per_shard
+)
 LIFECYCLE_PEOPLE: ReportKind[LifecyclePeopleSpec, LifecyclePeoplePage] = ReportKind(
-    "lifecycle.people", build_people, assemble_people
+    "lifecycle.people", build_people, assemble_people, build_per_shard=build_people_per_shard
 )

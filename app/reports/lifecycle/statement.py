@@ -135,7 +135,7 @@ _HALVES = ("<", ">=")
 _HALF = "'80000000-0000-0000-0000-000000000000'::uuid"
 
 
-def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, op: str, first: str) -> str:
+def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, op: str | None, first: str) -> str:
     """SELECT (p, new, returning, resurrecting, active) over the persons
     whose id is `op` _HALF, one row per active period p >= `first`.
 
@@ -145,8 +145,8 @@ def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, op: s
     lockstep with `a[2:]` (`older`: the next element, the period before;
     NULL for the last, the oldest), it gives each active period p with the
     person's previous active period: NEW (none), RETURNING (the one just
-    before p), RESURRECTING (an earlier one)."""
-    cond = _event_conditions(q, spec, population) + [f"e.person_id {op} {_HALF}"]
+    before p), RESURRECTING (an earlier one). op None: every person."""
+    cond = _event_conditions(q, spec, population) + ([] if op is None else [f"e.person_id {op} {_HALF}"])
     step = _step(spec)
     return f"""SELECT p,
        count(*) FILTER (WHERE older IS NULL) AS new,
@@ -179,24 +179,60 @@ def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
     every event (lead newest first): the statement 234 -> 147 ms, its whole
     CPU 235 -> 185 ms (docs/benchmarks.md §3 "Lifecycle without the
     window")."""
+    return _build(project_id, spec, _HALVES)
+
+
+def _build(project_id: uuid.UUID, spec: LifecycleSpec, halves: tuple[str | None, ...],
+           materialized: bool | None = None) -> tuple[str, list[Any]]:
     q = Statement()
     q.param(project_id)
     population = population_part(q, spec.people)
     step = _step(spec)
     first = f"{_period_param(q, spec, period_start(spec.from_, spec.interval))} - {step}"
-    halves = "\nUNION ALL\n".join(half_counts(q, spec, population, op, first) for op in _HALVES)
+    parts = "\nUNION ALL\n".join(half_counts(q, spec, population, op, first) for op in halves)
     counts = q.part("counts", f"""
 SELECT h.p, sum(h.new) AS new, sum(h.returning) AS returning, sum(h.resurrecting) AS resurrecting,
        sum(h.active) AS active
 FROM (
-{halves}
+{parts}
 ) h
-GROUP BY h.p""")
-    return q.select(f"""
+GROUP BY h.p""", materialized=materialized)
+    return q.select(_final_select(spec, counts))
+
+
+def _final_select(spec: LifecycleSpec, counts: str) -> str:
+    """The report's rows from `counts` (p, new, returning, resurrecting, active)."""
+    step = _step(spec)
+    return (f"""
 SELECT {_start_of(spec, "c.p")} AS start, c.new, c.returning, c.resurrecting,
        c.active - coalesce(n.returning, 0) AS dormant_after
 FROM {counts} c
 LEFT JOIN {counts} n ON n.p = c.p + {step}""")
+
+
+# ------------------------------------------------------------ per shard (Citus)
+
+
+def build_per_shard(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]] | None:
+    """build for a Citus cluster distributed by person (docs/scaling.md): no
+    halves (every shard is a process of its own); `counts` is one distributed
+    subplan — each person's active periods grouped by person_id on their
+    shard, counted per period there, the shards' counts added up on the
+    coordinator — whose few rows (one per period) the final SELECT joins
+    there. None with a people filter (left to the coordinator's path)."""
+    if spec.people is not None:
+        return None
+    return _build(project_id, spec, (None,), materialized=True)
+
+
+def build_people_per_shard(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]] | None:
+    """build_people for a Citus cluster: the statement as it is (`marked`'s
+    window is partitioned by person_id, so Citus runs it and the page's ORDER
+    BY person_id LIMIT on every shard and merges the shards' pages). None
+    with a people filter."""
+    if spec.report.people is not None:
+        return None
+    return build_people(project_id, spec)
 
 
 def build_people(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]]:

@@ -25,11 +25,13 @@ from .assembly import (
     assemble_top_people,
 )
 from .spec import MAX_KEY_LENGTH, RevenueSpec, TopPeopleSpec
-from .statement import build, build_top_people
+from .statement import build, build_per_shard, build_top_people, build_top_people_per_shard
 
-REVENUE: ReportKind[RevenueSpec, RevenueResult] = ReportKind("revenue", build, assemble)
+REVENUE: ReportKind[RevenueSpec, RevenueResult] = ReportKind(
+    "revenue", build, assemble, build_per_shard=build_per_shard
+)
 REVENUE_TOP_PEOPLE: ReportKind[TopPeopleSpec, TopPeoplePage] = ReportKind(
-    "revenue.top", build_top_people, assemble_top_people
+    "revenue.top", build_top_people, assemble_top_people, build_per_shard=build_top_people_per_shard
 )
 
 __all__ = [
@@ -40,7 +42,12 @@ __all__ = [
 
 async def compute_revenue(conn_or_pool: Any, project_id: uuid.UUID, spec: RevenueSpec) -> RevenueResult:
     """The revenue report of `spec` as of now, on the caller's connection or
-    pool (no cache, no timeout: ReportService.report is the server's way)."""
-    sql, params = build(project_id, spec)
-    rows = await cluster.reads(conn_or_pool).fetch(sql, *params)
+    pool (no cache, no timeout: ReportService.report is the server's way);
+    on Citus its per-shard statement, as the service runs it."""
+    per_shard = build_per_shard(project_id, spec) if cluster.on_citus(conn_or_pool) else None
+    if per_shard is not None:
+        rows = await conn_or_pool.fetch(per_shard[0], *per_shard[1])
+    else:
+        sql, params = build(project_id, spec)
+        rows = await cluster.reads(conn_or_pool).fetch(sql, *params)
     return assemble(rows, spec, datetime.now(timezone.utc))

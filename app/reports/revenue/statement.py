@@ -296,3 +296,100 @@ WHERE {revenue}::numeric IS NULL OR revenue < {revenue}::numeric
    OR (revenue = {revenue}::numeric AND person_id > {person}::uuid)
 ORDER BY revenue DESC, person_id
 LIMIT {limit}""")
+
+
+# ------------------------------------------------------------ per shard (Citus)
+#
+# On a Citus cluster distributed by person (docs/scaling.md) every part below
+# that reads events or property_changes is either grouped by person_id or
+# joined to such a part on person_id, so Citus sends it whole to every shard;
+# the three figures (summary, series, sources) are each a MATERIALIZED part:
+# one distributed subplan apiece, the shards' partial sums added up on the
+# coordinator, which then only joins the few rows with the periods. No part
+# that reads a distributed table may be referenced twice unless NOT
+# MATERIALIZED (else Citus would pull its rows to the coordinator).
+
+
+def period_start_sql(interval: Period, ts: str) -> str:
+    """The start of the interval period holding `ts` (a timestamptz): the
+    `start` that periods_part generates for it (UTC wall time, calendar
+    months, ISO weeks from Monday)."""
+    return f"date_trunc('{_SQL_UNIT[interval]}', {ts} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
+
+def per_person_sums(in_range: str, group: str = "person_id") -> str:
+    """total, gross, refunds, paid of in_range grouped by `group` (which holds
+    person_id): the columns of per_person_part."""
+    return f"""SELECT {group},
+               sum(revenue) AS total,
+               sum(revenue) FILTER (WHERE revenue > 0) AS gross,
+               sum(revenue) FILTER (WHERE revenue < 0) AS refunds,
+               sum(revenue) FILTER (WHERE revenue > 0) IS NOT NULL AS paid
+        FROM {in_range} GROUP BY {group}"""
+
+
+def shard_series_part(q: Statement, interval: Period, in_range: str) -> str:
+    """series_sums(start, total, gross, refunds, paying): per period holding
+    Revenue events, their sums from per (person, period) sums — a person's
+    paying in a period is a positive event of theirs in it, as money()'s
+    count(DISTINCT person_id) FILTER says — so that every shard adds up its
+    own persons and the coordinator the shards' partial sums."""
+    start = period_start_sql(interval, "ts")
+    return _part(q, "series_sums", f"""
+        SELECT start, {person_money(", ")}
+        FROM (
+        {per_person_sums(f"(SELECT person_id, {start} AS start, revenue FROM {in_range}) AS r", "person_id, start")}
+        ) AS pp
+        GROUP BY start""", materialized=True)
+
+
+def build_per_shard(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list[Any]] | None:
+    """build for a Citus cluster: the same rows, each figure summed per shard
+    (see above); None with a people filter (its population is left to the
+    coordinator's path)."""
+    if spec.people is not None:
+        return None
+    q = Statement(Params(project_id))
+    r = Range(q.param(spec.from_), q.param(spec.to))
+    key = q.param(spec.source_property)
+    in_range = _part(q, "in_range", f"""
+        SELECT person_id, ts, revenue
+        FROM events
+        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= {r.from_} AND ts < {r.to}""", materialized=False)
+    periods = periods_part(q, spec.interval, r)
+    per_person = _part(q, "per_person", per_person_sums(in_range), materialized=False)
+    person_source = person_source_part(q, per_person, key, spec.source_property)
+    summary = _part(q, "summary", f"""
+        SELECT {person_money(", ")}, count(*) AS people
+        FROM {per_person}""", materialized=True)
+    series_sums = shard_series_part(q, spec.interval, in_range)
+    zero = "coalesce(s.{0}, 0) AS {0}"
+    series = _part(q, "series", f"""
+        SELECT p.start, {", ".join(zero.format(c) for c in ("total", "gross", "refunds", "paying"))}
+        FROM {periods} p LEFT JOIN {series_sums} s ON s.start = p.start""")
+    sources = _part(q, "sources", f"""
+        SELECT value, coalesce(sum(total), 0) AS total, count(*) FILTER (WHERE paid) AS paying
+        FROM {person_source}
+        GROUP BY value""", materialized=True)
+    return q.select(f"""
+SELECT '{RowKind.SUMMARY.value}' AS kind, 0 AS n, NULL::timestamptz AS start, NULL::text AS value,
+       total, gross, refunds, paying, {avg_cents()} AS average, people
+FROM {summary}
+UNION ALL
+SELECT '{RowKind.PERIOD.value}', row_number() OVER (ORDER BY start), start, NULL,
+       total, gross, refunds, paying, {avg_cents()}, NULL
+FROM {series}
+UNION ALL
+SELECT '{RowKind.SOURCE.value}', row_number() OVER (ORDER BY {SOURCE_ORDER}), NULL, value,
+       total, NULL, NULL, paying, {avg_cents()}, NULL
+FROM {sources}
+ORDER BY kind, n""")
+
+
+def build_top_people_per_shard(project_id: uuid.UUID, page: TopPeopleSpec) -> tuple[str, list[Any]] | None:
+    """build_top_people for a Citus cluster: its statement as it is (the sums
+    grouped by person_id, the page's ORDER BY … LIMIT run on every shard and
+    the shards' pages merged on the coordinator); None with a people filter."""
+    if page.report.people is not None:
+        return None
+    return build_top_people(project_id, page)

@@ -7,11 +7,13 @@ from ..contract import ReportKind
 from ..trends.assembly import PeoplePage
 from .assembly import StickinessBucket, StickinessResult, assemble, assemble_people
 from .spec import StickinessPeopleSpec, StickinessSpec
-from .statement import build, build_people
+from .statement import build, build_people, build_people_per_shard, build_per_shard
 
-STICKINESS: ReportKind[StickinessSpec, StickinessResult] = ReportKind("stickiness", build, assemble)
+STICKINESS: ReportKind[StickinessSpec, StickinessResult] = ReportKind(
+    "stickiness", build, assemble, build_per_shard=build_per_shard
+)
 STICKINESS_PEOPLE: ReportKind[StickinessPeopleSpec, PeoplePage] = ReportKind(
-    "stickiness.people", build_people, assemble_people
+    "stickiness.people", build_people, assemble_people, build_per_shard=build_people_per_shard
 )
 
 __all__ = [

@@ -44,20 +44,23 @@ def _id_ranges() -> list[str]:
     ]
 
 
-def per_person_part(q: Statement, spec: StickinessSpec) -> str:
+def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True) -> str:
     """per_person(person_id, n): each person's number of distinct active
     periods. The events come from events_name_person_ts in person order, so
     the count runs per person as they stream by (a hash of every (person,
     period) first: stickiness at 200k events 48-50 -> 25-41 ms); one GROUP BY
-    for each quarter of the persons (by id), which may run in parallel."""
+    for each quarter of the persons (by id), which may run in parallel.
+    split=False (Citus, where every shard is a process of its own already):
+    one GROUP BY over every person, not materialized, so that each statement
+    reading it is pushed down whole (build_per_shard)."""
     population = population_part(q, spec.people)
     where = event_conditions(q, spec.event, spec.where, q.param(spec.from_), q.param(spec.to), population)
-    parts = [
-        f"SELECT e.person_id, count(DISTINCT {period_of('e.ts', spec.interval)}) AS n\nFROM events e\n"
-        f"WHERE {where}\n  AND {ids}\nGROUP BY e.person_id"
-        for ids in _id_ranges()
-    ]
-    return q.part("per_person", "\nUNION ALL\n".join(parts))
+    select = f"SELECT e.person_id, count(DISTINCT {period_of('e.ts', spec.interval)}) AS n\nFROM events e\nWHERE {where}"
+    if not split:
+        return q.part("per_person", f"{select}\nGROUP BY e.person_id", materialized=False)
+    return q.part("per_person", "\nUNION ALL\n".join(
+        f"{select}\n  AND {ids}\nGROUP BY e.person_id" for ids in _id_ranges()
+    ))
 
 
 def build(project_id: uuid.UUID, spec: StickinessSpec) -> tuple[str, list[Any]]:
@@ -75,5 +78,38 @@ def build_people(project_id: uuid.UUID, page: StickinessPeopleSpec) -> tuple[str
         f"""SELECT (SELECT count(*) FROM {people}) AS total,
        ARRAY(SELECT person_id FROM {people}
              WHERE {after}::uuid IS NULL OR person_id > {after}::uuid
+             ORDER BY person_id LIMIT {q.param(page.first + 1)}) AS ids"""
+    )
+
+
+# ------------------------------------------------------------ per shard (Citus)
+
+
+def build_per_shard(project_id: uuid.UUID, spec: StickinessSpec) -> tuple[str, list[Any]] | None:
+    """build for a Citus cluster distributed by person (docs/scaling.md): each
+    person's n grouped by person_id on their shard, the people per n counted
+    there and the shards' counts added up on the coordinator. None with a
+    people filter (left to the coordinator's path)."""
+    if spec.people is not None:
+        return None
+    q = Statement(Params(project_id))
+    per_person = per_person_part(q, spec, split=False)
+    return q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n")
+
+
+def build_people_per_shard(project_id: uuid.UUID, page: StickinessPeopleSpec) -> tuple[str, list[Any]] | None:
+    """build_people for a Citus cluster: the total counted on every shard (the
+    coordinator adds the counts) and the page taken on every shard (ORDER BY
+    person_id LIMIT there, the shards' pages merged on the coordinator): no
+    person's row but the page's leaves the shards. None with a people filter."""
+    if page.report.people is not None:
+        return None
+    q = Statement(Params(project_id))
+    per_person = per_person_part(q, page.report, split=False)
+    periods, after = q.param(page.periods), q.param(page.after)
+    return q.select(
+        f"""SELECT (SELECT count(*) FROM {per_person} WHERE n = {periods}) AS total,
+       ARRAY(SELECT person_id FROM {per_person}
+             WHERE n = {periods} AND ({after}::uuid IS NULL OR person_id > {after}::uuid)
              ORDER BY person_id LIMIT {q.param(page.first + 1)}) AS ids"""
     )
