@@ -77,9 +77,14 @@ def normalised(population: Population | None) -> list | None:
     return None if population is None or population.is_everyone else population.normalised()
 
 
-def population_part(q: Statement, population: Population | None, project: str = "$1") -> str | None:
+def population_part(q: Statement, population: Population | None, project: str = "$1",
+                    materialized: bool = True) -> str | None:
     """Adds `population(id)`: the live persons of the project (`project`: the
-    placeholder of its id) who match; None (nothing added) when everyone counts."""
+    placeholder of its id) who match; None (nothing added) when everyone counts.
+    materialized=False (Citus, a report's per-shard statement): the part is
+    inlined where it is used, a semi-join on person_id with the persons of
+    the same shard (co-located), so Citus pushes it down with the rest rather
+    than pull the population to the coordinator."""
     if population is None or population.is_everyone:
         return None
     where = [f"p.project_id = {project}", "p.merged_into IS NULL",
@@ -91,4 +96,5 @@ def population_part(q: Statement, population: Population | None, project: str = 
         if population.to is not None:
             cond.append(f"e.ts < {q.param(population.to)}::timestamptz")
         where.append("EXISTS (SELECT FROM events e WHERE " + " AND ".join(cond) + ")")
-    return q.part("population", "SELECT p.id FROM persons p WHERE " + "\n  AND ".join(where), materialized=True)
+    return q.part("population", "SELECT p.id FROM persons p WHERE " + "\n  AND ".join(where),
+                  materialized=materialized)

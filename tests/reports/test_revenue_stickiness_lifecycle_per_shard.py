@@ -7,9 +7,9 @@ On plain PostgreSQL both statements run as they are. On a cluster
 (WHODID_TEST_CITUS) the plain one runs through the coordinator's path
 (cluster.reads: the project's rows pulled, then the plain SQL over them), and
 the per-shard one must be pushed down: every shard task sends partial
-aggregates or one page, never rows of events. Through the service, the
-per-shard statement is what runs on the cluster (and never on plain
-PostgreSQL), except with a people filter, which keeps the coordinator's path.
+aggregates or one page, never rows of events; a people filter's population
+is pushed down with them. Through the service, the per-shard statement is
+what runs on the cluster (and never on plain PostgreSQL).
 """
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ from app.reports.revenue import statement as revenue_sql
 from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessSpec
 from app.reports.stickiness import statement as stickiness_sql
 from app.storage import cluster
+from tests.support.populations import population, populations
 from tests.support.scenarios import PERIODS, SOURCE_KEY, T, fresh_project, ops_st, play, range_st
 from tests.support.server import make_project
-from tests.support.worlds import lifecycle_worlds, load, trend_worlds
+from tests.support.worlds import MONTH_END, lifecycle_worlds, load, trend_worlds, where
 
 EXAMPLES = settings(max_examples=12, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -90,11 +91,11 @@ async def assert_pushed_down(pool, sql: str, params: list) -> None:
 
 @EXAMPLES
 @given(ops=ops_st, rng=range_st(), interval=st.sampled_from(PERIODS), source=st.sampled_from([SOURCE_KEY, "plan"]),
-       first=st.integers(1, 3))
-async def test_revenue_per_shard_answers_as_the_plain_statement(services, ops, rng, interval, source, first):
+       first=st.integers(1, 3), people=populations())
+async def test_revenue_per_shard_answers_as_the_plain_statement(services, ops, rng, interval, source, first, people):
     project = await fresh_project(services, "revenue-shard")
     await play(services, project.id, ops)
-    spec = RevenueSpec(rng[0], rng[1], Period(interval), source)
+    spec = RevenueSpec(rng[0], rng[1], Period(interval), source, population(people))
     plain = await plain_rows(services.pool, revenue_sql.build(project.id, spec))
     assert await shard_rows(services.pool, revenue_sql.build_per_shard(project.id, spec)) == plain
     # topPeople: every page, following the cursor
@@ -112,11 +113,11 @@ async def test_revenue_per_shard_answers_as_the_plain_statement(services, ops, r
 
 
 @EXAMPLES
-@given(world=trend_worlds(), first=st.integers(1, 3))
-async def test_stickiness_per_shard_answers_as_the_plain_statement(services, world, first):
+@given(world=trend_worlds(), where_=where(MONTH_END), first=st.integers(1, 3))
+async def test_stickiness_per_shard_answers_as_the_plain_statement(services, world, where_, first):
     project = await make_project(services, "stickiness-shard")
     await load(services, project.id, world)
-    spec = StickinessSpec("A", world["from"], world["to"], interval=Period(world["interval"]))
+    spec = StickinessSpec("A", world["from"], world["to"], where_, Period(world["interval"]), world["people"])
     plain = await plain_rows(services.pool, stickiness_sql.build(project.id, spec))
     assert await shard_rows(services.pool, stickiness_sql.build_per_shard(project.id, spec)) == plain
     for n in [r[0] for r in plain] + [99]:
@@ -139,7 +140,8 @@ async def test_stickiness_per_shard_answers_as_the_plain_statement(services, wor
 async def test_lifecycle_per_shard_answers_as_the_plain_statement(services, world, first):
     project = await make_project(services, "lifecycle-shard")
     await load(services, project.id, world)
-    spec = LifecycleSpec(world["event"], world["from"], world["to"], world["where"], world["interval"])
+    spec = LifecycleSpec(world["event"], world["from"], world["to"], world["where"], world["interval"],
+                         world["people"])
     # (rows of periods in no order)
     plain = sorted(await plain_rows(services.pool, lifecycle_sql.build(project.id, spec)))
     assert sorted(await shard_rows(services.pool, lifecycle_sql.build_per_shard(project.id, spec))) == plain
@@ -160,42 +162,31 @@ async def test_lifecycle_per_shard_answers_as_the_plain_statement(services, worl
 # ---------------------------------------------------------------- the service
 
 
-async def test_the_service_runs_the_per_shard_statements_on_citus_only_without_a_people_filter(services):
+async def test_the_service_runs_the_per_shard_statements_on_citus_only(services):
     project = await fresh_project(services, "shard-service")
     await services.ingest.record_events(project.id, [
         *[_event(f"u{i}", "Billed", T(2024, 1, 1 + i), {"Revenue": str(10 + i), SOURCE_KEY: "ad" if i % 2 else "mail"})
           for i in range(6)],
         *[_event(f"u{i % 4}", "A", T(2024, 1, 1 + i)) for i in range(12)],
     ])
-    revenue = RevenueSpec(T(2024, 1, 1), T(2024, 2, 1), Period.WEEK)
-    stickiness = StickinessSpec("A", T(2024, 1, 1), T(2024, 1, 15), interval=Period.DAY)
-    lifecycle = LifecycleSpec("A", T(2024, 1, 1), T(2024, 1, 15), interval=Period.DAY)
-    reports = [
-        (REVENUE, revenue),
-        (REVENUE_TOP_PEOPLE, TopPeopleSpec(revenue, 2)),
-        (STICKINESS, stickiness),
-        (STICKINESS_PEOPLE, StickinessPeopleSpec(stickiness, 3, 2)),
-        (LIFECYCLE, lifecycle),
-        (LIFECYCLE_PEOPLE, LifecyclePeopleSpec(lifecycle, T(2024, 1, 2), LifecycleStatus.NEW, 2)),
-    ]
     on_citus = cluster.on_citus(services.pool)
-    for kind, spec in reports:
-        before = services.reports.per_shard_computations[kind.name]
-        answer = (await services.reports.report(kind, project.id, spec)).value
-        assert services.reports.per_shard_computations[kind.name] == before + on_citus, kind.name
-        assert answer  # (the answers themselves: the tests above and the report tests)
-    # A people filter: the coordinator's path (its population is not pushed down).
-    people = Population(did_event="Billed")
-    filtered = [
-        (REVENUE, RevenueSpec(T(2024, 1, 1), T(2024, 2, 1), people=people)),
-        (STICKINESS, StickinessSpec("A", T(2024, 1, 1), T(2024, 1, 15), people=people)),
-        (LIFECYCLE, LifecycleSpec("A", T(2024, 1, 1), T(2024, 1, 15), people=people)),
-    ]
-    for kind, spec in filtered:
-        assert kind.build_per_shard is not None and kind.build_per_shard(project.id, spec) is None
-        before = services.reports.per_shard_computations[kind.name]
-        await services.reports.report(kind, project.id, spec)
-        assert services.reports.per_shard_computations[kind.name] == before
+    for people in (None, Population(did_event="Billed")):
+        revenue = RevenueSpec(T(2024, 1, 1), T(2024, 2, 1), Period.WEEK, people=people)
+        stickiness = StickinessSpec("A", T(2024, 1, 1), T(2024, 1, 15), interval=Period.DAY, people=people)
+        lifecycle = LifecycleSpec("A", T(2024, 1, 1), T(2024, 1, 15), interval=Period.DAY, people=people)
+        reports = [
+            (REVENUE, revenue),
+            (REVENUE_TOP_PEOPLE, TopPeopleSpec(revenue, 2)),
+            (STICKINESS, stickiness),
+            (STICKINESS_PEOPLE, StickinessPeopleSpec(stickiness, 3, 2)),
+            (LIFECYCLE, lifecycle),
+            (LIFECYCLE_PEOPLE, LifecyclePeopleSpec(lifecycle, T(2024, 1, 2), LifecycleStatus.NEW, 2)),
+        ]
+        for kind, spec in reports:
+            before = services.reports.per_shard_computations[kind.name]
+            answer = (await services.reports.report(kind, project.id, spec)).value
+            assert services.reports.per_shard_computations[kind.name] == before + on_citus, (kind.name, people)
+            assert answer  # (the answers themselves: the tests above and the report tests)
 
 
 def _event(identity: str, name: str, at, props: dict | None = None):

@@ -120,10 +120,10 @@ def _conditions(spec: LifecycleSpec) -> dict[LifecycleStatus, str]:
     }
 
 
-def _marked(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[Statement, str]:
+def _marked(project_id: uuid.UUID, spec: LifecycleSpec, materialized: bool = True) -> tuple[Statement, str]:
     q = Statement()
     q.param(project_id)
-    return q, marked_part(q, spec, population_part(q, spec.people))
+    return q, marked_part(q, spec, population_part(q, spec.people, materialized=materialized))
 
 
 # The persons split in two by id (ids are uniform: uuid5/uuid4), as the
@@ -179,16 +179,18 @@ def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
     every event (lead newest first): the statement 234 -> 147 ms, its whole
     CPU 235 -> 185 ms (docs/benchmarks.md §3 "Lifecycle without the
     window")."""
-    return _build(project_id, spec, _HALVES)
+    return _build(project_id, spec, per_shard=False)
 
 
-def _build(project_id: uuid.UUID, spec: LifecycleSpec, halves: tuple[str | None, ...],
-           materialized: bool | None = None) -> tuple[str, list[Any]]:
+def _build(project_id: uuid.UUID, spec: LifecycleSpec, *, per_shard: bool) -> tuple[str, list[Any]]:
+    """build's statement; per_shard (build_per_shard): no halves, the
+    population inlined, `counts` materialized (one distributed subplan)."""
     q = Statement()
     q.param(project_id)
-    population = population_part(q, spec.people)
+    population = population_part(q, spec.people, materialized=not per_shard)
     step = _step(spec)
     first = f"{_period_param(q, spec, period_start(spec.from_, spec.interval))} - {step}"
+    halves = (None,) if per_shard else _HALVES
     parts = "\nUNION ALL\n".join(half_counts(q, spec, population, op, first) for op in halves)
     counts = q.part("counts", f"""
 SELECT h.p, sum(h.new) AS new, sum(h.returning) AS returning, sum(h.resurrecting) AS resurrecting,
@@ -196,7 +198,7 @@ SELECT h.p, sum(h.new) AS new, sum(h.returning) AS returning, sum(h.resurrecting
 FROM (
 {parts}
 ) h
-GROUP BY h.p""", materialized=materialized)
+GROUP BY h.p""", materialized=True if per_shard else None)
     return q.select(_final_select(spec, counts))
 
 
@@ -219,25 +221,24 @@ def build_per_shard(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, li
     subplan — each person's active periods grouped by person_id on their
     shard, counted per period there, the shards' counts added up on the
     coordinator — whose few rows (one per period) the final SELECT joins
-    there. None with a people filter (left to the coordinator's path)."""
-    if spec.people is not None:
-        return None
-    return _build(project_id, spec, (None,), materialized=True)
+    there. A people filter's population is inlined (a semi-join with the
+    persons of the same shard)."""
+    return _build(project_id, spec, per_shard=True)
 
 
 def build_people_per_shard(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]] | None:
     """build_people for a Citus cluster: the statement as it is (`marked`'s
     window is partitioned by person_id, so Citus runs it and the page's ORDER
-    BY person_id LIMIT on every shard and merges the shards' pages). None
-    with a people filter."""
-    if spec.report.people is not None:
-        return None
-    return build_people(project_id, spec)
+    BY person_id LIMIT on every shard and merges the shards' pages), a people
+    filter's population inlined."""
+    return build_people(project_id, spec, materialized=False)
 
 
-def build_people(project_id: uuid.UUID, spec: LifecyclePeopleSpec) -> tuple[str, list[Any]]:
-    """Rows (person_id) of one page (first + 1 rows: the extra one says there is a next page)."""
-    q, marked = _marked(project_id, spec.report)
+def build_people(project_id: uuid.UUID, spec: LifecyclePeopleSpec, *,
+                 materialized: bool = True) -> tuple[str, list[Any]]:
+    """Rows (person_id) of one page (first + 1 rows: the extra one says there
+    is a next page). materialized: the population's part's."""
+    q, marked = _marked(project_id, spec.report, materialized)
     period = _period_param(q, spec.report, spec.start)
     if spec.status is LifecycleStatus.DORMANT:  # active in the period before, not in this one
         period = f"{period} - {_step(spec.report)}"

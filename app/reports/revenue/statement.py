@@ -279,16 +279,17 @@ FROM {sources}
 ORDER BY kind, n""")
 
 
-def build_top_people(project_id: uuid.UUID, page: TopPeopleSpec) -> tuple[str, list[Any]]:
+def build_top_people(project_id: uuid.UUID, page: TopPeopleSpec, *,
+                     materialized: bool = True) -> tuple[str, list[Any]]:
     """Rows (person_id, revenue): people with Revenue events in range by their
     sum descending, then id; the page after the cursor (sum, id), and one row
-    more when there is a next page."""
+    more when there is a next page. materialized: the population's part's."""
     q = Statement(Params(project_id))
     r = Range(q.param(page.report.from_), q.param(page.report.to))
     after_revenue, after_id = page.after if page.after is not None else (None, None)
     revenue, person = q.param(after_revenue), q.param(after_id)
     limit = q.param(page.first + 1)
-    in_range = in_range_part(q, r, population_part(q, page.report.people))
+    in_range = in_range_part(q, r, population_part(q, page.report.people, materialized=materialized))
     sums = _part(q, "sums", f"SELECT person_id, sum(revenue) AS revenue FROM {in_range} GROUP BY person_id")
     return q.select(f"""
 SELECT person_id, revenue FROM {sums}
@@ -345,17 +346,17 @@ def shard_series_part(q: Statement, interval: Period, in_range: str) -> str:
 
 def build_per_shard(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list[Any]] | None:
     """build for a Citus cluster: the same rows, each figure summed per shard
-    (see above); None with a people filter (its population is left to the
-    coordinator's path)."""
-    if spec.people is not None:
-        return None
+    (see above); a people filter's population is inlined (a semi-join with
+    the persons of the same shard)."""
     q = Statement(Params(project_id))
     r = Range(q.param(spec.from_), q.param(spec.to))
     key = q.param(spec.source_property)
+    population = population_part(q, spec.people, materialized=False)
     in_range = _part(q, "in_range", f"""
         SELECT person_id, ts, revenue
         FROM events
-        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= {r.from_} AND ts < {r.to}""", materialized=False)
+        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= {r.from_} AND ts < {r.to}{in_population(population)}""",
+                     materialized=False)
     periods = periods_part(q, spec.interval, r)
     per_person = _part(q, "per_person", per_person_sums(in_range), materialized=False)
     person_source = person_source_part(q, per_person, key, spec.source_property)
@@ -387,9 +388,8 @@ ORDER BY kind, n""")
 
 
 def build_top_people_per_shard(project_id: uuid.UUID, page: TopPeopleSpec) -> tuple[str, list[Any]] | None:
-    """build_top_people for a Citus cluster: its statement as it is (the sums
-    grouped by person_id, the page's ORDER BY … LIMIT run on every shard and
-    the shards' pages merged on the coordinator); None with a people filter."""
-    if page.report.people is not None:
-        return None
-    return build_top_people(project_id, page)
+    """build_top_people for a Citus cluster: its statement (the sums grouped
+    by person_id, the page's ORDER BY … LIMIT run on every shard and the
+    shards' pages merged on the coordinator), a people filter's population
+    inlined."""
+    return build_top_people(project_id, page, materialized=False)

@@ -51,9 +51,10 @@ def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True) -
     period) first: stickiness at 200k events 48-50 -> 25-41 ms); one GROUP BY
     for each quarter of the persons (by id), which may run in parallel.
     split=False (Citus, where every shard is a process of its own already):
-    one GROUP BY over every person, not materialized, so that each statement
-    reading it is pushed down whole (build_per_shard)."""
-    population = population_part(q, spec.people)
+    one GROUP BY over every person, not materialized and its population
+    inlined, so that each statement reading it is pushed down whole
+    (build_per_shard)."""
+    population = population_part(q, spec.people, materialized=split)
     where = event_conditions(q, spec.event, spec.where, q.param(spec.from_), q.param(spec.to), population)
     select = f"SELECT e.person_id, count(DISTINCT {period_of('e.ts', spec.interval)}) AS n\nFROM events e\nWHERE {where}"
     if not split:
@@ -88,10 +89,9 @@ def build_people(project_id: uuid.UUID, page: StickinessPeopleSpec) -> tuple[str
 def build_per_shard(project_id: uuid.UUID, spec: StickinessSpec) -> tuple[str, list[Any]] | None:
     """build for a Citus cluster distributed by person (docs/scaling.md): each
     person's n grouped by person_id on their shard, the people per n counted
-    there and the shards' counts added up on the coordinator. None with a
-    people filter (left to the coordinator's path)."""
-    if spec.people is not None:
-        return None
+    there and the shards' counts added up on the coordinator; a people
+    filter's population inlined (a semi-join with the persons of the same
+    shard)."""
     q = Statement(Params(project_id))
     per_person = per_person_part(q, spec, split=False)
     return q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n")
@@ -101,9 +101,7 @@ def build_people_per_shard(project_id: uuid.UUID, page: StickinessPeopleSpec) ->
     """build_people for a Citus cluster: the total counted on every shard (the
     coordinator adds the counts) and the page taken on every shard (ORDER BY
     person_id LIMIT there, the shards' pages merged on the coordinator): no
-    person's row but the page's leaves the shards. None with a people filter."""
-    if page.report.people is not None:
-        return None
+    person's row but the page's leaves the shards."""
     q = Statement(Params(project_id))
     per_person = per_person_part(q, page.report, split=False)
     periods, after = q.param(page.periods), q.param(page.after)
