@@ -77,6 +77,20 @@ REPORT_SETTINGS = """SELECT set_config('statement_timeout', $1, true),
        set_config('plan_cache_mode', 'force_custom_plan', true),
        set_config('enable_nestloop', 'off', true)"""
 
+# A per-shard statement on Citus (ReportKind.build_per_shard) runs on the
+# workers in sessions of their own, which REPORT_SETTINGS' set_config on the
+# coordinator does not reach; SET LOCAL with citus.propagate_set_commands =
+# 'local' sends each setting to every worker connection of the transaction.
+# At 1M events JIT alone cost the revenue report ~100 ms of the workers' CPU
+# (docs/benchmarks.md §16.x, "Revenue, stickiness and lifecycle per shard").
+# {timeout}: statement_timeout in ms, as REPORT_SETTINGS' $1.
+SHARD_SETTINGS = """SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL statement_timeout = {timeout};
+SET LOCAL work_mem = '64MB';
+SET LOCAL jit = off;
+SET LOCAL plan_cache_mode = force_custom_plan;
+SET LOCAL enable_nestloop = off"""
+
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
@@ -292,6 +306,7 @@ class ReportService:
                 else None
             if per_shard is not None:
                 self.per_shard_computations[kind.name] += 1
+                await conn.execute(SHARD_SETTINGS.format(timeout=max(1, int(self.timeout * 1000))))
                 rows = await conn.fetch(per_shard[0], *per_shard[1])
             else:
                 sql, params = kind.build(project_id, spec)

@@ -301,14 +301,15 @@ LIMIT {limit}""")
 
 # ------------------------------------------------------------ per shard (Citus)
 #
-# On a Citus cluster distributed by person (docs/scaling.md) every part below
-# that reads events or property_changes is either grouped by person_id or
-# joined to such a part on person_id, so Citus sends it whole to every shard;
-# the three figures (summary, series, sources) are each a MATERIALIZED part:
-# one distributed subplan apiece, the shards' partial sums added up on the
-# coordinator, which then only joins the few rows with the periods. No part
-# that reads a distributed table may be referenced twice unless NOT
-# MATERIALIZED (else Citus would pull its rows to the coordinator).
+# On a Citus cluster distributed by person (docs/scaling.md) the report is two
+# distributed steps, each run on every shard with the shards' partial sums
+# added up on the coordinator: `source_sums` (per person, their sums and
+# first-touch source by the lateral probes on their own shard, grouped per
+# value) and `series_sums` (the events grouped per period). The coordinator
+# then derives the summary from the sources' rows and joins the periods.
+# Every part that reads a distributed table is NOT MATERIALIZED (inlined where
+# used): a part Citus had to materialize would pull its rows to the
+# coordinator.
 
 
 def period_start_sql(interval: Period, ts: str) -> str:
@@ -329,24 +330,37 @@ def per_person_sums(in_range: str, group: str = "person_id") -> str:
         FROM {in_range} GROUP BY {group}"""
 
 
+def shard_sources_part(q: Statement, person_source: str) -> str:
+    """source_sums(value, total, gross, refunds, paying, people): per
+    first-touch value, its people's sums (per person, their own shard's
+    probes), how many paid and how many they are; grouped by value on every
+    shard, the shards' rows added up on the coordinator. Sums of per-person
+    sums are the same exact NUMERICs (the scale is the largest of the events'
+    either way)."""
+    return _part(q, "source_sums", f"""
+        SELECT value, sum(total) AS total, sum(gross) AS gross, sum(refunds) AS refunds,
+               count(*) FILTER (WHERE paid) AS paying, count(*) AS people
+        FROM {person_source}
+        GROUP BY value""", materialized=True)
+
+
 def shard_series_part(q: Statement, interval: Period, in_range: str) -> str:
-    """series_sums(start, total, gross, refunds, paying): per period holding
-    Revenue events, their sums from per (person, period) sums — a person's
-    paying in a period is a positive event of theirs in it, as money()'s
-    count(DISTINCT person_id) FILTER says — so that every shard adds up its
-    own persons and the coordinator the shards' partial sums."""
-    start = period_start_sql(interval, "ts")
+    """series_sums(start, total, gross, refunds, paying): money() per period
+    holding Revenue events, grouped by the period's start on every shard.
+    Its count(DISTINCT person_id) is of the distribution column: a person's
+    events are all on one shard, so Citus adds up the shards' counts."""
     return _part(q, "series_sums", f"""
-        SELECT start, {person_money(", ")}
-        FROM (
-        {per_person_sums(f"(SELECT person_id, {start} AS start, revenue FROM {in_range}) AS r", "person_id, start")}
-        ) AS pp
-        GROUP BY start""", materialized=True)
+        SELECT {period_start_sql(interval, "ts")} AS start, {money(sep=", ")}
+        FROM {in_range}
+        GROUP BY 1""", materialized=True)
 
 
 def build_per_shard(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list[Any]] | None:
-    """build for a Citus cluster: the same rows, each figure summed per shard
-    (see above); a people filter's population is inlined (a semi-join with
+    """build for a Citus cluster: the same rows from two distributed steps
+    (above); the summary is the sources' rows added up (every person with a
+    Revenue event in range has exactly one first-touch value, NULL
+    included), the series the periods joined to the period sums (zeros for
+    the others). A people filter's population is inlined (a semi-join with
     the persons of the same shard)."""
     q = Statement(Params(project_id))
     r = Range(q.param(spec.from_), q.param(spec.to))
@@ -358,20 +372,23 @@ def build_per_shard(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list
         WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= {r.from_} AND ts < {r.to}{in_population(population)}""",
                      materialized=False)
     periods = periods_part(q, spec.interval, r)
-    per_person = _part(q, "per_person", per_person_sums(in_range), materialized=False)
+    # In person order (as per_person_part): a GroupAggregate streaming from
+    # events_revenue_person, and the person_source probes of consecutive
+    # persons touch nearby index pages.
+    per_person = _part(q, "per_person", per_person_sums(in_range) + " ORDER BY person_id", materialized=False)
     person_source = person_source_part(q, per_person, key, spec.source_property)
-    summary = _part(q, "summary", f"""
-        SELECT {person_money(", ")}, count(*) AS people
-        FROM {per_person}""", materialized=True)
+    source_sums = shard_sources_part(q, person_source)
     series_sums = shard_series_part(q, spec.interval, in_range)
-    zero = "coalesce(s.{0}, 0) AS {0}"
+    summary = _part(q, "summary", f"""
+        SELECT coalesce(sum(total), 0) AS total, coalesce(sum(gross), 0) AS gross,
+               coalesce(sum(refunds), 0) AS refunds, coalesce(sum(paying), 0)::bigint AS paying,
+               coalesce(sum(people), 0)::bigint AS people
+        FROM {source_sums}""")
+    zero = "coalesce(f.{0}, 0) AS {0}"
     series = _part(q, "series", f"""
         SELECT p.start, {", ".join(zero.format(c) for c in ("total", "gross", "refunds", "paying"))}
-        FROM {periods} p LEFT JOIN {series_sums} s ON s.start = p.start""")
-    sources = _part(q, "sources", f"""
-        SELECT value, coalesce(sum(total), 0) AS total, count(*) FILTER (WHERE paid) AS paying
-        FROM {person_source}
-        GROUP BY value""", materialized=True)
+        FROM {periods} p LEFT JOIN {series_sums} f ON f.start = p.start""")
+    sources = _part(q, "sources", f"SELECT value, total, paying FROM {source_sums}")
     return q.select(f"""
 SELECT '{RowKind.SUMMARY.value}' AS kind, 0 AS n, NULL::timestamptz AS start, NULL::text AS value,
        total, gross, refunds, paying, {avg_cents()} AS average, people
