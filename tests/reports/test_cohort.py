@@ -12,6 +12,7 @@ from app.errors import BadInput
 from app.ingest.validation import EventIn
 from app.reports.cohort import CohortSpec, compute_cohort
 from app.reports.periods import Period
+from app.reports.population import Population
 
 from tests.support.reference import cohort as reference_cohort
 from tests.support.scenarios import (
@@ -235,7 +236,8 @@ async def test_cells_beyond_one_bit_mask(services, buckets):
 async def test_the_per_shard_statement_answers_as_the_plain_one(services):
     """build_per_shard (what Citus runs, per shard) against build, on the
     database at hand (plain PostgreSQL runs both as they are; a cluster runs
-    build's through the coordinator's path): every mode, one and two masks."""
+    build's through the coordinator's path): every mode, one and two masks,
+    with and without a people filter."""
     from app.reports.cohort.statement import build, build_per_shard
     from app.storage import cluster
 
@@ -250,9 +252,11 @@ async def test_the_per_shard_statement_answers_as_the_plain_one(services):
             events.append((f"p{p}", "Logged In", start + timedelta(hours=7 * k * p + 1)))
     await record(services, project.id, *events)
     specs = [CohortSpec("Signed Up", "Logged In", T(2024, 1, 1), T(2024, 2, 1), Period(cp), Period(b), n,
-                        mode=mode, cumulative=cumulative)
+                        mode=mode, cumulative=cumulative, people=people)
              for cp, b, n in (("WEEK", "DAY", 7), ("DAY", "HOUR", 65))
-             for mode in ("FIRST_TIME", "RECURRING") for cumulative in (False, True)]
+             for mode in ("FIRST_TIME", "RECURRING") for cumulative in (False, True)
+             # a people filter: its population pushed down with the rest
+             for people in (None, Population(did_event="Logged In", to=T(2024, 1, 4)))]
     nonempty = 0
     for spec in specs:
         sql, params = build(project.id, spec)

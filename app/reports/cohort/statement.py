@@ -198,15 +198,15 @@ def per_shard_select(grid: str) -> str:
             "GROUP BY row_start\nORDER BY row_start")
 
 
-def build_per_shard(project_id: uuid.UUID, spec: CohortSpec) -> tuple[str, list[Any]] | None:
+def build_per_shard(project_id: uuid.UUID, spec: CohortSpec) -> tuple[str, list[Any]]:
     """build for a Citus cluster: the statement whose per-member work runs on
-    every shard (per_shard_select); None with a people filter (its population
-    is left to the coordinator's path)."""
-    if spec.people is not None:
-        return None
+    every shard (per_shard_select); a people filter's population inlined
+    (population_part materialized=False: a semi-join with the co-located
+    persons, pushed down with the rest)."""
     q = Statement(Params(project_id))
     s = Slots.of(q, spec)
-    members = (recurring_members_part if spec.recurring else members_part)(q, s, spec, None)
+    population = population_part(q, spec.people, materialized=False)
+    members = (recurring_members_part if spec.recurring else members_part)(q, s, spec, population)
     grid = cumulative_grid_select if spec.cumulative else grid_select
     return q.select(per_shard_select(grid(s, members, spec.buckets)))
 
