@@ -3,7 +3,9 @@ Citus cluster side by side: `concurrency` tasks each call record_event in a
 loop (one event per call, as /e and recordEvent do) for `seconds`; the
 writer's group commits are all there is between them and the database.
 
-Prints events/s, the mean events per flush and the mean flush time, and, with
+Prints events/s, the mean events per flush, the mean flush time, the CPU per
+event of the database's backends on every node and of the client process
+(the steadier ratio on a shared machine: docs/benchmarks.md §16.1), and, with
 --profile, each statement of the Citus flushes with its mean time (asyncpg's
 query logger on the writer's connections).
 
