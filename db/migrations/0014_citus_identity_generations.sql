@@ -16,11 +16,16 @@ BEGIN
         RETURN;
     END IF;
     -- A table of the coordinator alone (not distributed): read and written
-    -- where the project's advisory lock is.
+    -- where the project's advisory lock is. A Citus local table, not a plain
+    -- one: its writes run through Citus' local execution, which makes the
+    -- transaction commit in two phases even when it wrote to one worker only
+    -- (a plain table's write would commit after that worker's, and a crash
+    -- between the two would keep a merge and lose its generation).
     CREATE TABLE identity_generations (
         project_id  uuid PRIMARY KEY,
         generation  bigint NOT NULL
     );
+    PERFORM citus_add_local_table_to_metadata('identity_generations');
     -- A flush's first statement, on the coordinator alone: the project's
     -- shared lock (held to commit), one connection per worker for the
     -- flush's statements, then the identity generation (read after the lock:
