@@ -23,7 +23,7 @@ import orjson
 import psutil
 
 from app.ingest.identity import person_id_for
-from app.storage.events import resolve_and_insert
+from app.storage.events import Flush, resolve_and_insert
 from app.storage.pool import init_connection
 
 from . import common
@@ -49,11 +49,11 @@ async def measure(url: str, size: int, flushes: int) -> tuple[float, float]:
         who = [f"u{(sent + i) % IDENTITIES}" for i in range(size)]
         distinct = sorted(set(who))
         async with conn.transaction():
-            await resolve_and_insert(
-                conn, project, distinct, [person_id_for(project, i) for i in distinct],
+            await resolve_and_insert(conn, Flush(
+                project, distinct, [person_id_for(project, i) for i in distinct],
                 [uuid.uuid4() for _ in who], who, ["Viewed Site"] * size, [PROPERTIES] * size, [None] * size,
                 [now - timedelta(seconds=sent + i) for i in range(size)], [now] * size,
-                [f"k{sent + i}" for i in range(size)])
+                [f"k{sent + i}" for i in range(size)]))
             await conn.execute("SELECT pg_notify($1, $2)", "whodid_bench", "x" * 600)
         sent += size
 

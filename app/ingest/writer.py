@@ -25,6 +25,7 @@ from ..storage import identities as identity_store
 from ..storage import people as people_store
 from ..storage.pool import CONNECTION_ERRORS
 from ..storage.events import EventRow
+from ..storage.identity_cache import IdentityCache
 from ..storage.person_ids import person_id_for
 from .retry import FLUSH, RETRYABLE, Conflict
 from .validation import NormalEvent
@@ -101,6 +102,8 @@ class Writer:
         self._tasks: list[asyncio.Task] = []
         self._closing = False
         self._stage = asyncio.Lock()
+        # On Citus, identities' persons held between flushes (app/storage/identity_cache.py).
+        self.persons = IdentityCache()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._run(), name=f"writer-{i}") for i in range(self.flusher_count)]
@@ -199,26 +202,36 @@ class Writer:
         by_project: dict[uuid.UUID, list[tuple[int, object]]] = defaultdict(list)
         for index, item in enumerate(batch):
             by_project[item.project_id].append((index, item))
+        created: list[tuple[uuid.UUID, int, dict[str, uuid.UUID]]] = []
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 for project_id in sorted(by_project):
-                    grown[project_id] = await self._write_project(conn, project_id, by_project[project_id], results)
+                    grown[project_id] = await self._write_project(
+                        conn, project_id, by_project[project_id], results, created)
                 if stage is not None:
                     stage.release()  # the COMMIT follows: the next batch may start
+        # Committed: the identities it created are rows others may now merge
+        # or delete (which grows the generation they are held at).
+        for project_id, generation, persons in created:
+            self.persons.keep(project_id, generation, persons)
         return [results[i] for i in range(len(batch))], grown
 
-    async def _write_project(self, conn, project_id: uuid.UUID, items: list, results: dict) -> int:
-        """Write one project's items; the rows added (events, identities, property changes)."""
+    async def _write_project(self, conn, project_id: uuid.UUID, items: list, results: dict,
+                             created_at: list[tuple[uuid.UUID, int, dict[str, uuid.UUID]]]) -> int:
+        """Write one project's items; the rows added (events, identities,
+        property changes). On Citus, `created_at` gets the identities created
+        with their persons and the identity generation, to hold once committed."""
         identities = sorted({ev.identity for _, it in items if isinstance(it, EventWrite) for ev in it.events}
                             | {it.identity for _, it in items if isinstance(it, PropertyWrite)})
         events = [ev for _, it in items if isinstance(it, EventWrite) for ev in it.events]
         # One round trip: identities resolved (and created), events inserted.
-        person_of, created, inserted = await event_store.resolve_and_insert(
-            conn, project_id, identities, [person_id_for(project_id, i) for i in identities],
+        resolved = await event_store.resolve_and_insert(conn, event_store.Flush(
+            project_id, identities, [person_id_for(project_id, i) for i in identities],
             [e.id for e in events], [e.identity for e in events], [e.name for e in events],
             [e.properties_json for e in events], [e.revenue for e in events], [e.timestamp for e in events],
             [e.received_at for e in events], [e.idempotency_key for e in events],
-        )
+        ), self.persons)
+        person_of, created, inserted = resolved.person_of, resolved.created, resolved.inserted
         if len(person_of) != len(identities):
             # Another transaction created one of them after this statement's
             # snapshot: roll back and flush again (RETRYABLE).
@@ -231,13 +244,19 @@ class Writer:
             stored = [None if f is None else stored_row(e, f[0], f[1]) for e, f in zip(events, found)]
             missing_keys = [e.idempotency_key for e, row in zip(events, stored) if row is None]
             existing = await event_store.by_idempotency_keys(conn, project_id, missing_keys) if missing_keys else {}
+            if len(existing) < len(set(missing_keys)):
+                # A duplicate whose stored event this statement does not see:
+                # on Citus, the flush that stored it committed on the keys'
+                # worker and not yet on its events' one. Flush again (RETRYABLE).
+                raise Conflict()
             if missing_keys and created:
                 # Identities made for events that all turned out duplicates: not kept.
                 used = {e.identity for e, row in zip(events, stored) if row is not None}
                 used.update(it.identity for _, it in items if isinstance(it, PropertyWrite))
-                unused = sorted(created - used)
+                unused = set(created - used)
                 if unused:
-                    await identity_store.forget_unused(conn, project_id, unused)
+                    await identity_store.forget_unused(conn, project_id, sorted(unused))
+                    created = created - unused
             start = 0
             for index, item in items:
                 if isinstance(item, EventWrite):
@@ -252,6 +271,8 @@ class Writer:
                 added += len(rows)
                 for publish in self.publishers:
                     await publish(conn, project_id, rows)
+        if created and resolved.generation is not None:
+            created_at.append((project_id, resolved.generation, {i: person_of[i] for i in created}))
 
         props = [(index, it) for index, it in items if isinstance(it, PropertyWrite)]
         if props:

@@ -13,7 +13,12 @@ distribution column:
 - a link (identify, alias) and a person's deletion hold the project's lock
   *exclusively*: they wait for the flushes in progress, and the flushes after
   them resolve their identities once they have committed. The merge moves the
-  loser's rows to the survivor's shard under that lock.
+  loser's rows to the survivor's shard under that lock;
+- whatever changes or removes an identity row that exists (a merge, a
+  deletion) also grows the project's identity generation
+  (`identities_changed`), which a flush reads under its shared lock: the
+  writer's identities held in memory (app/storage/identity_cache.py) are used
+  only at the generation they were read at.
 
 So the rule of app/storage/identities.py holds: an event is committed before a
 merge moves the loser's rows (and moves with them) or resolves its identity
@@ -41,9 +46,17 @@ def _raw(conn: object) -> object:
 
 
 async def note_connection(conn: asyncpg.Connection) -> None:
-    """Remember whether this (new) connection is to a Citus coordinator."""
+    """Remember whether this (new) connection is to a Citus coordinator.
+
+    On Citus the session also stops hiding shards from pg_class
+    (citus.override_table_visibility): the coordinator holds none, but the
+    filter runs on every pg_class row a catalog query reads, and asyncpg's
+    type introspection (once per connection and array type) took ~1.4 s and
+    ~0.5 s of the coordinator's CPU with it, 35 ms without (docs/benchmarks.md
+    §16.1). whodid connects to the coordinator only."""
     if await conn.fetchval(IS_CITUS_SQL):
         _CITUS.add(_raw(conn))
+        await conn.execute("SET citus.override_table_visibility = off")
 
 
 async def note_pool(pool: asyncpg.Pool) -> None:
@@ -86,6 +99,19 @@ async def share_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None
 async def own_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
     """A link's or a deletion's exclusive hold until its transaction ends (Citus only)."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", project_lock_key(project_id))
+
+
+async def identities_changed(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
+    """Citus only, in the transaction that changes or removes identity rows
+    that exist (a merge, a deletion), under the project's exclusive lock: the
+    project's identity generation grows, so that no writer uses an identity's
+    person held from before (app/storage/identity_cache.py). A coordinator
+    table, committed with the transaction (a rollback undoes it)."""
+    await conn.execute(
+        "INSERT INTO identity_generations (project_id, generation) VALUES ($1, 1)"
+        " ON CONFLICT (project_id) DO UPDATE SET generation = identity_generations.generation + 1",
+        project_id,
+    )
 
 
 # ---------------------------------------------------------------- reports on Citus

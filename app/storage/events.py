@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ import asyncpg
 
 from . import cluster
 from .filters import Params, PropertyFilter, filters_sql
+from .identity_cache import IdentityCache
 
 
 # Not frozen: one is built per event, and a frozen dataclass's __init__
@@ -90,34 +92,49 @@ SELECT NULL, person_id, id, seq, NULL FROM inserted
 """
 
 
-async def resolve_and_insert(
-    conn: asyncpg.Connection,
-    project_id: uuid.UUID,
-    identities: list[str],
-    new_person_ids: list[uuid.UUID],
-    ids: list[uuid.UUID],
-    event_identities: list[str],
-    names: list[str],
-    properties_json: list[str],
-    revenues: list[Decimal | None],
-    timestamps: list[datetime],
-    received: list[datetime],
-    keys: list[str | None],
-) -> tuple[dict[str, uuid.UUID], set[str], dict[uuid.UUID, tuple[int, uuid.UUID]]]:
-    """In one round trip: the person each of `identities` (distinct) resolves
-    to, creating an unidentified person (id `new_person_ids[i]`) for each
+@dataclass(slots=True)
+class Flush:
+    """One project's part of a group commit: its identities (distinct) with
+    the person each gets if it is new, and its events column by column, in
+    the order they are inserted."""
+    project_id: uuid.UUID
+    identities: list[str]
+    new_person_ids: list[uuid.UUID]
+    ids: list[uuid.UUID]
+    event_identities: list[str]
+    names: list[str]
+    properties_json: list[str]
+    revenues: list[Decimal | None]
+    timestamps: list[datetime]
+    received: list[datetime]
+    keys: list[str | None]
+
+
+@dataclass(slots=True)
+class Resolved:
+    """What a flush's statements did: the person each identity resolves to,
+    the identities created, the events inserted as id -> (seq, person id),
+    and, on Citus, the identity generation it ran at (app/storage/identity_cache.py)."""
+    person_of: dict[str, uuid.UUID]
+    created: set[str]
+    inserted: dict[uuid.UUID, tuple[int, uuid.UUID]]
+    generation: int | None = None
+
+
+async def resolve_and_insert(conn: asyncpg.Connection, flush: Flush, persons: IdentityCache | None = None) -> Resolved:
+    """In one round trip: the person each of the flush's identities resolves
+    to, creating an unidentified person (its `new_person_ids`) for each
     unknown one; the identities so created; and the events inserted in the
-    given order, as id -> (seq, person id). Events whose idempotency key exists
-    already (or repeats in the batch) are skipped, and so are events of an
-    identity missing from the returned map (see above)."""
+    given order. Events whose idempotency key exists already (or repeats in
+    the batch) are skipped, and so are events of an identity missing from the
+    returned map (see above). `persons`: the identities' persons the writer
+    holds, used and filled on Citus only."""
     if cluster.on_citus(conn):
-        return await _resolve_and_insert_distributed(
-            conn, project_id, identities, new_person_ids, ids, event_identities, names, properties_json, revenues,
-            timestamps, received, keys,
-        )
+        return await _resolve_and_insert_distributed(conn, flush, persons)
+    f = flush
     rows = await conn.fetch(
-        _RECORD_SQL, project_id, identities, new_person_ids, ids, event_identities, names, properties_json,
-        revenues, timestamps, received, keys,
+        _RECORD_SQL, f.project_id, f.identities, f.new_person_ids, f.ids, f.event_identities, f.names,
+        f.properties_json, f.revenues, f.timestamps, f.received, f.keys,
     )
     person_of: dict[str, uuid.UUID] = {}
     created: set[str] = set()
@@ -129,89 +146,91 @@ async def resolve_and_insert(
                 created.add(identity)
         else:
             inserted[event_id] = (seq, person_id)
-    return person_of, created, inserted
+    return Resolved(person_of, created, inserted)
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_sql(count: int) -> str:
+    """Claim `count` idempotency keys ($2…) of project $1: a multi-row VALUES,
+    which Citus routes row by row to the keys' shards (one task per shard),
+    where an INSERT … SELECT with ON CONFLICT or RETURNING would go through
+    intermediate results on every shard."""
+    rows = ", ".join(f"($1, ${n + 2})" for n in range(count))
+    return f"INSERT INTO idempotency_keys (project_id, key) VALUES {rows} ON CONFLICT DO NOTHING RETURNING key"
+
+
+_CLAIM_CHUNK = 1000  # keys per claim statement (a statement takes at most 32,767 parameters)
 
 
 async def _resolve_and_insert_distributed(
-    conn: asyncpg.Connection,
-    project_id: uuid.UUID,
-    identities: list[str],
-    new_person_ids: list[uuid.UUID],
-    ids: list[uuid.UUID],
-    event_identities: list[str],
-    names: list[str],
-    properties_json: list[str],
-    revenues: list[Decimal | None],
-    timestamps: list[datetime],
-    received: list[datetime],
-    keys: list[str | None],
-) -> tuple[dict[str, uuid.UUID], set[str], dict[uuid.UUID, tuple[int, uuid.UUID]]]:
+    conn: asyncpg.Connection, flush: Flush, persons: IdentityCache | None
+) -> Resolved:
     """resolve_and_insert on Citus (app/storage/cluster.py, docs/scaling.md).
 
     Citus runs an INSERT … SELECT with ON CONFLICT or RETURNING by way of
-    intermediate results on every shard, several times slower than a COPY,
-    which it routes row by row to the shards. So: the project's shared lock
-    (instead of FOR SHARE on identity rows); the identities found, the unknown
-    ones COPYed with their persons; the events' idempotency keys looked up in
-    idempotency_keys (a key's shard sees it whichever person it is sent for)
-    and the new ones COPYed there; the events' seq taken from their sequence
-    on the coordinator, in the given order; then the events whose key is new
-    (the first of a batch's repeats) COPYed. An identity or a key that another
+    intermediate results on every shard, several times slower than a COPY or
+    a multi-row VALUES, which it routes row by row to the shards. So: the
+    project's shared lock (instead of FOR SHARE on identity rows) and its
+    identity generation; the identities' persons from `persons` where held
+    at that generation, the others looked up, the unknown ones COPYed with
+    their persons; the events' idempotency keys claimed in idempotency_keys
+    (a key's shard sees it whichever person it is sent for: ON CONFLICT DO
+    NOTHING waits for a flush that claimed it meanwhile, and the key is not
+    ours if that one commits); the events' seq taken from their sequence on
+    the coordinator, in the given order; then the events whose key is ours
+    (the first of a batch's repeats) inserted. An identity that another
     transaction stored meanwhile fails the COPY with a unique violation: the
     writer rolls back and flushes again (RETRYABLE), and then finds it."""
-    # One round trip to the coordinator alone: the project's shared lock, one
-    # connection per worker for this transaction's statements (parallel
-    # connections to the same worker cost more to open than they save on a
-    # flush's few rows per shard: 2x faster measured), and a seq per event
-    # from the events' sequence, in the batch's order (the unused ones of
-    # duplicates are gaps, as a rollback leaves).
-    seqs: list[int] = await conn.fetchval(
-        "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, $2))"
-        " FROM (SELECT pg_advisory_xact_lock_shared($1),"
-        "              set_config('citus.max_adaptive_executor_pool_size', '1', true)) AS held",
-        cluster.project_lock_key(project_id), len(keys),
+    f = flush
+    project_id, identities, keys = f.project_id, f.identities, f.keys
+    # One round trip to the coordinator alone (whodid_flush_start,
+    # db/migrations/0014_citus_identity_generations.sql): the project's shared
+    # lock, one connection per worker for this transaction's statements
+    # (parallel connections to the same worker cost more to open than they
+    # save on a flush's few rows per shard: 2x faster measured), the identity
+    # generation, and a seq per event (the unused ones of duplicates are
+    # gaps, as a rollback leaves).
+    started: list[int] = await conn.fetchval(
+        "SELECT whodid_flush_start($1, $2, $3)", project_id, cluster.project_lock_key(project_id), len(keys),
     )
-    wanted = list(dict.fromkeys(k for k in keys if k is not None))
-    # The identities and the stored keys in one statement (the two tables are
-    # co-located: one query per shard). Without keys, the identities alone: an
-    # empty `key = ANY(...)` prunes no shard, every shard of the keys would be
-    # asked for nothing (measured: 1.8 ms against 1.2 ms for a one-event flush).
+    generation, seqs = started[0], started[1:]
+    held = persons.at(project_id, generation) if persons is not None else None
     person_of: dict[str, uuid.UUID] = {}
-    stored: set[str] = set()
-    if wanted:
-        found = await conn.fetch(
-            "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])"
-            " UNION ALL SELECT key, NULL FROM idempotency_keys WHERE project_id = $1 AND key = ANY($3::text[])",
-            project_id, identities, wanted,
-        )
-    else:
-        found = await conn.fetch(
-            "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])",
-            project_id, identities,
-        )
-    for name, person_id in found:
-        if person_id is None:
-            stored.add(name)
+    unknown: list[str] = []
+    for identity in identities:
+        person = held.get(identity) if held is not None else None
+        if person is None:
+            unknown.append(identity)
         else:
-            person_of[name] = person_id
+            person_of[identity] = person
     created: set[str] = set()
-    if len(person_of) < len(identities):
-        missing = [(i, p) for i, p in zip(identities, new_person_ids) if i not in person_of]
-        await conn.copy_records_to_table(
-            "identities", columns=["project_id", "identity", "person_id"],
-            records=[(project_id, i, p) for i, p in missing],
-        )
-        await conn.copy_records_to_table(
-            "persons", columns=["project_id", "id"], records=[(project_id, p) for _, p in missing]
-        )
-        for identity, person_id in missing:
-            person_of[identity] = person_id
-            created.add(identity)
-    fresh = {k for k in wanted if k not in stored}
-    if fresh:
-        await conn.copy_records_to_table(
-            "idempotency_keys", columns=["project_id", "key"], records=[(project_id, k) for k in wanted if k in fresh]
-        )
+    if unknown:
+        found = {i: p for i, p in await conn.fetch(
+            "SELECT identity, person_id FROM identities WHERE project_id = $1 AND identity = ANY($2::text[])",
+            project_id, unknown,
+        )}
+        if held is not None and found:
+            persons.keep(project_id, generation, found)  # committed rows, read under the lock
+        person_of.update(found)
+        if len(found) < len(unknown):
+            new_person = dict(zip(identities, f.new_person_ids))
+            missing = [(i, new_person[i]) for i in unknown if i not in found]
+            await conn.copy_records_to_table(
+                "identities", columns=["project_id", "identity", "person_id"],
+                records=[(project_id, i, p) for i, p in missing],
+            )
+            await conn.copy_records_to_table(
+                "persons", columns=["project_id", "id"], records=[(project_id, p) for _, p in missing]
+            )
+            for identity, person_id in missing:
+                person_of[identity] = person_id
+                created.add(identity)
+    # Sorted: flushes that claim the same keys wait for each other in one order.
+    wanted = sorted({k for k in keys if k is not None})
+    fresh: set[str] = set()
+    for at in range(0, len(wanted), _CLAIM_CHUNK):
+        chunk = wanted[at:at + _CLAIM_CHUNK]
+        fresh.update(r[0] for r in await conn.fetch(_claim_sql(len(chunk)), project_id, *chunk))
     take: list[int] = []  # the events to insert: no key, or the first with a key new to the project
     for n, key in enumerate(keys):
         if key is None:
@@ -222,9 +241,9 @@ async def _resolve_and_insert_distributed(
     inserted: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
     if take:
         seqs = seqs[:len(take)]
-        people = [person_of[event_identities[n]] for n in take]
+        people = [person_of[f.event_identities[n]] for n in take]
         for n, seq, person_id in zip(take, seqs, people):
-            inserted[ids[n]] = (seq, person_id)
+            inserted[f.ids[n]] = (seq, person_id)
         # (Not a COPY: the pool's jsonb codec is text, a binary COPY needs binary;
         # with neither ON CONFLICT nor RETURNING Citus COPYs the rows itself.)
         await conn.execute(
@@ -234,11 +253,11 @@ async def _resolve_and_insert_distributed(
             " FROM unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[],"
             "             $8::numeric[], $9::timestamptz[], $10::timestamptz[], $11::text[])"
             " AS t(id, seq, person, identity, name, props, revenue, ts, received, key)",
-            project_id, [ids[n] for n in take], seqs, people, [event_identities[n] for n in take],
-            [names[n] for n in take], [properties_json[n] for n in take], [revenues[n] for n in take],
-            [timestamps[n] for n in take], [received[n] for n in take], [keys[n] for n in take],
+            project_id, [f.ids[n] for n in take], seqs, people, [f.event_identities[n] for n in take],
+            [f.names[n] for n in take], [f.properties_json[n] for n in take], [f.revenues[n] for n in take],
+            [f.timestamps[n] for n in take], [f.received[n] for n in take], [keys[n] for n in take],
         )
-    return person_of, created, inserted
+    return Resolved(person_of, created, inserted, generation)
 
 
 async def by_idempotency_keys(conn, project_id: uuid.UUID, keys: list[str]) -> dict[str, EventRow]:

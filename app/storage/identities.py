@@ -128,7 +128,10 @@ async def _move_people(conn: asyncpg.Connection, project_id: uuid.UUID, survivor
     """merge_people on Citus, which cannot UPDATE a distribution column: the
     loser's events and property changes are copied to the survivor's shard
     (their ids and seq kept) and deleted from the loser's, in this distributed
-    transaction, under the project's exclusive lock (app/storage/cluster.py)."""
+    transaction, under the project's exclusive lock (app/storage/cluster.py),
+    which also grows the project's identity generation: the loser's identities
+    now name the survivor."""
+    await cluster.identities_changed(conn, project_id)
     await conn.execute(
         "UPDATE identities SET person_id = $2 WHERE project_id = $1 AND person_id = $3", project_id, survivor, loser
     )

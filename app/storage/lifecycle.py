@@ -136,7 +136,9 @@ async def _delete_once(
 async def _delete_target_distributed(conn: asyncpg.Connection, project_id: uuid.UUID, target: uuid.UUID) -> DeletedPerson:
     """The deletion on Citus, under the project's exclusive lock: the events'
     idempotency keys are freed too (idempotency_keys, db/migrations/0013_citus.sql),
-    as a deleted event's key is on plain PostgreSQL."""
+    as a deleted event's key is on plain PostgreSQL. The person's identities
+    go: the project's identity generation grows (app/storage/identity_cache.py)."""
+    await cluster.identities_changed(conn, project_id)
     keys = await conn.fetch(
         "DELETE FROM events WHERE project_id = $1 AND person_id = $2 RETURNING idempotency_key", project_id, target
     )
@@ -253,6 +255,8 @@ async def delete_project(pool: asyncpg.Pool, project_id: uuid.UUID) -> dict[str,
                 counts[table] = int(status.split()[-1])
             if cluster.on_citus(conn):
                 await conn.execute("DELETE FROM idempotency_keys WHERE project_id = $1", project_id)
+                # No writer keeps using the project's identities held in memory.
+                await cluster.identities_changed(conn, project_id)
             await conn.execute("DELETE FROM projects WHERE id = $1", project_id)
             await conn.execute("SELECT pg_notify($1, $2)", KEYS_CHANNEL, str(project_id))
     # A writer's transaction that began before the keys were dropped (events of

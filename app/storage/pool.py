@@ -31,11 +31,13 @@ def _dumps(value) -> str:
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
+    # Citus or not: a few storage functions take another path there
+    # (app/storage/cluster.py). First: on Citus it also makes asyncpg's type
+    # introspection (below, and for each new array type a statement uses) fast.
+    await cluster.note_connection(conn)
     # JSON travels as text through orjson: faster than the stdlib json codec.
     for typename in ("jsonb", "json"):
         await conn.set_type_codec(typename, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
-    # Citus or not: a few storage functions take another path there (app/storage/cluster.py).
-    await cluster.note_connection(conn)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -287,16 +287,16 @@ async def _open_write(pool, project_id, identity: str, tag: str):
     event inserted, as app/ingest/writer.py does, not committed yet."""
     from datetime import datetime, timezone
 
-    from app.storage.events import resolve_and_insert
+    from app.storage.events import Flush, resolve_and_insert
 
     conn = await pool.acquire()
     tx = conn.transaction()
     await tx.start()
     now = datetime.now(timezone.utc)
-    person_of, _, inserted = await resolve_and_insert(
-        conn, project_id, [identity], [person_id_for(project_id, identity)], [uuid.uuid4()], [identity],
-        ["Open"], [f'{{"tag": "{tag}"}}'], [None], [now], [now], [None])
-    assert len(inserted) == 1
+    resolved = await resolve_and_insert(conn, Flush(
+        project_id, [identity], [person_id_for(project_id, identity)], [uuid.uuid4()], [identity],
+        ["Open"], [f'{{"tag": "{tag}"}}'], [None], [now], [now], [None]))
+    assert len(resolved.inserted) == 1
     return conn, tx
 
 
