@@ -2,6 +2,7 @@
 through ReportService.report as the server runs it."""
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +12,8 @@ from app.ingest.validation import EventIn
 from app.reports.periods import Period
 from app.reports.population import Population
 from app.reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
+from app.reports.trends.statement import build, build_per_shard
+from app.storage import cluster
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.support.server import make_project
 
@@ -228,3 +231,41 @@ def test_cache_key_is_the_normalised_input():
                    T0.astimezone(timezone(timedelta(hours=2))), T0 + DAY)
     assert a.cache_key() == b.cache_key()
     assert a.cache_key() != TrendsSpec((SeriesSpec("Go"),), T0, T0 + DAY, Period.HOUR).cache_key()
+
+
+# ---------------------------------------------------------------- per shard (Citus)
+
+
+async def test_a_median_per_shard_is_the_plain_statements(services):
+    """A MEDIAN series per shard (the shards count each distinct value, the
+    coordinator finds the middles: medians_from_counts_part) against
+    percentile_disc's plain statement: odd and even counts, repeated values,
+    events without the property, several periods and a breakdown; on plain
+    PostgreSQL both statements run as they are, on a cluster the plain one
+    through the coordinator's path."""
+    project = await make_project(services, "trends-median-shard")
+    rng = random.Random(7)
+    t0 = T0
+    events = []
+    for i in range(160):
+        props = {"plan": rng.choice(["a", "b", "c"])}
+        if rng.random() < 0.85:
+            props["amount"] = rng.choice([1, 2, 2, 3, 5, 8, 8, 13, 21.5, -4])
+        events.append(EventIn(f"u{rng.randrange(40)}", "Paid", props, t0 + timedelta(hours=rng.randrange(96))))
+    await services.ingest.record_events(project.id, events)
+    specs = [TrendsSpec((SeriesSpec("Paid", math=TrendMath.MEDIAN, property="amount"),
+                         SeriesSpec("Paid", math=TrendMath.TOTAL)), t0, t0 + timedelta(days=4), interval,
+                        **extra)
+             for interval in (Period.DAY, Period.HOUR)
+             for extra in ({}, {"breakdown": BreakdownSpec(event_property="plan")})]
+    middles = set()
+    for spec in specs:
+        sql, params = build(project.id, spec)
+        plain = sorted((dict(r) for r in await cluster.reads(services.pool).fetch(sql, *params)), key=repr)
+        shard_sql, shard_params = build_per_shard(project.id, spec)
+        per_shard = sorted((dict(r) for r in await services.pool.fetch(shard_sql, *shard_params)), key=repr)
+        assert per_shard == plain, spec
+        middles.update((r["median_low"] == r["median_high"]) for r in plain if r["median_low"] is not None)
+    assert middles == {True, False}  # cells with one middle value and with two
+    got = (await services.reports.report(TRENDS, project.id, specs[0])).value
+    assert got.series[0].total is not None

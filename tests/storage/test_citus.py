@@ -270,15 +270,38 @@ def _chains(result) -> list:
                   for i in range(len(p)))
 
 
-async def test_a_median_keeps_the_coordinators_path(services, project):
+async def test_a_median_runs_per_shard_from_counts_per_value(services, project):
+    """A MEDIAN series on the cluster (with the other maths, without and with
+    either breakdown): the per-shard statement is what runs, its answer is
+    the plain statement's, and what Citus brings to the coordinator is made
+    on the shards: counts per distinct value (medians_from_counts_part),
+    never the events. (Its values do travel, one row per distinct value of a
+    cell: more rows than the other reports' partial sums, so this shape is
+    not in the test above and its bound of rows.)"""
     from app.reports.periods import Period
-    from app.reports.trends import TRENDS, SeriesSpec, TrendMath, TrendsSpec
+    from app.reports.service import REPORT_SETTINGS
+    from app.reports.trends import TRENDS, BreakdownSpec, SeriesSpec, TrendMath, TrendsSpec
+    from app.storage import cluster
 
+    await _random_world(services, project.id, random.Random(23))
     t0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
-    await services.ingest.record_events(project.id, [
-        EventIn(f"u{i}", "Paid", {"amount": i}, t0 + timedelta(hours=i)) for i in range(7)])
-    spec = TrendsSpec((SeriesSpec("Paid", math=TrendMath.MEDIAN, property="amount"),), t0, t0 + timedelta(days=1),
-                      Period.DAY)
-    assert TRENDS.build_per_shard(project.id, spec) is None
-    got = (await services.reports.report(TRENDS, project.id, spec)).value
-    assert got.series[0].total == 3.0
+    series = (SeriesSpec("D", math=TrendMath.MEDIAN, property="amount"), SeriesSpec("A", math=TrendMath.PEOPLE),
+              SeriesSpec("D", math=TrendMath.SUM, property="amount"))
+
+    def refused(*_args):
+        raise AssertionError("the plain statement was built on Citus")
+
+    for breakdown in (None, BreakdownSpec(event_property="src", limit=2), BreakdownSpec(person_property="plan")):
+        spec = TrendsSpec(series, t0, t0 + timedelta(days=11), Period.DAY, breakdown)
+        async with services.pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                await conn.execute(REPORT_SETTINGS, "60000")
+                rows = await cluster.reads(conn).fetch(*_unpack(TRENDS.build(project.id, spec)))
+                plain = TRENDS.assemble(rows, spec, t0)
+                sql, params = TRENDS.build_per_shard(project.id, spec)
+                plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, COSTS OFF) " + sql, *params))
+        got = (await services.reports.report(dataclasses.replace(TRENDS, build=refused), project.id, spec)).value
+        assert got == plain, spec
+        assert any(r["median_low"] is not None for r in rows), spec  # some cell has a median
+        assert "Task Count: 4" in plan, plan
+        assert not _raw_pulls(plan), (spec, plan)

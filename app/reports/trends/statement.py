@@ -41,7 +41,7 @@
 On a Citus cluster `build_per_shard` gives the same parts shaped so that
 Citus runs each per-person part on every shard and only adds up partial
 counts on the coordinator (docs/scaling.md, "Reports on Citus"); a MEDIAN
-series keeps the coordinator's path.
+from the shards' counts per distinct value (medians_from_counts_part).
 
 Assembly (assembly.py) picks each series' math, fills empty periods and
 orders the series. The peopleList of a PEOPLE point is `build_people`:
@@ -236,6 +236,48 @@ def tagged_part(q: Statement, matched: str, ranked: str | None) -> str:
     return q.part("tagged", body, materialized=False)
 
 
+def medians_from_counts_part(q: Statement, tagged: str, median: list[int]) -> str:
+    """medians(series, rank, start, is_total, median_low, median_high) for a
+    Citus cluster, the same as percentile_disc's: `value_counts`, the number
+    of events per distinct value of each (series, rank, period), is made on
+    every shard (grouped there, added up on the coordinator: values, not
+    events, travel); the coordinator then finds in each cell the first value
+    whose running count from below reaches half the cell's count
+    (percentile_disc(0.5) ascending: the lower middle) and the first from
+    above (descending: the upper middle). NULL values count in neither, as
+    in percentile_disc."""
+    # (No WHERE on the series: a condition on `series` above the branches of
+    # `tagged` made Citus pull each branch's events to the coordinator. The
+    # other series' values are folded into NULL instead, one row per cell.)
+    value_counts = q.part(
+        "value_counts",
+        f"""SELECT series, rank, start, CASE WHEN {_among(median)} THEN value END AS value, count(*) AS n
+FROM {tagged}
+GROUP BY 1, 2, 3, 4""",
+        materialized=True,
+    )
+    return q.part(
+        "medians",
+        f"""SELECT series, rank, start, is_total,
+       min(value) FILTER (WHERE 2 * below >= cell) AS median_low,
+       max(value) FILTER (WHERE 2 * above >= cell) AS median_high
+FROM (
+    SELECT series, rank, start, is_total, value,
+           sum(n) OVER (PARTITION BY series, rank, start, is_total ORDER BY value) AS below,
+           sum(n) OVER (PARTITION BY series, rank, start, is_total ORDER BY value DESC) AS above,
+           sum(n) OVER (PARTITION BY series, rank, start, is_total) AS cell
+    FROM (
+        SELECT series, rank, start, false AS is_total, value, sum(n) AS n
+        FROM {value_counts} WHERE value IS NOT NULL GROUP BY series, rank, start, value
+        UNION ALL
+        SELECT series, rank, NULL, true, value, sum(n)
+        FROM {value_counts} WHERE value IS NOT NULL GROUP BY series, rank, value
+    ) AS cells
+) AS running
+GROUP BY series, rank, start, is_total""",
+    )
+
+
 def answer_parts(q: Statement, spec: TrendsSpec, tagged: str, per_shard: bool = False) -> str:
     """answer(series, rank, start, is_total, events, people, n_values, sum,
     min, max, median_low, median_high): one row per (series, rank, period)
@@ -288,7 +330,9 @@ FROM (SELECT DISTINCT series, rank, person_id FROM {person_periods}) AS d
 GROUP BY series, rank""",
             materialized=own,
         )
-    if median:
+    if median and per_shard:
+        medians = medians_from_counts_part(q, tagged, median)
+    elif median:
         medians = q.part(
             "medians",
             f"""SELECT series, rank, start, GROUPING(start) = 1 AS is_total,
@@ -422,12 +466,14 @@ WHERE rank <= {q.param(spec.breakdown.limit)}""",
     )
 
 
-def folded_answer_part(q: Statement, spec: TrendsSpec, population: str | None, cells: str, ranked: str | None) -> str:
+def folded_answer_part(q: Statement, spec: TrendsSpec, population: str | None, cells: str, ranked: str | None,
+                       per_shard: bool = False) -> str:
     """answer (as `answer_parts`) from `cells`: the cells of the values
     outside the kept ones fold into rank 0 with the null value. Their sums
     are exact, and so are their people: a person has one value (theirs), so
     no person is in two cells of one (series, period). MEDIAN reads its
-    series' events (`medians`, as in `answer_parts`)."""
+    series' events (`medians`, as in `answer_parts`; per shard from the
+    shards' counts per value, medians_from_counts_part)."""
     median = [i for i, s in enumerate(spec.series) if s.math is TrendMath.MEDIAN]
     source, rank = (f"{cells} c", "0::bigint") if ranked is None else (
         f"{cells} c\nLEFT JOIN {ranked} r ON r.series = c.series AND r.bvalue = c.bvalue", "coalesce(r.rank, 0)"
@@ -449,7 +495,7 @@ FROM {folded}""",
         )
     matched = matched_part(q, spec, median, population, materialized=False)
     tagged = tagged_part(q, matched, ranked)
-    medians = q.part(
+    medians = medians_from_counts_part(q, tagged, median) if per_shard else q.part(
         "medians",
         f"""SELECT series, rank, start,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
@@ -473,7 +519,7 @@ def build(project_id: uuid.UUID, spec: TrendsSpec, per_shard: bool = False) -> t
     if spec.breakdown is None or spec.breakdown.person_property is not None:
         cells = cells_part(q, spec, population, per_shard)
         ranked = None if spec.breakdown is None else ranked_cells_part(q, spec, cells)
-        answer = folded_answer_part(q, spec, population, cells, ranked)
+        answer = folded_answer_part(q, spec, population, cells, ranked, per_shard)
     else:  # a breakdown by the event's value: a person may be in several values
         # (per shard: `matched` inlined into each reader, not every matching
         # event pulled to the coordinator)
@@ -495,15 +541,12 @@ def build(project_id: uuid.UUID, spec: TrendsSpec, per_shard: bool = False) -> t
     )
 
 
-def build_per_shard(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]] | None:
+def build_per_shard(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]]:
     """build for a Citus cluster distributed by person (docs/scaling.md): the
     same parts, shaped so that Citus runs each per-person part on every shard
     and adds up the partial counts and sums on the coordinator (see
-    cells_part and answer_parts). None with a MEDIAN series: its exact median
-    needs every value of a cell in one place (left to the coordinator's
-    path)."""
-    if any(s.math is TrendMath.MEDIAN for s in spec.series):
-        return None
+    cells_part and answer_parts; a MEDIAN from the shards' counts per
+    distinct value: medians_from_counts_part)."""
     return build(project_id, spec, per_shard=True)
 
 
