@@ -157,8 +157,9 @@ async def _resolve_and_insert_distributed(
     and the new ones COPYed there; the events' seq taken from their sequence
     on the coordinator, in the given order; then the events whose key is new
     (the first of a batch's repeats) COPYed. An identity or a key that another
-    transaction stored meanwhile fails the COPY with a unique violation: the
-    writer rolls back and flushes again (RETRYABLE), and then finds it."""
+    transaction stored meanwhile fails the COPY with a unique violation
+    (cluster.copy_new_rows): the writer rolls back and flushes again
+    (RETRYABLE), and then finds it."""
     # One round trip to the coordinator alone: the project's shared lock, one
     # connection per worker for this transaction's statements (parallel
     # connections to the same worker cost more to open than they save on a
@@ -197,20 +198,17 @@ async def _resolve_and_insert_distributed(
     created: set[str] = set()
     if len(person_of) < len(identities):
         missing = [(i, p) for i, p in zip(identities, new_person_ids) if i not in person_of]
-        await conn.copy_records_to_table(
-            "identities", columns=["project_id", "identity", "person_id"],
-            records=[(project_id, i, p) for i, p in missing],
+        await cluster.copy_new_rows(
+            conn, "identities", ["project_id", "identity", "person_id"], [(project_id, i, p) for i, p in missing]
         )
-        await conn.copy_records_to_table(
-            "persons", columns=["project_id", "id"], records=[(project_id, p) for _, p in missing]
-        )
+        await cluster.copy_new_rows(conn, "persons", ["project_id", "id"], [(project_id, p) for _, p in missing])
         for identity, person_id in missing:
             person_of[identity] = person_id
             created.add(identity)
     fresh = {k for k in wanted if k not in stored}
     if fresh:
-        await conn.copy_records_to_table(
-            "idempotency_keys", columns=["project_id", "key"], records=[(project_id, k) for k in wanted if k in fresh]
+        await cluster.copy_new_rows(
+            conn, "idempotency_keys", ["project_id", "key"], [(project_id, k) for k in wanted if k in fresh]
         )
     take: list[int] = []  # the events to insert: no key, or the first with a key new to the project
     for n, key in enumerate(keys):

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import asyncpg
 import pytest
 
 from app.ingest.identity import person_id_for
+from app.ingest.retry import RETRYABLE
+from app.storage import cluster
 from app.ingest.validation import EventIn
 from tests.support.database import CITUS_TOOL, CITUS_URL
 
@@ -118,3 +121,33 @@ async def test_a_new_identity_is_one_person_whichever_flushes_race_for_it(servic
         events = await conn.fetchval("SELECT count(*) FROM events WHERE project_id = $1", project.id)
     assert people == 1 and rows == 1 and events == 20
     assert len({r.event.person_id for r in results}) == 1
+
+
+@pytest.mark.parametrize("table", ["identities", "persons", "idempotency_keys"])
+async def test_a_new_row_stored_meanwhile_fails_the_flushs_copy_with_a_unique_violation(services, project, table):
+    # A flush looked its identity (or idempotency key) up before another flush
+    # stored it, and COPYs it (and the identity's person) too: the COPY waits
+    # for the other transaction and, once that commits, fails with the unique
+    # violation the writer runs the flush again for (RETRYABLE). Citus reports
+    # it as an internal error (XX000): before cluster.copy_new_rows the flush
+    # failed and its events were lost (the browser test of tests/tracking in the
+    # whole suite on the cluster, seed 383891810).
+    person = person_id_for(project.id, "newcomer")
+    columns, row = {
+        "identities": (["project_id", "identity", "person_id"], (project.id, "newcomer", person)),
+        "persons": (["project_id", "id"], (project.id, person)),
+        "idempotency_keys": (["project_id", "key"], (project.id, "order-1")),
+    }[table]
+    async with services.pool.acquire() as first, services.pool.acquire() as later:
+        first_tx, later_tx = first.transaction(), later.transaction()
+        await first_tx.start()
+        await cluster.copy_new_rows(first, table, columns, [row])
+        await later_tx.start()
+        racing = asyncio.create_task(cluster.copy_new_rows(later, table, columns, [row]))
+        await asyncio.sleep(0.5)
+        assert not racing.done()  # waiting for the first's uncommitted key
+        await first_tx.commit()
+        with pytest.raises(asyncpg.UniqueViolationError) as lost:
+            await racing
+        assert isinstance(lost.value, RETRYABLE)
+        await later_tx.rollback()
