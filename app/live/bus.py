@@ -77,7 +77,8 @@ class LiveBus:
         self.events = events
         self.queue_size = queue_size
         self.channel = channel
-        self.identity_refresh = identity_refresh
+        self._identity_refresh = identity_refresh
+        self._identity_refresh_changed = asyncio.Event()
         self.catchup_margin = CATCHUP_MARGIN
         listener.listen(channel, self._on_notify, self._on_listening)
 
@@ -95,6 +96,18 @@ class LiveBus:
             "published": 0, "notifications": 0, "ignored": 0, "dispatched": 0, "fetched": 0,
             "reconnects": 0, "catchups": 0, "caught_up": 0, "overflows": 0,
         }
+
+    @property
+    def identity_refresh(self) -> float:
+        """Seconds between two re-resolutions of the watched identities."""
+        return self._identity_refresh
+
+    @identity_refresh.setter
+    def identity_refresh(self, seconds: float) -> None:
+        # The refresh loop may be asleep for the old interval (an hour, say):
+        # wake it, so that the new one counts from now and not after that.
+        self._identity_refresh = seconds
+        self._identity_refresh_changed.set()
 
     # ---- lifecycle ----
 
@@ -366,7 +379,12 @@ class LiveBus:
         even before that identity sends an event itself (which re-anchors it
         at once: Subscriber.matches)."""
         while True:
-            await asyncio.sleep(self.identity_refresh)
+            self._identity_refresh_changed.clear()
+            try:
+                await asyncio.wait_for(self._identity_refresh_changed.wait(), self._identity_refresh)
+                continue  # the interval changed: sleep the new one from now
+            except asyncio.TimeoutError:
+                pass
             for project_id, subs in list(self._subs.items()):
                 watched = {s.identity for s in subs if s.identity is not None}
                 if not watched:

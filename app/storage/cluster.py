@@ -114,6 +114,25 @@ async def identities_changed(conn: asyncpg.Connection, project_id: uuid.UUID) ->
     )
 
 
+async def copy_new_rows(conn: asyncpg.Connection, table: str, columns: list[str], records: list[tuple]) -> None:
+    """COPY rows whose primary key another transaction may have stored
+    meanwhile (a flush's new identities, persons, idempotency keys). Citus
+    reports a shard's unique violation during a COPY as an internal error
+    (XX000) carrying the shard's message, not as the unique violation (23505)
+    the writer runs a flush again for (measured, Citus 13.2.2: the flush failed
+    instead, its events lost): raised here as that UniqueViolationError. The
+    shard's constraint is the table's with the shard id, `identities_pkey_102023`
+    (a name: the same in every lc_messages)."""
+    try:
+        await conn.copy_records_to_table(table, columns=columns, records=records)
+    except asyncpg.InternalServerError as exc:
+        if not re.search(rf"\b{table}_pkey_\d+\b", exc.message or ""):
+            raise
+        unique = asyncpg.UniqueViolationError(exc.message)
+        unique.detail = getattr(exc, "detail", None)
+        raise unique from exc
+
+
 # ---------------------------------------------------------------- reports on Citus
 
 # The tables a report statement may read, shadowed on Citus (below).

@@ -179,8 +179,9 @@ async def _resolve_and_insert_distributed(
     ours if that one commits); the events' seq taken from their sequence on
     the coordinator, in the given order; then the events whose key is ours
     (the first of a batch's repeats) inserted. An identity that another
-    transaction stored meanwhile fails the COPY with a unique violation: the
-    writer rolls back and flushes again (RETRYABLE), and then finds it."""
+    transaction stored meanwhile fails the COPY with a unique violation
+    (cluster.copy_new_rows): the writer rolls back and flushes again
+    (RETRYABLE), and then finds it."""
     f = flush
     project_id, identities, keys = f.project_id, f.identities, f.keys
     # One round trip to the coordinator alone (whodid_flush_start,
@@ -215,13 +216,10 @@ async def _resolve_and_insert_distributed(
         if len(found) < len(unknown):
             new_person = dict(zip(identities, f.new_person_ids))
             missing = [(i, new_person[i]) for i in unknown if i not in found]
-            await conn.copy_records_to_table(
-                "identities", columns=["project_id", "identity", "person_id"],
-                records=[(project_id, i, p) for i, p in missing],
+            await cluster.copy_new_rows(
+                conn, "identities", ["project_id", "identity", "person_id"], [(project_id, i, p) for i, p in missing]
             )
-            await conn.copy_records_to_table(
-                "persons", columns=["project_id", "id"], records=[(project_id, p) for _, p in missing]
-            )
+            await cluster.copy_new_rows(conn, "persons", ["project_id", "id"], [(project_id, p) for _, p in missing])
             for identity, person_id in missing:
                 person_of[identity] = person_id
                 created.add(identity)

@@ -14,9 +14,12 @@ import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import asyncpg
 import pytest
 
 from app.ingest.identity import person_id_for
+from app.ingest.retry import RETRYABLE
+from app.storage import cluster
 from app.ingest.validation import EventIn
 from tests.support.database import CITUS_TOOL, CITUS_URL
 
@@ -305,3 +308,33 @@ async def test_a_median_runs_per_shard_from_counts_per_value(services, project):
         assert any(r["median_low"] is not None for r in rows), spec  # some cell has a median
         assert "Task Count: 4" in plan, plan
         assert not _raw_pulls(plan), (spec, plan)
+
+
+@pytest.mark.parametrize("table", ["identities", "persons", "idempotency_keys"])
+async def test_a_new_row_stored_meanwhile_fails_the_flushs_copy_with_a_unique_violation(services, project, table):
+    # A flush looked its identity (or idempotency key) up before another flush
+    # stored it, and COPYs it (and the identity's person) too: the COPY waits
+    # for the other transaction and, once that commits, fails with the unique
+    # violation the writer runs the flush again for (RETRYABLE). Citus reports
+    # it as an internal error (XX000): before cluster.copy_new_rows the flush
+    # failed and its events were lost (the browser test of tests/tracking in the
+    # whole suite on the cluster, seed 383891810).
+    person = person_id_for(project.id, "newcomer")
+    columns, row = {
+        "identities": (["project_id", "identity", "person_id"], (project.id, "newcomer", person)),
+        "persons": (["project_id", "id"], (project.id, person)),
+        "idempotency_keys": (["project_id", "key"], (project.id, "order-1")),
+    }[table]
+    async with services.pool.acquire() as first, services.pool.acquire() as later:
+        first_tx, later_tx = first.transaction(), later.transaction()
+        await first_tx.start()
+        await cluster.copy_new_rows(first, table, columns, [row])
+        await later_tx.start()
+        racing = asyncio.create_task(cluster.copy_new_rows(later, table, columns, [row]))
+        await asyncio.sleep(0.5)
+        assert not racing.done()  # waiting for the first's uncommitted key
+        await first_tx.commit()
+        with pytest.raises(asyncpg.UniqueViolationError) as lost:
+            await racing
+        assert isinstance(lost.value, RETRYABLE)
+        await later_tx.rollback()

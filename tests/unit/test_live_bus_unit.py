@@ -133,3 +133,35 @@ async def test_inline_rows_are_delivered_in_the_callback_and_never_overtake_a_fe
         assert [await next_row(sub), await next_row(sub)] == [*fetched, later]
     finally:
         await bus.close()
+
+
+class IdentitiesPool:
+    """The identities' lookup of the refresh loop: each identity resolves to
+    the person the test says (none at first)."""
+
+    def __init__(self):
+        self.persons: dict[str, uuid.UUID] = {}
+
+    async def fetch(self, sql, project_id, identities):
+        return [{"identity": i, "person_id": self.persons[i]} for i in identities if i in self.persons]
+
+
+async def test_a_changed_identity_refresh_counts_from_when_it_is_set():
+    # A test once paused the refresh (an hour) and restored 2 s afterwards; the
+    # loop, already asleep for the hour, never followed a merge again.
+    pool = IdentitiesPool()
+    bus = LiveBus(FakeListener(), pool=pool, events=FakeEvents(), identity_refresh=3600)
+    bus.start()
+    try:
+        sub = await bus.subscribe(PROJECT, identity="anon-77")
+        await asyncio.sleep(0.05)  # the refresh loop is asleep for its hour
+        survivor = uuid.uuid4()
+        pool.persons["anon-77"] = survivor
+        bus.identity_refresh = 0.05
+        for _ in range(200):
+            if sub.person_id == survivor:
+                break
+            await asyncio.sleep(0.01)
+        assert sub.person_id == survivor
+    finally:
+        await bus.close()
