@@ -70,7 +70,7 @@ class IterationBatchingHandler(logging.StreamHandler):
     iteration together, at the end of that iteration (loop.call_soon): under
     load one iteration answers a whole group commit's requests, and a write
     and flush per access line (a system call each) cost a tracking request
-    5-8 µs (docs/benchmarks.md §16.1). A line logged outside a running loop
+    5-8 µs (docs/benchmarks.md §16.2). A line logged outside a running loop
     (another thread, startup, shutdown) is written at once, after any lines
     still waiting, and flush() (logging.shutdown calls it at exit) writes
     whatever waits."""

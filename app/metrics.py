@@ -51,7 +51,7 @@ class RequestTally:
     With several workers (PROMETHEUS_MULTIPROC_DIR) every inc() and observe()
     of prometheus-client writes an mmap'd file and asks for the process id (a
     system call): three values per request cost a tracking request 12-17 µs
-    of its ~240 (docs/benchmarks.md §16). Added up here, a second of requests
+    of its ~240 (docs/benchmarks.md §16.2). Added up here, a second of requests
     costs those writes once per (route, method, status). A scrape may see a
     worker's last second of requests in its next scrape instead: within
     Prometheus' own scrape-interval resolution."""

@@ -100,7 +100,7 @@ def create_served_app() -> RequestLog:
     in every worker): logging set up as in the CLI's own process first. A
     worker of `--workers N` is a spawned process that starts with no log
     handler, so until this it wrote no access line and no INFO line at all
-    (docs/benchmarks.md §16.1)."""
+    (docs/benchmarks.md §16.2)."""
     settings = Settings.from_env()
     setup_logging(settings.log_format)
     return create_app(settings)

@@ -5,7 +5,7 @@ writer's group commits are all there is between them and the database.
 
 Prints events/s, the mean events per flush, the mean flush time, the CPU per
 event of the database's backends on every node and of the client process
-(the steadier ratio on a shared machine: docs/benchmarks.md §16.1), and, with
+(the steadier ratio on a shared machine: docs/benchmarks.md §16.6), and, with
 --profile, each statement of the Citus flushes with its mean time (asyncpg's
 query logger on the writer's connections).
 

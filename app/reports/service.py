@@ -82,7 +82,7 @@ REPORT_SETTINGS = """SELECT set_config('statement_timeout', $1, true),
 # coordinator does not reach; SET LOCAL with citus.propagate_set_commands =
 # 'local' sends each setting to every worker connection of the transaction.
 # At 1M events JIT alone cost the revenue report ~100 ms of the workers' CPU
-# (docs/benchmarks.md §16.x, "Revenue, stickiness and lifecycle per shard").
+# (docs/benchmarks.md §16.5, "Revenue, stickiness and lifecycle per shard").
 # {timeout}: statement_timeout in ms, as REPORT_SETTINGS' $1.
 SHARD_SETTINGS = """SET LOCAL citus.propagate_set_commands = 'local';
 SET LOCAL statement_timeout = {timeout};

@@ -53,7 +53,7 @@ async def note_connection(conn: asyncpg.Connection) -> None:
     filter runs on every pg_class row a catalog query reads, and asyncpg's
     type introspection (once per connection and array type) took ~1.4 s and
     ~0.5 s of the coordinator's CPU with it, 35 ms without (docs/benchmarks.md
-    §16.1). whodid connects to the coordinator only."""
+    §16.6). whodid connects to the coordinator only."""
     if await conn.fetchval(IS_CITUS_SQL):
         _CITUS.add(_raw(conn))
         await conn.execute("SET citus.override_table_visibility = off")

@@ -125,7 +125,7 @@ def text_form(column: str, key: str) -> str:
     placeholder or literal): a string is its text, anything else its JSON
     text (JSON null: 'null'), a missing key NULL. Inlined whodid_text looks
     the key up three times: for the persons of the bench trend (103,306
-    rows) 93 -> 23 ms of backend CPU (docs/benchmarks.md §16)."""
+    rows) 93 -> 23 ms of backend CPU (docs/benchmarks.md §16.4)."""
     return f"coalesce({column} ->> {key}::text, CASE WHEN {column} ? {key}::text THEN 'null' END)"
 
 

@@ -1,6 +1,6 @@
 """Each identity's person, held in the writer's process on Citus, so that a
 flush of known identities does not ask the identities' shards (one
-distributed statement of a few ms on the cluster: docs/benchmarks.md §16.1).
+distributed statement of a few ms on the cluster: docs/benchmarks.md §16.6).
 
 Why it is exact (docs/scaling.md, "How writes work on Citus"): every change
 or removal of an identity row that exists (a merge, the deletion of a person

@@ -31,7 +31,7 @@ __all__ = [
 # ms of work each (29 vs 4 ms wall on a loaded machine). At 20,000 a week
 # of the bench's 1M data set (5,624 events, 11 ms in one process) stays in
 # one process and a month (38,544 events) on goes parallel
-# (docs/benchmarks.md §16). The answer does not depend on the plan.
+# (docs/benchmarks.md §16.3). The answer does not depend on the plan.
 STATEMENT_SETTINGS = "SELECT set_config('parallel_setup_cost', '20000', true)"
 
 PATHS: ReportKind[PathsSpec, PathsResult] = ReportKind("paths", build, assemble, STATEMENT_SETTINGS,

@@ -29,7 +29,7 @@ from .spec import StickinessPeopleSpec, StickinessSpec
 # so each person's count is whole). Halves (the leader and one worker, the
 # second worker idle; backend CPU of the leader at 1M events 160-167 -> 84-91
 # ms) left the late-starting worker's half as the statement's tail; quarters
-# balance it (docs/benchmarks.md §16).
+# balance it (docs/benchmarks.md §16.4).
 _BOUNDS = ("'40000000-0000-0000-0000-000000000000'::uuid", "'80000000-0000-0000-0000-000000000000'::uuid",
            "'c0000000-0000-0000-0000-000000000000'::uuid")
 
