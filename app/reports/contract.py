@@ -48,3 +48,14 @@ class ReportKind(Generic[S, R]):
     # shard (docs/scaling.md), when the report has one for this spec (None:
     # the coordinator's path, app/storage/cluster.py `reads`).
     build_per_shard: Callable[[uuid.UUID, S], tuple[str, list[Any]] | None] | None = None
+
+    def statement(self, project_id: uuid.UUID, spec: S, on_citus: bool) -> tuple[str, list[Any], bool]:
+        """(sql, params, per_shard): on a Citus cluster the per-shard
+        statement when the kind has one for this spec (per_shard True: run
+        it on the coordinator as it is), else `build`'s (on Citus through
+        the coordinator's path, app/storage/cluster.py `reads`)."""
+        per_shard = self.build_per_shard(project_id, spec) if on_citus and self.build_per_shard else None
+        if per_shard is not None:
+            return per_shard[0], per_shard[1], True
+        sql, params = self.build(project_id, spec)
+        return sql, params, False

@@ -302,15 +302,11 @@ class ReportService:
         async def compute(conn: asyncpg.Connection, computed_at: datetime) -> R:
             if kind.settings:
                 await conn.execute(kind.settings)
-            per_shard = kind.build_per_shard(project_id, spec) if kind.build_per_shard and cluster.on_citus(conn) \
-                else None
-            if per_shard is not None:
+            sql, params, per_shard = kind.statement(project_id, spec, cluster.on_citus(conn))
+            if per_shard:
                 self.per_shard_computations[kind.name] += 1
                 await conn.execute(SHARD_SETTINGS.format(timeout=max(1, int(self.timeout * 1000))))
-                rows = await conn.fetch(per_shard[0], *per_shard[1])
-            else:
-                sql, params = kind.build(project_id, spec)
-                rows = await cluster.reads(conn).fetch(sql, *params)
+            rows = await (conn if per_shard else cluster.reads(conn)).fetch(sql, *params)
             return kind.assemble(rows, spec, computed_at)
 
         return await self.run(kind.name, project_id, spec, compute)

@@ -32,10 +32,6 @@ async def compute_cohort(conn: Any, project_id: uuid.UUID, spec: CohortSpec, com
     which cells are complete. An empty range is not run (no members)."""
     rows: list[Any] = []
     if spec.from_ < spec.to:
-        per_shard = build_per_shard(project_id, spec) if cluster.on_citus(conn) else None
-        if per_shard is not None:
-            rows = await conn.fetch(per_shard[0], *per_shard[1])
-        else:
-            sql, params = build(project_id, spec)
-            rows = await cluster.reads(conn).fetch(sql, *params)
+        sql, params, per_shard = COHORT.statement(project_id, spec, cluster.on_citus(conn))
+        rows = await (conn if per_shard else cluster.reads(conn)).fetch(sql, *params)
     return assemble(rows, spec, computed_at)

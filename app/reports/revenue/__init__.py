@@ -44,10 +44,6 @@ async def compute_revenue(conn_or_pool: Any, project_id: uuid.UUID, spec: Revenu
     """The revenue report of `spec` as of now, on the caller's connection or
     pool (no cache, no timeout: ReportService.report is the server's way);
     on Citus its per-shard statement, as the service runs it."""
-    per_shard = build_per_shard(project_id, spec) if cluster.on_citus(conn_or_pool) else None
-    if per_shard is not None:
-        rows = await conn_or_pool.fetch(per_shard[0], *per_shard[1])
-    else:
-        sql, params = build(project_id, spec)
-        rows = await cluster.reads(conn_or_pool).fetch(sql, *params)
+    sql, params, per_shard = REVENUE.statement(project_id, spec, cluster.on_citus(conn_or_pool))
+    rows = await (conn_or_pool if per_shard else cluster.reads(conn_or_pool)).fetch(sql, *params)
     return assemble(rows, spec, datetime.now(timezone.utc))

@@ -250,6 +250,27 @@ def sources_part(q: Statement, person_source: str) -> str:
         GROUP BY value""")
 
 
+
+def answer_select(summary: str, series: str, sources: str) -> str:
+    """The final SELECT: the rows (kind, n, start, value, total, gross,
+    refunds, paying, average, people) of the kinds of RowKind, in the
+    answer's order, from the parts `summary`, `series` and `sources` (the
+    plain statement's or the per-shard one's)."""
+    return f"""
+SELECT '{RowKind.SUMMARY.value}' AS kind, 0 AS n, NULL::timestamptz AS start, NULL::text AS value,
+       total, gross, refunds, paying, {avg_cents()} AS average, people
+FROM {summary}
+UNION ALL
+SELECT '{RowKind.PERIOD.value}', row_number() OVER (ORDER BY start), start, NULL,
+       total, gross, refunds, paying, {avg_cents()}, NULL
+FROM {series}
+UNION ALL
+SELECT '{RowKind.SOURCE.value}', row_number() OVER (ORDER BY {SOURCE_ORDER}), NULL, value,
+       total, NULL, NULL, paying, {avg_cents()}, NULL
+FROM {sources}
+ORDER BY kind, n"""
+
+
 def build(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list[Any]]:
     """Rows (kind, start, value, total, gross, refunds, paying, average,
     people) of the kinds of RowKind, in the answer's order."""
@@ -264,19 +285,7 @@ def build(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list[Any]]:
     summary = summary_part(q, per_person)
     series = series_part(q, periods, r, population)
     sources = sources_part(q, person_source)
-    return q.select(f"""
-SELECT '{RowKind.SUMMARY.value}' AS kind, 0 AS n, NULL::timestamptz AS start, NULL::text AS value,
-       total, gross, refunds, paying, {avg_cents()} AS average, people
-FROM {summary}
-UNION ALL
-SELECT '{RowKind.PERIOD.value}', row_number() OVER (ORDER BY start), start, NULL,
-       total, gross, refunds, paying, {avg_cents()}, NULL
-FROM {series}
-UNION ALL
-SELECT '{RowKind.SOURCE.value}', row_number() OVER (ORDER BY {SOURCE_ORDER}), NULL, value,
-       total, NULL, NULL, paying, {avg_cents()}, NULL
-FROM {sources}
-ORDER BY kind, n""")
+    return q.select(answer_select(summary, series, sources))
 
 
 def build_top_people(project_id: uuid.UUID, page: TopPeopleSpec, *,
@@ -389,19 +398,7 @@ def build_per_shard(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list
         SELECT p.start, {", ".join(zero.format(c) for c in ("total", "gross", "refunds", "paying"))}
         FROM {periods} p LEFT JOIN {series_sums} f ON f.start = p.start""")
     sources = _part(q, "sources", f"SELECT value, total, paying FROM {source_sums}")
-    return q.select(f"""
-SELECT '{RowKind.SUMMARY.value}' AS kind, 0 AS n, NULL::timestamptz AS start, NULL::text AS value,
-       total, gross, refunds, paying, {avg_cents()} AS average, people
-FROM {summary}
-UNION ALL
-SELECT '{RowKind.PERIOD.value}', row_number() OVER (ORDER BY start), start, NULL,
-       total, gross, refunds, paying, {avg_cents()}, NULL
-FROM {series}
-UNION ALL
-SELECT '{RowKind.SOURCE.value}', row_number() OVER (ORDER BY {SOURCE_ORDER}), NULL, value,
-       total, NULL, NULL, paying, {avg_cents()}, NULL
-FROM {sources}
-ORDER BY kind, n""")
+    return q.select(answer_select(summary, series, sources))
 
 
 def build_top_people_per_shard(project_id: uuid.UUID, page: TopPeopleSpec) -> tuple[str, list[Any]] | None:
