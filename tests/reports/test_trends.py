@@ -247,7 +247,7 @@ async def test_a_median_per_shard_is_the_plain_statements(services):
     rng = random.Random(7)
     t0 = T0
     events = []
-    for i in range(160):
+    for _ in range(160):
         props = {"plan": rng.choice(["a", "b", "c"])}
         if rng.random() < 0.85:
             props["amount"] = rng.choice([1, 2, 2, 3, 5, 8, 8, 13, 21.5, -4])
