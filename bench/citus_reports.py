@@ -135,12 +135,7 @@ async def run(citus_url: str, plain_url: str, runs: int, coordinator: bool) -> N
 
 async def load(url: str, events: int, seed: int) -> None:
     ds = generate.generate(events=events, seed=seed)
-    conn = await asyncpg.connect(url)
-    try:
-        await generate.create_project(conn, ds, f"citus-reports-{ds.project_id.hex[:8]}")
-        await generate.load(conn, ds)
-    finally:
-        await conn.close()
+    await generate.load_database(url, ds, f"citus-reports-{ds.project_id.hex[:8]}")
 
 
 def main() -> None:

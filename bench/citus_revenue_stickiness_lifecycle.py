@@ -171,16 +171,11 @@ async def cpu_ms(measure, conn, fetch, built: Built, settings: str | None = None
 
 async def load_citus(url: str, events: int, seed: int) -> uuid.UUID:
     ds = generate.generate(events=events, seed=seed)
-    conn = await asyncpg.connect(url)
-    try:
-        await generate.create_project(conn, ds, f"citus-{ds.project_id.hex[:8]}")
-        started = time.perf_counter()
-        timings = await generate.load(conn, ds)
-        print(f"loaded {len(ds.events):,} events into the cluster in {time.perf_counter() - started:.0f} s"
-              f" ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})", flush=True)
-        return ds.project_id
-    finally:
-        await conn.close()
+    started = time.perf_counter()
+    timings = await generate.load_database(url, ds, f"citus-{ds.project_id.hex[:8]}")
+    print(f"loaded {len(ds.events):,} events into the cluster in {time.perf_counter() - started:.0f} s"
+          f" ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})", flush=True)
+    return ds.project_id
 
 
 async def run(citus_url: str, plain_url: str, project: uuid.UUID, runs: int, coordinator: bool,

@@ -222,6 +222,19 @@ async def create_project(conn, ds: Dataset, name: str) -> None:
         ds.project_id, name, os.urandom(32), os.urandom(32))
 
 
+async def load_database(url: str, ds: Dataset, name: str) -> dict[str, float]:
+    """The data set as project `name` of the (migrated) database at `url`:
+    create_project then load, on a connection of its own; seconds per step."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await create_project(conn, ds, name)
+        return await load(conn, ds)
+    finally:
+        await conn.close()
+
+
 async def load(conn, ds: Dataset, *, analyze: bool = True, timeout: float = 1800) -> dict[str, float]:
     """Binary COPY of every table of the data set into its project, then
     VACUUM (ANALYZE) of each table (unless `analyze` is false); seconds per step."""
@@ -320,17 +333,8 @@ def main() -> None:
                             f" TO '{args.parquet / (name + '.parquet')}' (FORMAT parquet)")
             print(f"Parquet: {args.parquet}")
     if args.database_url:
-        import asyncpg
-
-        async def run():
-            conn = await asyncpg.connect(args.database_url)
-            try:
-                await create_project(conn, ds, args.project_name or f"generated-{ds.project_id.hex[:8]}")
-                return await load(conn, ds)
-            finally:
-                await conn.close()
-
-        timings = asyncio.run(run())
+        timings = asyncio.run(load_database(
+            args.database_url, ds, args.project_name or f"generated-{ds.project_id.hex[:8]}"))
         print("loaded: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
 
 

@@ -241,15 +241,6 @@ async def explain(url: str, project_id, start: datetime, end: datetime) -> dict[
     return out
 
 
-async def load(url: str, ds: generate.Dataset, name: str) -> dict[str, float]:
-    conn = await asyncpg.connect(url)
-    try:
-        await generate.create_project(conn, ds, name)
-        return await generate.load(conn, ds)
-    finally:
-        await conn.close()
-
-
 def cached_latency(server: common.Server, key: str, query: str, variables: dict, seconds: float):
     body = orjson.dumps({"query": query, "variables": variables}).decode()
     lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -278,7 +269,7 @@ def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed:
                                    else common.fresh_database("whodid_bench_reports"))
             started = time.perf_counter()
             try:
-                result["load"] = asyncio.run(asyncio.wait_for(load(url, ds, name), timeout=1800))
+                result["load"] = asyncio.run(asyncio.wait_for(generate.load_database(url, ds, name), timeout=1800))
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
                 print(f"  (loading failed: {type(exc).__name__}: {exc}; again in a new database)", flush=True)
                 db.close()
