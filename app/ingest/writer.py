@@ -253,7 +253,7 @@ class Writer:
                 # Identities made for events that all turned out duplicates: not kept.
                 used = {e.identity for e, row in zip(events, stored) if row is not None}
                 used.update(it.identity for _, it in items if isinstance(it, PropertyWrite))
-                unused = set(created - used)
+                unused = created - used
                 if unused:
                     await identity_store.forget_unused(conn, project_id, sorted(unused))
                     created = created - unused

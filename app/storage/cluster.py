@@ -116,7 +116,8 @@ async def identities_changed(conn: asyncpg.Connection, project_id: uuid.UUID) ->
 
 async def copy_new_rows(conn: asyncpg.Connection, table: str, columns: list[str], records: list[tuple]) -> None:
     """COPY rows whose primary key another transaction may have stored
-    meanwhile (a flush's new identities, persons, idempotency keys). Citus
+    meanwhile (a flush's new identities and their persons; its idempotency
+    keys are claimed with ON CONFLICT DO NOTHING instead, no COPY). Citus
     reports a shard's unique violation during a COPY as an internal error
     (XX000) carrying the shard's message, not as the unique violation (23505)
     the writer runs a flush again for (measured, Citus 13.2.2: the flush failed

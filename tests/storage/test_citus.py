@@ -312,8 +312,9 @@ async def test_a_median_runs_per_shard_from_counts_per_value(services, project):
 
 @pytest.mark.parametrize("table", ["identities", "persons", "idempotency_keys"])
 async def test_a_new_row_stored_meanwhile_fails_the_flushs_copy_with_a_unique_violation(services, project, table):
-    # A flush looked its identity (or idempotency key) up before another flush
-    # stored it, and COPYs it (and the identity's person) too: the COPY waits
+    # A flush looked its identity up before another flush stored it, and COPYs
+    # it and its person (the idempotency keys' table, which the writer now
+    # claims with ON CONFLICT DO NOTHING, is held to the same rule): the COPY waits
     # for the other transaction and, once that commits, fails with the unique
     # violation the writer runs the flush again for (RETRYABLE). Citus reports
     # it as an internal error (XX000): before cluster.copy_new_rows the flush
