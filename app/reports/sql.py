@@ -15,6 +15,7 @@ statement WITH RECURSIVE (which every part then may use).
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,3 +67,20 @@ class Statement:
     def select(self, final: str) -> tuple[str, list[Any]]:
         """The whole statement ending in `final`, and its parameters."""
         return self.sql(final), list(self.params.values)
+
+
+def person_id_ranges(parts: int, column: str = "e.person_id") -> list[str | None]:
+    """Conditions on `column` cutting the person ids in `parts` ranges of
+    equal size ([0, b1), [b1, b2), ..., [bn, end]; None for one part: every
+    person). Ids are uniform (uuid5/uuid4), so the ranges hold about as many
+    persons each; a report that runs one branch per range (a UNION ALL with
+    no window under it) lets PostgreSQL run the branches side by side
+    (Parallel Append), and a person is in one range, so the branches add up."""
+    if parts == 1:
+        return [None]
+    bounds = [f"'{uuid.UUID(int=(i << 128) // parts)}'::uuid" for i in range(1, parts)]
+    return [
+        " AND ".join(c for c in (lo and f"{column} >= {lo}", hi and f"{column} < {hi}") if c)
+        for lo, hi in zip([None, *bounds], [*bounds, None])
+    ]
+

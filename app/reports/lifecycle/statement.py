@@ -38,7 +38,7 @@ from typing import Any
 from ...storage.filters import filters_sql
 from ..periods import Period, period_start
 from ..population import population_part
-from ..sql import Statement
+from ..sql import Statement, person_id_ranges
 from ..trends.statement import PERSON_NEWEST_FIRST
 from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
 
@@ -126,18 +126,18 @@ def _marked(project_id: uuid.UUID, spec: LifecycleSpec, materialized: bool = Tru
     return q, marked_part(q, spec, population_part(q, spec.people, materialized=materialized))
 
 
-# The persons split in two by id (ids are uniform: uuid5/uuid4), as the
-# stickiness statement does: each half is an index range of
-# events_name_person_ts and has no window, so PostgreSQL runs the two side by
-# side (Parallel Append, one process each); a person is in one half, so each
-# half's counts are whole for its persons and the halves add up.
-_HALVES = ("<", ">=")
-_HALF = "'80000000-0000-0000-0000-000000000000'::uuid"
+# The persons split in two by id (person_id_ranges), as the stickiness
+# statement does: each half is an index range of events_name_person_ts and
+# has no window, so PostgreSQL runs the two side by side (Parallel Append,
+# one process each); a person is in one half, so each half's counts are
+# whole for its persons and the halves add up.
+_HALVES = 2
 
 
-def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, op: str | None, first: str) -> str:
+def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, ids: str | None, first: str) -> str:
     """SELECT (p, new, returning, resurrecting, active) over the persons
-    whose id is `op` _HALF, one row per active period p >= `first`.
+    whose id meets `ids` (a condition of person_id_ranges; None: every
+    person), one row per active period p >= `first`.
 
     Per person (a GroupAggregate over events_name_person_ts, no window, no
     hash): the array `a` of their distinct active periods, history included,
@@ -145,8 +145,8 @@ def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, op: s
     lockstep with `a[2:]` (`older`: the next element, the period before;
     NULL for the last, the oldest), it gives each active period p with the
     person's previous active period: NEW (none), RETURNING (the one just
-    before p), RESURRECTING (an earlier one). op None: every person."""
-    cond = _event_conditions(q, spec, population) + ([] if op is None else [f"e.person_id {op} {_HALF}"])
+    before p), RESURRECTING (an earlier one)."""
+    cond = _event_conditions(q, spec, population) + ([] if ids is None else [ids])
     step = _step(spec)
     return f"""SELECT p,
        count(*) FILTER (WHERE older IS NULL) AS new,
@@ -190,8 +190,8 @@ def _build(project_id: uuid.UUID, spec: LifecycleSpec, *, per_shard: bool) -> tu
     population = population_part(q, spec.people, materialized=not per_shard)
     step = _step(spec)
     first = f"{_period_param(q, spec, period_start(spec.from_, spec.interval))} - {step}"
-    halves = (None,) if per_shard else _HALVES
-    parts = "\nUNION ALL\n".join(half_counts(q, spec, population, op, first) for op in halves)
+    parts = "\nUNION ALL\n".join(half_counts(q, spec, population, ids, first)
+                                 for ids in person_id_ranges(1 if per_shard else _HALVES))
     counts = q.part("counts", f"""
 SELECT h.p, sum(h.new) AS new, sum(h.returning) AS returning, sum(h.resurrecting) AS resurrecting,
        sum(h.active) AS active

@@ -58,11 +58,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..population import population_part
-from ..sql import Statement
+from ..sql import Statement, person_id_ranges
 from .spec import PathsPeopleSpec, PathsSpec
 
-# The persons split in PARTS ranges of ids of equal size (ids are uniform:
-# uuid5/uuid4): two, one per core of a small server.
+# The persons split in PARTS ranges of ids of equal size (person_id_ranges):
+# two, one per core of a small server.
 PARTS = 2
 
 
@@ -85,18 +85,6 @@ def _input(q: Statement, spec: PathsSpec) -> _Input:
 
 def _indent(sql: str, n: int) -> str:
     return "\n".join(" " * n + line if line else line for line in sql.splitlines())
-
-
-def _parts_of_persons(n: int) -> list[str | None]:
-    """Conditions on e.person_id cutting the ids in `n` ranges of equal size."""
-    if n == 1:
-        return [None]
-    bounds = [f"'{uuid.UUID(int=(i << 128) // n)}'::uuid" for i in range(1, n)]
-    return [
-        " AND ".join(c for c in (
-            f"e.person_id >= {lo}" if lo else None, f"e.person_id < {hi}" if hi else None) if c)
-        for lo, hi in zip([None, *bounds], [*bounds, None])
-    ]
 
 
 def side_sql(spec: PathsSpec, inp: _Input, part: str | None) -> str:
@@ -162,7 +150,7 @@ def path_counts_part(q: Statement, spec: PathsSpec, inp: _Input) -> str:
 FROM (
 {_indent(path_sql(spec, inp, part), 4)}
 ) pp
-GROUP BY pp.path""" for part in _parts_of_persons(PARTS))
+GROUP BY pp.path""" for part in person_id_ranges(PARTS))
     return q.part("path_counts", f"""
 SELECT h.path, sum(h.people) AS people
 FROM (

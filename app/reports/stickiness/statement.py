@@ -17,7 +17,7 @@ from typing import Any
 
 from ...storage.filters import Params
 from ..population import population_part
-from ..sql import Statement
+from ..sql import Statement, person_id_ranges
 from ..trends.statement import event_conditions, period_of
 from .spec import StickinessPeopleSpec, StickinessSpec
 
@@ -30,18 +30,7 @@ from .spec import StickinessPeopleSpec, StickinessSpec
 # second worker idle; backend CPU of the leader at 1M events 160-167 -> 84-91
 # ms) left the late-starting worker's half as the statement's tail; quarters
 # balance it (docs/benchmarks.md §16.4).
-_BOUNDS = ("'40000000-0000-0000-0000-000000000000'::uuid", "'80000000-0000-0000-0000-000000000000'::uuid",
-           "'c0000000-0000-0000-0000-000000000000'::uuid")
-
-
-def _id_ranges() -> list[str]:
-    """The conditions on e.person_id of the parts: [0, b1), [b1, b2), ..., [bn, end]."""
-    lows: list[str | None] = [None, *_BOUNDS]
-    highs: list[str | None] = [*_BOUNDS, None]
-    return [
-        " AND ".join(c for c in (lo and f"e.person_id >= {lo}", hi and f"e.person_id < {hi}") if c)
-        for lo, hi in zip(lows, highs)
-    ]
+_PARTS = 4
 
 
 def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True) -> str:
@@ -60,7 +49,7 @@ def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True) -
     if not split:
         return q.part("per_person", f"{select}\nGROUP BY e.person_id", materialized=False)
     return q.part("per_person", "\nUNION ALL\n".join(
-        f"{select}\n  AND {ids}\nGROUP BY e.person_id" for ids in _id_ranges()
+        f"{select}\n  AND {ids}\nGROUP BY e.person_id" for ids in person_id_ranges(_PARTS)
     ))
 
 
