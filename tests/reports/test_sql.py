@@ -7,7 +7,7 @@ import pytest
 
 from app.errors import BadInput
 from app.reports.population import Population, normalised, population_part
-from app.reports.sql import Statement
+from app.reports.sql import Statement, person_id_ranges
 from app.storage.filters import FilterOp, Params, PropertyFilter
 
 
@@ -29,6 +29,26 @@ def test_recursive_and_refusals():
         q.part("walk", "SELECT 2")
     with pytest.raises(ValueError):
         q.part("Bad Name", "SELECT 2")
+
+
+def test_person_id_ranges_cut_every_id_into_exactly_one_range():
+    assert person_id_ranges(1) == [None]
+    assert person_id_ranges(2) == ["e.person_id < '80000000-0000-0000-0000-000000000000'::uuid",
+                                   "e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid"]
+    quarters = person_id_ranges(4, "p.id")
+    assert quarters[1] == ("p.id >= '40000000-0000-0000-0000-000000000000'::uuid"
+                           " AND p.id < '80000000-0000-0000-0000-000000000000'::uuid")
+    bounds = [0x40000000 << 96, 0x80000000 << 96, 0xC0000000 << 96]
+    for n in (0, bounds[0] - 1, bounds[0], bounds[1], bounds[2] - 1, bounds[2], (1 << 128) - 1):
+        # which ranges hold the id n, read from the conditions' bounds
+        inside = [all(_holds(n, c) for c in r.split(" AND ")) for r in quarters]
+        assert inside.count(True) == 1, n
+
+
+def _holds(n: int, condition: str) -> bool:
+    _, op, literal = condition.split(" ", 2)
+    bound = uuid.UUID(literal.split("'")[1]).int
+    return n >= bound if op == ">=" else n < bound
 
 
 def test_population_part():
