@@ -216,9 +216,6 @@ def build_query(
     # WITH RECURSIVE when the statistics of a segmented funnel search their
     # order statistics (_merged_statistics' `search`), which is then a part.
     recursive = seg is not None and n > 1 and not per_shard
-    # Per shard (Citus), no OFFSET 0 fences: a subquery with an OFFSET is
-    # pulled to the coordinator whole (Citus' recursive planning).
-    fence = "" if per_shard else "\n    OFFSET 0"
     head = ("WITH RECURSIVE" if recursive else "WITH") + "".join(f"\n{part.sql()}," for part in q.parts)
     if spec.one_step_per_event and not spec.walks_options and not per_shard:
         sql = head + _chains_set_based(spec, p, from_ph, to_ph, conds, population)
@@ -256,7 +253,9 @@ chains AS MATERIALIZED (
             sql += f""",
 chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv FROM best b)"""
     else:
-        sql = head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population, fence)
+        # Per shard (Citus), no OFFSET 0 fence: a subquery with an OFFSET is
+        # pulled to the coordinator whole (Citus' recursive planning).
+        sql = head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population, fenced=not per_shard)
 
     sql += _aggregates(spec, p, with_people, merged=recursive)
     return sql, p.values
@@ -273,9 +272,12 @@ def _exclusion_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list
     return out
 
 
+_OFFSET_FENCE = "\n            OFFSET 0"  # (indented as the ORDER BY it follows in _chains_walked)
+
+
 def _chains_walked(
     spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], key_ph: str | None,
-    population: str | None = None, fence: str = "\n    OFFSET 0",
+    population: str | None = None, fenced: bool = True,
 ) -> str:
     """`chains` by the PL/pgSQL walk: for any funnel (repeated step names), and
     for every funnel with options (exclusions, holdConstant, a population:
@@ -342,7 +344,7 @@ chains AS MATERIALIZED (
             FROM events e
             WHERE e.project_id = $1 AND e.name = ANY({names_ph}::text[])
               AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz{in_population}
-            ORDER BY e.person_id, e.ts, e.seq{fence.replace(chr(10), chr(10) + " " * 8)}
+            ORDER BY e.person_id, e.ts, e.seq{_OFFSET_FENCE if fenced else ""}
         ) m
         WHERE m.mask <> 0
         GROUP BY m.person_id
