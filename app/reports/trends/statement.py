@@ -348,7 +348,7 @@ GROUP BY GROUPING SETS ((series, rank, start), (series, rank))""",
         on = f"x.series = {alias}.series AND x.rank = {alias}.rank" + ("" if total else f" AND x.start = {alias}.start")
         if point_people is not None:
             cols.append("x.people")
-            join.append(f"LEFT JOIN {range_people if total else point_people} x ON {on.replace('x.', 'x.')}")
+            join.append(f"LEFT JOIN {range_people if total else point_people} x ON {on}")
         else:
             cols.append("NULL::bigint AS people")
         if medians is not None:
