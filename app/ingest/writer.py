@@ -233,8 +233,8 @@ class Writer:
         ), self.persons)
         person_of, created, inserted = resolved.person_of, resolved.created, resolved.inserted
         if len(person_of) != len(identities):
-            # Another transaction created one of them after this statement's
-            # snapshot: roll back and flush again (RETRYABLE).
+            # Other transactions kept creating some of them after each of
+            # resolve_and_insert's statements: roll back and flush again (RETRYABLE).
             raise IdentityRace()
         added = len(created)
         if events:

@@ -49,8 +49,9 @@ def _row(r: asyncpg.Record) -> EventRow:
 # Within one statement every CTE reads the same snapshot, so an identity that
 # another transaction created and committed after that snapshot is neither in
 # `known` (not visible) nor in `created` (ON CONFLICT skipped it): it comes
-# back unresolved and its events are not inserted. The caller then rolls back
-# and runs the flush again (a fresh snapshot sees it).
+# back unresolved and its events are not inserted. resolve_and_insert then
+# runs the statement again, in the same transaction, for those identities and
+# their events only (a new statement's snapshot sees them).
 _RECORD_SQL = """
 WITH known AS (
     -- One primary-key probe per identity (in the given order, sorted): a
@@ -131,22 +132,53 @@ async def resolve_and_insert(conn: asyncpg.Connection, flush: Flush, persons: Id
     holds, used and filled on Citus only."""
     if cluster.on_citus(conn):
         return await _resolve_and_insert_distributed(conn, flush, persons)
-    f = flush
-    rows = await conn.fetch(
-        _RECORD_SQL, f.project_id, f.identities, f.new_person_ids, f.ids, f.event_identities, f.names,
-        f.properties_json, f.revenues, f.timestamps, f.received, f.keys,
+    resolved = Resolved({}, set(), {})
+    f: Flush | None = flush
+    for _ in range(_RACE_ROUNDS):
+        assert f is not None
+        rows = await conn.fetch(
+            _RECORD_SQL, f.project_id, f.identities, f.new_person_ids, f.ids, f.event_identities, f.names,
+            f.properties_json, f.revenues, f.timestamps, f.received, f.keys,
+        )
+        for identity, person_id, event_id, seq, new in rows:
+            if event_id is None:
+                resolved.person_of[identity] = person_id
+                if new:
+                    resolved.created.add(identity)
+            else:
+                resolved.inserted[event_id] = (seq, person_id)
+        f = _unresolved_part(f, resolved.person_of)
+        if f is None:
+            break
+    return resolved
+
+
+# Statements per flush for identities that concurrent flushes (another
+# worker's writer) created meanwhile: each further one sees what committed
+# before it started; left unresolved after them, the caller rolls the whole
+# flush back and runs it again. Rolling back at the first race redid a whole
+# group of up to 2,000 events: three clients sending 1,000-event batches with
+# overlapping new identities into two workers' writers retried 18-28 of
+# 90-120 flushes, and an occasional batch failed UNAVAILABLE after the
+# writer's eight attempts (docs/benchmarks.md §7).
+_RACE_ROUNDS = 3
+
+
+def _unresolved_part(flush: Flush, person_of: dict[str, uuid.UUID]) -> Flush | None:
+    """The flush's identities left out of `person_of` and their events (their
+    order kept), or None when every identity is resolved."""
+    if len(person_of) == len(flush.identities):
+        return None
+    left = [n for n, identity in enumerate(flush.identities) if identity not in person_of]
+    names = {flush.identities[n] for n in left}
+    events = [n for n, identity in enumerate(flush.event_identities) if identity in names]
+    return Flush(
+        flush.project_id, [flush.identities[n] for n in left], [flush.new_person_ids[n] for n in left],
+        [flush.ids[n] for n in events], [flush.event_identities[n] for n in events],
+        [flush.names[n] for n in events], [flush.properties_json[n] for n in events],
+        [flush.revenues[n] for n in events], [flush.timestamps[n] for n in events],
+        [flush.received[n] for n in events], [flush.keys[n] for n in events],
     )
-    person_of: dict[str, uuid.UUID] = {}
-    created: set[str] = set()
-    inserted: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
-    for identity, person_id, event_id, seq, new in rows:
-        if event_id is None:
-            person_of[identity] = person_id
-            if new:
-                created.add(identity)
-        else:
-            inserted[event_id] = (seq, person_id)
-    return Resolved(person_of, created, inserted)
 
 
 @functools.lru_cache(maxsize=64)
