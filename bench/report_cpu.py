@@ -1,5 +1,5 @@
 """CPU time of the contract reports' statements (stickiness, lifecycle,
-trends, paths as bench.statements builds them) on an already loaded
+trends, paths as bench.statements builds them) and the cohort's on an already loaded
 bench.statements data set, read-only, beside another tree's statements
 (--compare-ref) and DuckDB over the same rows.
 
@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    kinds = tuple(k for k in statements.CONTRACT_KINDS if k in args.reports.split(","))
+    kinds = tuple(k for k in ("cohort", *statements.CONTRACT_KINDS) if k in args.reports.split(","))
     start, end = generate.START, generate.END
     with statements.dataset(args.events, args.seed, args.keep, read_only=True) as (url, project_id, paths):
         trees = {"whodid": (statements.build(project_id, start, end, 10, kinds), statements.settings())}
@@ -76,6 +76,8 @@ def main() -> None:
         con = duckdb_reports.connect(paths)
         duckdb_reports.connect_persons(con, paths)
         duck = {
+            "cohort": lambda: duckdb_reports.cohort(con, "Signed Up", "Logged In", reports.COHORT_FROM,
+                                                    reports.COHORT_TO, 7 * 86400, 12),
             "stickiness": lambda: duckdb_reports.stickiness(con, statements.STICKY_EVENT, start, end,
                                                             statements.STICKY_INTERVAL),
             "lifecycle": lambda: duckdb_reports.lifecycle(con, reports.LIFECYCLE_EVENT, start, end, "week", start,
