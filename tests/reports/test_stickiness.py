@@ -2,6 +2,7 @@
 text, through ReportService.report as the server runs it."""
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +13,9 @@ from app.reports.periods import Period
 from app.reports.population import Population
 from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeopleSpec, StickinessSpec
 from app.storage.filters import FilterOp, PropertyFilter
+from tests.support.reference import stickiness as reference_stickiness
 from tests.support.server import make_project
+from tests.support.worlds import stored
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
@@ -111,3 +114,38 @@ def test_bad_input_names_the_field():
     refused("input.to", to=T0 - DAY)
     refused("input.interval", to=T0 + 500 * DAY, interval=Period.HOUR)
     refused("input.where[1].value", where=(PropertyFilter("a"), PropertyFilter("a", FilterOp.GT, [1])))
+
+
+@pytest.mark.parametrize("interval, from_, to, k", [
+    (Period.DAY, at(0, 50), at(63, 50000), 64),         # 64 periods: the mask's last bit (the sign bit)
+    (Period.DAY, at(0, 50), at(64, 1), 65),             # 65: count(DISTINCT)
+    (Period.HOUR, at(0, 1800), at(2, 1800), 49),        # a partial first and last hour
+    (Period.HOUR, at(0), at(5), 120),
+    (Period.WEEK, at(-3), at(120), 19),
+    (Period.MONTH, at(-70), at(300), 13),               # calendar months of 28-31 days
+    (Period.DAY, at(0), at(1), 1),                      # one period: no bounds
+])
+async def test_periods_at_their_bounds_against_the_oracle(services, interval, from_, to, k):
+    # Events on each side of period bounds (the first and last microsecond of
+    # a day, an hour, a month), spread over several hundred days: the bit mask
+    # (up to 64 periods) and count(DISTINCT) (more) must agree with the oracle.
+    rng = random.Random(k)
+    us = timedelta(microseconds=1)
+    times = [at(d) + s for d in range(-2, 70) for s in (timedelta(0), -us, timedelta(hours=1), timedelta(hours=1) - us)]
+    times += [datetime(2024, m, 1, tzinfo=UTC) + s for m in range(1, 13) for s in (timedelta(0), -us)]
+    times += [at(rng.uniform(-80, 320)) for _ in range(200)]
+    events = [(f"p{rng.randrange(12)}", rng.choice(["Go", "Go", "Other"]), t, {}) for t in times]
+    events += [("daily", "Go", at(d, 43200), {}) for d in range(-2, 70)]  # every period of a DAY range
+    project = await world(services, events)
+    result, spec = await run(services, project, from_=from_, to=to, interval=interval)
+
+    stored_events, person_props = await stored(services, project.id)
+    want = reference_stickiness(stored_events, person_props, "Go", None, spec.from_, spec.to, interval.value, None)
+    assert result.intervals == want["intervals"] == k
+    assert [(b.periods, b.people) for b in result.buckets] == [(w["periods"], w["people"]) for w in want["buckets"]]
+    assert sum(b.people for b in result.buckets) >= 2
+    for b, w in zip(result.buckets, want["buckets"]):
+        if w["people"]:
+            page = (await services.reports.report(
+                STICKINESS_PEOPLE, project.id, StickinessPeopleSpec(spec, b.periods, 100))).value
+            assert [str(i) for i in page.ids] == w["peopleIds"], b.periods

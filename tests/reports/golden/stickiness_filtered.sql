@@ -6,7 +6,7 @@ SELECT p.id FROM persons p WHERE p.project_id = $1
   AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $4::text AND e.ts >= $5::timestamptz AND e.ts < $6::timestamptz)
 ),
 per_person AS (
-SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
+SELECT e.person_id, bit_count(bit_or(1::bigint << width_bucket(e.ts, $14::timestamptz[]))::bit(64)) AS n
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $9::text
@@ -17,7 +17,7 @@ WHERE e.project_id = $1
   AND e.person_id < '40000000-0000-0000-0000-000000000000'::uuid
 GROUP BY e.person_id
 UNION ALL
-SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
+SELECT e.person_id, bit_count(bit_or(1::bigint << width_bucket(e.ts, $14::timestamptz[]))::bit(64)) AS n
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $9::text
@@ -28,7 +28,7 @@ WHERE e.project_id = $1
   AND e.person_id >= '40000000-0000-0000-0000-000000000000'::uuid AND e.person_id < '80000000-0000-0000-0000-000000000000'::uuid
 GROUP BY e.person_id
 UNION ALL
-SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
+SELECT e.person_id, bit_count(bit_or(1::bigint << width_bucket(e.ts, $14::timestamptz[]))::bit(64)) AS n
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $9::text
@@ -39,7 +39,7 @@ WHERE e.project_id = $1
   AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid AND e.person_id < 'c0000000-0000-0000-0000-000000000000'::uuid
 GROUP BY e.person_id
 UNION ALL
-SELECT e.person_id, count(DISTINCT date_bin('7 days', e.ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')) AS n
+SELECT e.person_id, bit_count(bit_or(1::bigint << width_bucket(e.ts, $14::timestamptz[]))::bit(64)) AS n
 FROM events e
 WHERE e.project_id = $1
   AND e.name = $9::text
@@ -66,3 +66,4 @@ SELECT n, count(*) AS people FROM per_person GROUP BY n ORDER BY n
 -- $11: '"pro"'
 -- $12: 'Items'
 -- $13: '2'
+-- $14: [datetime.datetime(2024, 1, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 1, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 1, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 1, 29, 0, 0, tzinfo=datetime.timezone.utc)]
