@@ -145,13 +145,19 @@ def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, ids: 
     lockstep with `a[2:]` (`older`: the next element, the period before;
     NULL for the last, the oldest), it gives each active period p with the
     person's previous active period: NEW (none), RETURNING (the one just
-    before p), RESURRECTING (an earlier one)."""
+    before p), RESURRECTING (an earlier one). An older period is at most p
+    minus one step (the array is distinct and sorted), so RESURRECTING is
+    every other active person: the active less NEW and RETURNING, whose
+    aggregates PostgreSQL computes once for both uses (one FILTER less per
+    element than `older < p - step`: serial backend CPU at 1M events
+    186-189 -> 182-183 ms, docs/benchmarks.md §18.x)."""
     cond = _event_conditions(q, spec, population) + ([] if ids is None else [ids])
     step = _step(spec)
     return f"""SELECT p,
        count(*) FILTER (WHERE older IS NULL) AS new,
        count(*) FILTER (WHERE older = p - {step}) AS returning,
-       count(*) FILTER (WHERE older < p - {step}) AS resurrecting,
+       count(*) - count(*) FILTER (WHERE older IS NULL) - count(*) FILTER (WHERE older = p - {step})
+         AS resurrecting,
        count(*) AS active
 FROM (
     SELECT unnest(a) AS p, unnest(a[2:]) AS older

@@ -6,7 +6,8 @@ FROM (
 SELECT p,
        count(*) FILTER (WHERE older IS NULL) AS new,
        count(*) FILTER (WHERE older = p - interval '24 hours') AS returning,
-       count(*) FILTER (WHERE older < p - interval '24 hours') AS resurrecting,
+       count(*) - count(*) FILTER (WHERE older IS NULL) - count(*) FILTER (WHERE older = p - interval '24 hours')
+         AS resurrecting,
        count(*) AS active
 FROM (
     SELECT unnest(a) AS p, unnest(a[2:]) AS older
@@ -23,7 +24,8 @@ UNION ALL
 SELECT p,
        count(*) FILTER (WHERE older IS NULL) AS new,
        count(*) FILTER (WHERE older = p - interval '24 hours') AS returning,
-       count(*) FILTER (WHERE older < p - interval '24 hours') AS resurrecting,
+       count(*) - count(*) FILTER (WHERE older IS NULL) - count(*) FILTER (WHERE older = p - interval '24 hours')
+         AS resurrecting,
        count(*) AS active
 FROM (
     SELECT unnest(a) AS p, unnest(a[2:]) AS older

@@ -12,7 +12,8 @@ FROM (
 SELECT p,
        count(*) FILTER (WHERE older IS NULL) AS new,
        count(*) FILTER (WHERE older = p - interval '1 month') AS returning,
-       count(*) FILTER (WHERE older < p - interval '1 month') AS resurrecting,
+       count(*) - count(*) FILTER (WHERE older IS NULL) - count(*) FILTER (WHERE older = p - interval '1 month')
+         AS resurrecting,
        count(*) AS active
 FROM (
     SELECT unnest(a) AS p, unnest(a[2:]) AS older
@@ -29,7 +30,8 @@ UNION ALL
 SELECT p,
        count(*) FILTER (WHERE older IS NULL) AS new,
        count(*) FILTER (WHERE older = p - interval '1 month') AS returning,
-       count(*) FILTER (WHERE older < p - interval '1 month') AS resurrecting,
+       count(*) - count(*) FILTER (WHERE older IS NULL) - count(*) FILTER (WHERE older = p - interval '1 month')
+         AS resurrecting,
        count(*) AS active
 FROM (
     SELECT unnest(a) AS p, unnest(a[2:]) AS older
