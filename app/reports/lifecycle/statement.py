@@ -150,7 +150,7 @@ def half_counts(q: Statement, spec: LifecycleSpec, population: str | None, ids: 
     every other active person: the active less NEW and RETURNING, whose
     aggregates PostgreSQL computes once for both uses (one FILTER less per
     element than `older < p - step`: serial backend CPU at 1M events
-    186-189 -> 182-183 ms, docs/benchmarks.md §18.x)."""
+    186-189 -> 182-183 ms, docs/benchmarks.md §18.3)."""
     cond = _event_conditions(q, spec, population) + ([] if ids is None else [ids])
     step = _step(spec)
     return f"""SELECT p,

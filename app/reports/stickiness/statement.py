@@ -59,7 +59,7 @@ def periods_counted(q: Statement, spec: StickinessSpec, mask: bool = True) -> st
     periods: one bit per period OR-ed over the person's events (bit_or is
     an aggregate without a sort), its bits counted once per person; at 1M
     events (52 weeks) serial backend CPU 136-140 -> 123-127 ms, where
-    count(DISTINCT) sorts each person's rows (docs/benchmarks.md §18.x).
+    count(DISTINCT) sorts each person's rows (docs/benchmarks.md §18.3).
     Two or four bigints (up to 128/256 periods), each a FILTER of its
     periods, cost as much as the sort or more (135, 155 ms): longer ranges
     keep count(DISTINCT). mask=False: count(DISTINCT) always (the per-shard
