@@ -141,8 +141,8 @@ def masks_sql(buckets: int) -> list[str]:
 # planner picks events_person_ts for this lookup either way (the text name
 # before the person makes events_name_person_ts's descents dearer, §8 of
 # docs/benchmarks.md), also for the rarest return event of the 1M data set.
-# 2-5 % less CPU for the statement at 1M events, 11 % for the rarest return
-# event (docs/benchmarks.md, "The cohort's return name as a key of the index"). Not in cumulative_grid_select: its one
+# −4 % of the statement's CPU at 1M events (docs/benchmarks.md, "The cohort's
+# return name as a key of the index"). Not in cumulative_grid_select: its one
 # backward probe per member measured 5 % slower with the name as a key.
 RETURN_NAME = 'r.name COLLATE "C" = {name}'
 
