@@ -10,7 +10,7 @@ members first:
   inside both. `row_start` is the start of the cohortPeriod holding t₀ (in
   UTC wall time: a timestamp), `bounds` the member's cell bounds t₀ + n·B;
 - the final SELECT (`grid_select`): per member, their returnEvents with
-  t₀ ≤ t < t₀ + buckets·B (one index range on events_person_ts) folded as they
+  t₀ ≤ t < t₀ + buckets·B (one index range on the same index) folded as they
   are read into bit masks of the cells n with t₀ + n·B ≤ t < t₀ + (n+1)·B
   (width_bucket over the member's bounds: exact µs), so a member counts once
   per cell without a DISTINCT over (member, cell) rows; per row, its size and
@@ -133,23 +133,9 @@ def masks_sql(buckets: int) -> list[str]:
     return out
 
 
-# The return event's name compared in the "C" collation: the same rows (equality
-# of text is byte equality in every deterministic collation), but it matches
-# events_person_ts's last column (name COLLATE "C"), so the name is a key of
-# the member's index range, checked inside the B-tree, instead of a filter on
-# every entry the range returns (about a fifth of them other events at 1M). The
-# planner picks events_person_ts for this lookup either way (the text name
-# before the person makes events_name_person_ts's descents dearer, §8 of
-# docs/benchmarks.md), also for the rarest return event of the 1M data set.
-# −4 % of the statement's CPU at 1M events (docs/benchmarks.md, "The cohort's
-# return name as a key of the index"). Not in cumulative_grid_select: its one
-# backward probe per member measured 5 % slower with the name as a key.
-RETURN_NAME = 'r.name COLLATE "C" = {name}'
-
-
 def grid_select(s: Slots, members: str, buckets: int) -> str:
     """Per member, their returnEvents with t₀ ≤ t < t₀ + buckets·B (one index
-    range on events_person_ts, the members in person order) folded into cell bit
+    range on events_name_person_ts, in person order) folded into cell bit
     masks as they are read — no (member, cell) rows to make distinct — and
     per row its size and, per cell, the members whose mask has it: one pass
     over the members."""
@@ -161,7 +147,7 @@ FROM {members} m
 CROSS JOIN LATERAL (
     SELECT {", ".join(masks_sql(buckets))}
     FROM events r
-    WHERE r.project_id = $1 AND {RETURN_NAME.format(name=s.return_event)} AND r.person_id = m.person_id
+    WHERE r.project_id = $1 AND r.name = {s.return_event} AND r.person_id = m.person_id
       AND r.ts >= m.t0 AND r.ts < m.t0 + {s.times_b(f"{s.buckets}::int")}
 ) AS x
 GROUP BY m.row_start

@@ -12,7 +12,7 @@ FROM members m
 CROSS JOIN LATERAL (
     SELECT bit_or(CASE WHEN width_bucket(r.ts, m.bounds) BETWEEN 0 AND 63 THEN 1::bigint << (width_bucket(r.ts, m.bounds) - 0) ELSE 0 END) AS m0, bit_or(CASE WHEN width_bucket(r.ts, m.bounds) BETWEEN 64 AND 127 THEN 1::bigint << (width_bucket(r.ts, m.bounds) - 64) ELSE 0 END) AS m1
     FROM events r
-    WHERE r.project_id = $1 AND r.name COLLATE "C" = $3 AND r.person_id = m.person_id
+    WHERE r.project_id = $1 AND r.name = $3 AND r.person_id = m.person_id
       AND r.ts >= m.t0 AND r.ts < m.t0 + ($6::bigint * $7::int) * interval '1 second'
 ) AS x
 GROUP BY m.row_start

@@ -18,7 +18,7 @@ FROM members m
 CROSS JOIN LATERAL (
     SELECT bit_or(1::bigint << width_bucket(r.ts, m.bounds)) AS m0
     FROM events r
-    WHERE r.project_id = $1 AND r.name COLLATE "C" = $3 AND r.person_id = m.person_id
+    WHERE r.project_id = $1 AND r.name = $3 AND r.person_id = m.person_id
       AND r.ts >= m.t0 AND r.ts < m.t0 + ($6::bigint * $7::int) * interval '1 second'
 ) AS x
 GROUP BY m.row_start
