@@ -258,8 +258,11 @@ class ReportService:
             # replica replayed a cleanup the snapshot still needed.
             self._fallback(kind, "recovery_conflict", exc)
         except CONNECTION_ERRORS as exc:
-            self._replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
-            self._fallback(kind, "down", exc)
+            if _ended_for_recovery_conflict(exc):
+                self._fallback(kind, "recovery_conflict", exc)
+            else:
+                self._replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+                self._fallback(kind, "down", exc)
         return await self._query_on(self.pool, kind, project_id, work)
 
     def _fallback(self, kind: str, reason: str, exc: BaseException | None) -> None:
@@ -367,3 +370,21 @@ class ReportService:
             "timeouts": self.timeouts,
             "replica_fallbacks": sum(self.replica_fallbacks.values()),
         }
+
+
+def _ended_for_recovery_conflict(exc: BaseException) -> bool:
+    """A connection error caused by the replica ending the session for a
+    recovery conflict. Met between two statements of a computation (idle in
+    its transaction), PostgreSQL does not cancel the statement but ends the
+    session, FATAL 40001 "terminating connection due to conflict with
+    recovery"; leaving the transaction then fails on the closed connection,
+    an InterfaceError whose context is that SerializationError. The replica
+    is up: no reason to stop using it."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # a short chain: the rollback's error, then its cause
+        if seen is None:
+            return False
+        if isinstance(seen, asyncpg.SerializationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
