@@ -33,9 +33,9 @@ PROPERTIES = orjson.dumps({"URL": "https://example.com/pricing", "Campaign Sourc
                            "Variant": "B"}).decode()
 
 
-async def measure(url: str, size: int, flushes: int) -> tuple[float, float]:
+async def measure(url: str, size: int, flushes: int, plan_cache_mode: str = "auto") -> tuple[float, float]:
     """(backend CPU µs per event, wall µs per event) over `flushes` groups of `size`."""
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, server_settings={"plan_cache_mode": plan_cache_mode})
     await init_connection(conn)
     project = uuid.uuid4()
     await conn.execute("INSERT INTO projects (id, name, write_key_hash, read_key_hash) VALUES ($1, $2, $3, $4)",
@@ -77,17 +77,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--flushes", type=int, default=1500)
     ap.add_argument("--sizes", default="1,5,15,50,200")
+    ap.add_argument("--plan-cache-modes", default="auto",
+                    help="PostgreSQL's plan_cache_mode for the connection, several comma-separated to compare"
+                         " (auto, force_generic_plan, force_custom_plan), interleaved per size")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    modes = args.plan_cache_modes.split(",")
     rows = []
     with common.fresh_database() as url:
         for size in sizes:
             flushes = max(50, args.flushes // max(1, size // 5))  # fewer, larger groups: similar run times
-            cpu, wall = asyncio.run(measure(url, size, flushes))
-            rows.append([size, f"{cpu:.1f}", f"{cpu * size:.0f}", f"{wall:.1f}"])
-            print(f"  {size} events per group: {cpu:.1f} µs of backend CPU per event", flush=True)
+            for mode in modes:
+                cpu, wall = asyncio.run(measure(url, size, flushes, mode))
+                rows.append([size, mode, f"{cpu:.1f}", f"{cpu * size:.0f}", f"{wall:.1f}"])
+                print(f"  {size} events per group, {mode}: {cpu:.1f} µs of backend CPU per event", flush=True)
     print("\none connection, the writer's statement + NOTIFY per transaction, identities known (warmed up)")
-    print(common.table(["events per group", "backend CPU µs per event", "backend CPU µs per group",
+    print(common.table(["events per group", "plan_cache_mode", "backend CPU µs per event", "backend CPU µs per group",
                         "wall µs per event"], rows))
 
 
