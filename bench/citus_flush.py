@@ -14,7 +14,8 @@ query logger on the writer's connections).
 
 Each measurement runs in a process of its own; `--compare-ref REF` adds, in
 every round, the Citus measurement with the code of git REF (its files
-exported, the same cluster database) between plain PostgreSQL and this tree's."""
+exported, on a cluster database of its own migrated by REF's code: the
+migrations may differ) between plain PostgreSQL and this tree's."""
 from __future__ import annotations
 
 import argparse
@@ -147,14 +148,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3, help="seconds of load before the measured ones")
     args = ap.parse_args()
     rows = []
-    with common.fresh_database("whodid_bench_citus2") as plain, \
-            common.fresh_citus_database(args.citus, "whodid_bench_citus2_c") as citus, \
-            (common.exported_tree(args.compare_ref) if args.compare_ref else contextlib.nullcontext()) as tree:
+    with contextlib.ExitStack() as stack:
+        plain = stack.enter_context(common.fresh_database("whodid_bench_citus2"))
+        citus = stack.enter_context(common.fresh_citus_database(args.citus, "whodid_bench_citus2_c"))
         sides = [("plain", plain, None), ("citus", citus, None)]
         if args.compare_ref:
-            sides.insert(1, (f"citus {args.compare_ref}", citus, tree))
+            tree = stack.enter_context(common.exported_tree(args.compare_ref))
+            ref_citus = stack.enter_context(common.fresh_citus_database(args.citus, "whodid_bench_citus2_r", tree=tree))
+            sides.insert(1, (f"citus {args.compare_ref}", ref_citus, tree))
         for r in range(args.rounds):
-            results = {name: measured(url, args, code, args.profile and url == citus) for name, url, code in sides}
+            results = {name: measured(url, args, code, args.profile and name != "plain") for name, url, code in sides}
             plain_rate = max(results["plain"]["events/s"], 1)
             row = [r + 1]
             for name, _, _ in sides:
@@ -166,8 +169,8 @@ def main() -> None:
                     row += [f"{res['events/s'] / plain_rate:.2f}", f"{plain_cpu / max(cpu, 1):.2f}"]
             rows.append(row)
             if args.profile:
-                for name, url, _ in sides:
-                    if url != citus:
+                for name, _, _ in sides:
+                    if name == "plain":
                         continue
                     print(f"{name}, round {r + 1}:")
                     for query, (count, ms) in sorted(results[name]["statements"].items(), key=lambda x: -x[1][0]):

@@ -51,10 +51,14 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-def migrate(url: str) -> None:
-    """`whodid migrate` of this working tree on `url`."""
-    subprocess.run([str(VENV_BIN / "whodid"), "migrate"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
-                   check=True, stdout=subprocess.DEVNULL)
+def migrate(url: str, tree: Path | None = None) -> None:
+    """`whodid migrate` of this working tree (or of the code in `tree`, e.g.
+    an exported_tree) on `url`."""
+    env = {**os.environ, "DATABASE_URL": url}
+    if tree is not None:
+        env.update(PYTHONPATH=str(tree), WHODID_MIGRATIONS_DIR=str(tree / "db" / "migrations"))
+    subprocess.run([str(VENV_BIN / "whodid"), "migrate"], cwd=tree or ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 @contextmanager
@@ -117,14 +121,16 @@ async def _citus_drop(admin_url: str, name: str) -> None:
 
 
 @contextmanager
-def fresh_citus_database(admin_url: str, prefix: str = "whodid_bench_citus", keep: bool = False):
+def fresh_citus_database(admin_url: str, prefix: str = "whodid_bench_citus", keep: bool = False,
+                         tree: Path | None = None):
     """A new database on the Citus cluster of `admin_url`, migrated (so its
-    tables are distributed by person, db/migrations/0013_citus.sql)."""
+    tables are distributed by person, db/migrations/0013_citus.sql) by this
+    working tree or by the code in `tree`."""
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     asyncio.run(_citus_create(admin_url, name))
     url = f"{admin_url.rpartition('/')[0]}/{name}"
     try:
-        migrate(url)
+        migrate(url, tree)
         yield url
     finally:
         if not keep:

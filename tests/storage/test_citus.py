@@ -20,6 +20,7 @@ import pytest
 from app.ingest.identity import person_id_for
 from app.ingest.retry import RETRYABLE
 from app.storage import cluster
+from app.storage.events import Flush, resolve_and_insert
 from app.ingest.validation import EventIn
 from tests.support.database import CITUS_TOOL, CITUS_URL
 
@@ -114,6 +115,41 @@ async def test_an_idempotency_key_is_one_event_whichever_shards_race_for_it(serv
         count = await conn.fetchval("SELECT count(*) FROM events WHERE project_id = $1", project.id)
     assert count == 1 and len(stored) == 1
     assert sum(not r.duplicate for r in results) == 1
+
+
+def _keyed_flush(project_id: uuid.UUID, identity: str, key: str) -> Flush:
+    now = datetime.now(timezone.utc)
+    return Flush(project_id, [identity], [person_id_for(project_id, identity)], [uuid.uuid4()], [identity], ["Paid"],
+                 ['{"amount": 1}'], [None], [now], [now], [key])
+
+
+@pytest.mark.parametrize("first_commits", [True, False])
+async def test_a_key_claimed_by_a_flush_in_progress_waits_for_it(services, project, first_commits):
+    # The keys' gate is idempotency_keys, distributed by key (claimed with ON
+    # CONFLICT DO NOTHING on the key's shard, app/storage/events.py). Two flushes of the same key on two connections (persons on any shards):
+    # the later one waits in its first statement; if the first commits, the
+    # key is not the later one's and its event is not inserted (a duplicate:
+    # the writer then finds the stored one); if the first rolls back, the key
+    # and the event are the later one's.
+    async with services.pool.acquire() as first, services.pool.acquire() as later:
+        first_tx, later_tx = first.transaction(), later.transaction()
+        await first_tx.start()
+        mine = await resolve_and_insert(first, _keyed_flush(project.id, "buyer-1", "order-7"))
+        assert len(mine.inserted) == 1
+        await later_tx.start()
+        racing = asyncio.create_task(resolve_and_insert(later, _keyed_flush(project.id, "buyer-2", "order-7")))
+        await asyncio.sleep(0.5)
+        assert not racing.done()  # waiting for the first's uncommitted key
+        await (first_tx.commit() if first_commits else first_tx.rollback())
+        theirs = await racing
+        assert len(theirs.inserted) == (0 if first_commits else 1)
+        await later_tx.commit()
+        stored = await first.fetch("SELECT identity FROM events WHERE project_id = $1", project.id)
+        keys = await first.fetchval("SELECT count(*) FROM idempotency_keys WHERE project_id = $1", project.id)
+    assert [r[0] for r in stored] == ["buyer-1" if first_commits else "buyer-2"] and keys == 1
+    # Sent again through the writer: a duplicate, the stored event found.
+    again = await services.ingest.record_event(project.id, EventIn("buyer-3", "Paid", {"amount": 1}, id="order-7"))
+    assert again.duplicate and again.event.identity == ("buyer-1" if first_commits else "buyer-2")
 
 
 async def test_a_new_identity_is_one_person_whichever_flushes_race_for_it(services, project):
