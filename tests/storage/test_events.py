@@ -30,34 +30,38 @@ def flush_of(project_id: uuid.UUID, events: list[tuple[str, str | None]],
     )
 
 
-async def test_an_identity_created_by_a_concurrent_flush_is_resolved_in_the_same_transaction(services, project):
-    pool = services.pool
+async def race(pool, project_id: uuid.UUID, racer_person: uuid.UUID, events: list[tuple[str, str | None]]):
+    """An earlier flush creates "racer" (on `racer_person`) and has not
+    committed when a later flush of `events` starts: the later one's INSERT of
+    "racer" waits for the earlier one, which then commits. The later flush's
+    Resolved, once it committed too."""
     earlier = await pool.acquire()
     later = await pool.acquire()
     try:
-        # The earlier flush creates "racer" on a person of its own, not committed yet.
-        racer_person = uuid.uuid4()
         first = earlier.transaction()
         await first.start()
-        await resolve_and_insert(earlier, flush_of(project.id, [("racer", None)], {"racer": racer_person}))
-        # The later flush's statement started before that commit: its INSERT of
-        # "racer" waits for the earlier one and then skips it.
+        await resolve_and_insert(earlier, flush_of(project_id, [("racer", None)], {"racer": racer_person}))
         second = later.transaction()
         await second.start()
-        events = [("racer", None), ("fresh", None), ("racer", None)]
-        task = asyncio.create_task(resolve_and_insert(later, flush_of(project.id, events)))
+        task = asyncio.create_task(resolve_and_insert(later, flush_of(project_id, events)))
         await asyncio.sleep(0.3)
-        assert not task.done()
+        assert not task.done()  # waiting for the earlier flush's "racer"
         await first.commit()
         resolved = await task
         await second.commit()
+        return resolved
     finally:
         await pool.release(earlier)
         await pool.release(later)
+
+
+async def test_an_identity_created_by_a_concurrent_flush_is_resolved_in_the_same_transaction(services, project):
+    racer_person = uuid.uuid4()
+    resolved = await race(services.pool, project.id, racer_person, [("racer", None), ("fresh", None), ("racer", None)])
     assert resolved.person_of == {"racer": racer_person, "fresh": person_id_for(project.id, "fresh")}
     assert resolved.created == {"fresh"}
     assert len(resolved.inserted) == 3
-    async with pool.acquire() as conn:
+    async with services.pool.acquire() as conn:
         stored = await conn.fetch(
             "SELECT identity, person_id, count(*) AS n FROM events WHERE project_id = $1 GROUP BY 1, 2", project.id)
     assert {(r["identity"], r["person_id"], r["n"]) for r in stored} == {
@@ -67,26 +71,10 @@ async def test_an_identity_created_by_a_concurrent_flush_is_resolved_in_the_same
 async def test_a_key_repeated_by_a_raced_identity_is_stored_once(services, project):
     """The raced identity's events go in a second statement: an idempotency key
     the first one stored for another identity of the batch is a duplicate there."""
-    pool = services.pool
-    earlier = await pool.acquire()
-    later = await pool.acquire()
-    try:
-        first = earlier.transaction()
-        await first.start()
-        await resolve_and_insert(earlier, flush_of(project.id, [("racer", None)]))
-        second = later.transaction()
-        await second.start()
-        task = asyncio.create_task(resolve_and_insert(later, flush_of(project.id, [("racer", "k-1"), ("fresh", "k-1")])))
-        await asyncio.sleep(0.3)
-        await first.commit()
-        resolved = await task
-        await second.commit()
-    finally:
-        await pool.release(earlier)
-        await pool.release(later)
+    resolved = await race(services.pool, project.id, uuid.uuid4(), [("racer", "k-1"), ("fresh", "k-1")])
     assert set(resolved.person_of) == {"racer", "fresh"}
     assert len(resolved.inserted) == 1
-    async with pool.acquire() as conn:
+    async with services.pool.acquire() as conn:
         keyed = await conn.fetchval(
             "SELECT count(*) FROM events WHERE project_id = $1 AND idempotency_key = 'k-1'", project.id)
     assert keyed == 1
