@@ -94,7 +94,10 @@ def clusters():
         _as_owner([str(BIN / "createdb"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "whodid"])
         asyncio.run(prepare_database(primary.url("whodid"), Settings()))
         _as_owner([str(BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-                   "-D", str(replica.folder), "-R", "-X", "stream"])
+                   "-D", str(replica.folder), "-R", "-X", "stream",
+                   # An immediate checkpoint: a spread one paces its writes over
+                   # checkpoint_timeout × checkpoint_completion_target (~4.5 min).
+                   "-c", "fast"])
         # Conflicts cancel at once (nothing delays replay for a standby query).
         _configure(replica.folder, replica.port, root,
                    "max_standby_streaming_delay = 0\nhot_standby_feedback = off\n")
