@@ -20,7 +20,7 @@ import os
 import orjson
 
 from . import common, generate
-from .reports import Client, cached_latency, iso, load, requests
+from .reports import Client, cached_latency, iso, requests
 
 TRENDS_QUERY = """query($i: TrendsInput!) { trends(input: $i) {
   series { index event math breakdownValue total points { start value } } computedAt cached } }"""
@@ -58,7 +58,7 @@ def main() -> None:
     results: dict[tuple[str, str], list[common.WrkResult]] = {}
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(common.fresh_database("whodid_bench_cached"))
-        asyncio.run(load(url, ds, name))
+        asyncio.run(generate.load_database(url, ds, name))
         keys = orjson.loads(os.popen(f"DATABASE_URL={url} {common.VENV_BIN / 'whodid'} project rotate-keys {name}"
                                      " --json").read())
         servers = []

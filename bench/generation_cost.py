@@ -39,5 +39,10 @@ async def run(url):
     print(f"a bare pool.fetchval('SELECT 1'): {statistics.median(rounds):.0f} us")
     await r.close(); await pool.close()
 
-with common.fresh_database("whodid_bench_gen") as url:
-    asyncio.run(run(url))
+def main() -> None:
+    with common.fresh_database("whodid_bench_gen") as url:
+        asyncio.run(run(url))
+
+
+if __name__ == "__main__":
+    main()
