@@ -224,7 +224,7 @@ class Writer:
         identities = sorted({ev.identity for _, it in items if isinstance(it, EventWrite) for ev in it.events}
                             | {it.identity for _, it in items if isinstance(it, PropertyWrite)})
         events = [ev for _, it in items if isinstance(it, EventWrite) for ev in it.events]
-        # One round trip: identities resolved (and created), events inserted.
+        # Identities resolved (and created), events inserted: one round trip as a rule.
         resolved = await event_store.resolve_and_insert(conn, event_store.Flush(
             project_id, identities, [person_id_for(project_id, i) for i in identities],
             [e.id for e in events], [e.identity for e in events], [e.name for e in events],

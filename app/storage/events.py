@@ -110,6 +110,17 @@ class Flush:
     received: list[datetime]
     keys: list[str | None]
 
+    def part(self, identities: list[int], events: list[int]) -> "Flush":
+        """The flush of the identities and the events at these indexes (in
+        the order given)."""
+        return Flush(
+            self.project_id, [self.identities[n] for n in identities], [self.new_person_ids[n] for n in identities],
+            [self.ids[n] for n in events], [self.event_identities[n] for n in events],
+            [self.names[n] for n in events], [self.properties_json[n] for n in events],
+            [self.revenues[n] for n in events], [self.timestamps[n] for n in events],
+            [self.received[n] for n in events], [self.keys[n] for n in events],
+        )
+
 
 @dataclass(slots=True)
 class Resolved:
@@ -123,19 +134,19 @@ class Resolved:
 
 
 async def resolve_and_insert(conn: asyncpg.Connection, flush: Flush, persons: IdentityCache | None = None) -> Resolved:
-    """In one round trip: the person each of the flush's identities resolves
-    to, creating an unidentified person (its `new_person_ids`) for each
-    unknown one; the identities so created; and the events inserted in the
-    given order. Events whose idempotency key exists already (or repeats in
+    """In one round trip (more only when concurrent flushes create some of
+    its new identities meanwhile, _RACE_ROUNDS): the person each of the
+    flush's identities resolves to, creating an unidentified person (its
+    `new_person_ids`) for each unknown one; the identities so created; and
+    the events inserted in the given order. Events whose idempotency key exists already (or repeats in
     the batch) are skipped, and so are events of an identity missing from the
     returned map (see above). `persons`: the identities' persons the writer
     holds, used and filled on Citus only."""
     if cluster.on_citus(conn):
         return await _resolve_and_insert_distributed(conn, flush, persons)
     resolved = Resolved({}, set(), {})
-    f: Flush | None = flush
+    f = flush
     for _ in range(_RACE_ROUNDS):
-        assert f is not None
         rows = await conn.fetch(
             _RECORD_SQL, f.project_id, f.identities, f.new_person_ids, f.ids, f.event_identities, f.names,
             f.properties_json, f.revenues, f.timestamps, f.received, f.keys,
@@ -147,9 +158,11 @@ async def resolve_and_insert(conn: asyncpg.Connection, flush: Flush, persons: Id
                     resolved.created.add(identity)
             else:
                 resolved.inserted[event_id] = (seq, person_id)
-        f = _unresolved_part(f, resolved.person_of)
-        if f is None:
+        if len(resolved.person_of) == len(flush.identities):
             break
+        left = [n for n, identity in enumerate(f.identities) if identity not in resolved.person_of]
+        names = {f.identities[n] for n in left}
+        f = f.part(left, [n for n, identity in enumerate(f.event_identities) if identity in names])
     return resolved
 
 
@@ -158,27 +171,11 @@ async def resolve_and_insert(conn: asyncpg.Connection, flush: Flush, persons: Id
 # before it started; left unresolved after them, the caller rolls the whole
 # flush back and runs it again. Rolling back at the first race redid a whole
 # group of up to 2,000 events: three clients sending 1,000-event batches with
-# overlapping new identities into two workers' writers retried 18-28 of
-# 90-120 flushes, and an occasional batch failed UNAVAILABLE after the
-# writer's eight attempts (docs/benchmarks.md §7).
+# overlapping new identities into two workers' writers ran 33-34 of 60
+# flushes again from the start, and through HTTP 42 + 36 batches were
+# refused UNAVAILABLE after the writer's eight attempts (docs/benchmarks.md
+# §18.1, §18.8).
 _RACE_ROUNDS = 3
-
-
-def _unresolved_part(flush: Flush, person_of: dict[str, uuid.UUID]) -> Flush | None:
-    """The flush's identities left out of `person_of` and their events (their
-    order kept), or None when every identity is resolved."""
-    if len(person_of) == len(flush.identities):
-        return None
-    left = [n for n, identity in enumerate(flush.identities) if identity not in person_of]
-    names = {flush.identities[n] for n in left}
-    events = [n for n, identity in enumerate(flush.event_identities) if identity in names]
-    return Flush(
-        flush.project_id, [flush.identities[n] for n in left], [flush.new_person_ids[n] for n in left],
-        [flush.ids[n] for n in events], [flush.event_identities[n] for n in events],
-        [flush.names[n] for n in events], [flush.properties_json[n] for n in events],
-        [flush.revenues[n] for n in events], [flush.timestamps[n] for n in events],
-        [flush.received[n] for n in events], [flush.keys[n] for n in events],
-    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -270,10 +267,11 @@ async def _resolve_and_insert_distributed(
             take.append(n)
     inserted: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
     if take:
+        t = f.part([], take)
         seqs = seqs[:len(take)]
-        people = [person_of[f.event_identities[n]] for n in take]
-        for n, seq, person_id in zip(take, seqs, people):
-            inserted[f.ids[n]] = (seq, person_id)
+        people = [person_of[identity] for identity in t.event_identities]
+        for event_id, seq, person_id in zip(t.ids, seqs, people):
+            inserted[event_id] = (seq, person_id)
         # (Not a COPY: the pool's jsonb codec is text, a binary COPY needs binary;
         # with neither ON CONFLICT nor RETURNING Citus COPYs the rows itself.)
         await conn.execute(
@@ -283,9 +281,8 @@ async def _resolve_and_insert_distributed(
             " FROM unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[],"
             "             $8::numeric[], $9::timestamptz[], $10::timestamptz[], $11::text[])"
             " AS t(id, seq, person, identity, name, props, revenue, ts, received, key)",
-            project_id, [f.ids[n] for n in take], seqs, people, [f.event_identities[n] for n in take],
-            [f.names[n] for n in take], [f.properties_json[n] for n in take], [f.revenues[n] for n in take],
-            [f.timestamps[n] for n in take], [f.received[n] for n in take], [keys[n] for n in take],
+            project_id, t.ids, seqs, people, t.event_identities, t.names, t.properties_json, t.revenues,
+            t.timestamps, t.received, t.keys,
         )
     return Resolved(person_of, created, inserted, generation)
 
