@@ -253,12 +253,8 @@ class ReportService:
             return await self._query_on(self.pool, kind, project_id, work)
         try:
             return await self._query_on(self.read_pool, kind, project_id, work)
-        except asyncpg.SerializationError as exc:
-            # 40001 "canceling statement due to conflict with recovery": the
-            # replica replayed a cleanup the snapshot still needed.
-            self._fallback(kind, "recovery_conflict", exc)
-        except CONNECTION_ERRORS as exc:
-            if _ended_for_recovery_conflict(exc):
+        except (asyncpg.SerializationError, *CONNECTION_ERRORS) as exc:
+            if _recovery_conflict(exc):
                 self._fallback(kind, "recovery_conflict", exc)
             else:
                 self._replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
@@ -372,14 +368,15 @@ class ReportService:
         }
 
 
-def _ended_for_recovery_conflict(exc: BaseException) -> bool:
-    """A connection error caused by the replica ending the session for a
-    recovery conflict. Met between two statements of a computation (idle in
-    its transaction), PostgreSQL does not cancel the statement but ends the
-    session, FATAL 40001 "terminating connection due to conflict with
-    recovery"; leaving the transaction then fails on the closed connection,
-    an InterfaceError whose context is that SerializationError. The replica
-    is up: no reason to stop using it."""
+def _recovery_conflict(exc: BaseException) -> bool:
+    """The replica gave up the computation for a recovery conflict (it
+    replayed a cleanup the snapshot still needed): 40001 "canceling statement
+    due to conflict with recovery" during a statement; met between two
+    statements (idle in its transaction), PostgreSQL ends the session instead,
+    FATAL 40001 "terminating connection due to conflict with recovery", and
+    leaving the transaction then fails on the closed connection, an
+    InterfaceError whose context is that SerializationError. Either way the
+    replica is up: no reason to stop using it."""
     seen: BaseException | None = exc
     for _ in range(5):  # a short chain: the rollback's error, then its cause
         if seen is None:
