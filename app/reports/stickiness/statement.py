@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ...storage.filters import Params
-from ..periods import Period, count_periods_overlapping, period_end, period_start
+from ..periods import Period, count_periods_overlapping, periods_overlapping
 from ..population import population_part
 from ..sql import Statement, person_id_ranges
 from ..trends.statement import event_conditions, period_of
@@ -44,14 +44,9 @@ def period_bounds(from_: datetime, to: datetime, interval: Period) -> list[datet
     (periods.py: the UTC periods of period_of), when 1 <= K <= 64; else None.
     width_bucket(ts, bounds) is then the index (0..K-1) of the period holding
     a ts in [from_, to)."""
-    k = count_periods_overlapping(from_, to, interval)
-    if not 1 <= k <= _MASK_PERIODS:
+    if not 1 <= count_periods_overlapping(from_, to, interval) <= _MASK_PERIODS:
         return None
-    bounds, start = [], period_start(from_, interval)
-    for _ in range(k - 1):
-        start = period_end(start, interval)
-        bounds.append(start)
-    return bounds
+    return [start for start, _ in periods_overlapping(from_, to, interval)[1:]]
 
 
 def periods_counted(q: Statement, spec: StickinessSpec, mask: bool = True) -> str:
