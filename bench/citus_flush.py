@@ -23,8 +23,6 @@ import asyncio
 import collections
 import contextlib
 import json
-import os
-import subprocess
 import sys
 import time
 import uuid
@@ -122,15 +120,13 @@ async def measure(url: str, seconds: float, concurrency: int, keys: bool, profil
 
 def measured(url: str, args, tree: Path | None = None, profile: bool = False) -> dict:
     """measure() in a process of its own, with the code of `tree` (this tree's when None)."""
-    here = Path(__file__).resolve()
-    command = [sys.executable, str(here), "--measure", url, "--seconds", str(args.seconds), "--warmup", str(args.warmup),
+    from bench import common
+
+    command = ["--measure", url, "--seconds", str(args.seconds), "--warmup", str(args.warmup),
                "--concurrency", str(args.concurrency), "--keys" if args.keys else "--no-keys"]
     if profile:
         command.append("--profile")
-    code = tree or here.parent.parent
-    out = subprocess.run(command, cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return common.measured_in_tree(Path(__file__).resolve(), command, tree)
 
 
 def main() -> None:

@@ -259,6 +259,17 @@ def exported_tree(ref: str):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def measured_in_tree(script: Path, args: list[str], tree: Path | None = None) -> dict:
+    """Run the bench file `script` as a script in a process of its own, with
+    the app code of `tree` (an exported_tree; this working tree's when None)
+    on its path, and return the JSON object its last line of output prints:
+    REF's code measured beside this tree's, each in a fresh process."""
+    code = tree or ROOT
+    out = subprocess.run([sys.executable, str(script), *args], cwd=code, env={**os.environ, "PYTHONPATH": str(code)},
+                         check=True, capture_output=True, text=True).stdout
+    return orjson.loads(out.strip().splitlines()[-1])
+
+
 def whodid_servers(stack, compare_ref: str | None, citus: str | None = None, *, workers: int = 2,
                    env: dict | None = None, prefix: str = "whodid_bench") -> list[tuple[str, "Server", str]]:
     """(ref or "", server, database url) for `whodid serve --workers N` of this

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import random
-import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -26,7 +25,7 @@ from pathlib import Path
 
 
 async def _run(url: str, clients: int, batches: int, size: int, seed: int) -> dict:
-    # Imported here: with --compare-ref this runs in a subprocess whose `app` is REF's.
+    # Imported here: with --compare-ref this runs in a process whose `app` is REF's.
     from app.auth import AuthService
     from app.errors import Unavailable
     from app.ingest.service import IngestService
@@ -90,16 +89,6 @@ def _inner(argv: list[str]) -> None:
     print(json.dumps(asyncio.run(_run(url, clients, batches, size, seed))))
 
 
-def _measure(tree: Path, url: str, args: argparse.Namespace, seed: int) -> dict:
-    """One run in a subprocess whose `app` is the tree's."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import runpy; "
-            "sys.argv = [sys.argv[2], *sys.argv[3:]]; runpy.run_path(sys.argv[0], run_name='__inner__')")
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tree), __file__, url, str(args.clients), str(args.batches),
-         str(args.size), str(seed)], check=True, capture_output=True, text=True, cwd=tree).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main() -> None:
     from . import common
 
@@ -111,14 +100,16 @@ def main() -> None:
     parser.add_argument("--compare-ref")
     args = parser.parse_args()
     with ExitStack() as stack:
-        trees = [("this tree", common.ROOT)]
+        trees: list[tuple[str, Path | None]] = [("this tree", None)]
         if args.compare_ref:
             trees.append((args.compare_ref, stack.enter_context(common.exported_tree(args.compare_ref))))
         rows = []
         for n in range(args.rounds):
             for label, tree in trees:
                 url = stack.enter_context(common.fresh_database("whodid_bench_races"))
-                rows.append((n + 1, label, _measure(tree, url, args, seed=n)))
+                rows.append((n + 1, label, common.measured_in_tree(
+                    Path(__file__).resolve(),
+                    ["--inner", url, str(args.clients), str(args.batches), str(args.size), str(n)], tree)))
     print(f"{args.clients} clients x {args.batches} batches of {args.size} events, two writers\n")
     print("| round | code | batches | refused | flushes | flushes run again | seconds | acknowledged = stored |")
     print("|---|---|---|---|---|---|---|---|")
@@ -128,6 +119,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
-elif __name__ == "__inner__":
-    _inner(sys.argv[1:])
+    if sys.argv[1:2] == ["--inner"]:  # one measurement, in the process of common.measured_in_tree
+        _inner(sys.argv[2:])
+    else:
+        main()
