@@ -236,6 +236,25 @@ def tagged_part(q: Statement, matched: str, ranked: str | None) -> str:
     return q.part("tagged", body, materialized=False)
 
 
+def medians_part(q: Statement, tagged: str, median: list[int], per_shard: bool) -> str:
+    """medians(series, rank, start, is_total, median_low, median_high): the
+    MEDIAN series' middle values per period and over the range (is_total),
+    from `tagged`'s rows of those series; percentile_disc ascending and
+    descending (the lower and upper middle, whose mean is the median), or per
+    shard from the shards' counts per value (medians_from_counts_part)."""
+    if per_shard:
+        return medians_from_counts_part(q, tagged, median)
+    return q.part(
+        "medians",
+        f"""SELECT series, rank, start, GROUPING(start) = 1 AS is_total,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
+FROM {tagged}
+WHERE {_among(median)}
+GROUP BY GROUPING SETS ((series, rank, start), (series, rank))""",
+    )
+
+
 def medians_from_counts_part(q: Statement, tagged: str, median: list[int]) -> str:
     """medians(series, rank, start, is_total, median_low, median_high) for a
     Citus cluster, the same as percentile_disc's: `value_counts`, the number
@@ -330,18 +349,8 @@ FROM (SELECT DISTINCT series, rank, person_id FROM {person_periods}) AS d
 GROUP BY series, rank""",
             materialized=own,
         )
-    if median and per_shard:
-        medians = medians_from_counts_part(q, tagged, median)
-    elif median:
-        medians = q.part(
-            "medians",
-            f"""SELECT series, rank, start, GROUPING(start) = 1 AS is_total,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
-FROM {tagged}
-WHERE {_among(median)}
-GROUP BY GROUPING SETS ((series, rank, start), (series, rank))""",
-        )
+    if median:
+        medians = medians_part(q, tagged, median, per_shard)
 
     def joins(alias: str, total: bool) -> tuple[str, str]:
         cols, join = [], []
@@ -495,14 +504,7 @@ FROM {folded}""",
         )
     matched = matched_part(q, spec, median, population, materialized=False)
     tagged = tagged_part(q, matched, ranked)
-    medians = medians_from_counts_part(q, tagged, median) if per_shard else q.part(
-        "medians",
-        f"""SELECT series, rank, start,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
-FROM {tagged}
-GROUP BY GROUPING SETS ((series, rank, start), (series, rank))""",
-    )
+    medians = medians_part(q, tagged, median, per_shard)
     return q.part(
         "answer",
         f"""SELECT f.series, f.rank, f.start, f.is_total, f.events, f.people,

@@ -52,10 +52,11 @@ tagged AS NOT MATERIALIZED (
 SELECT series, 0::bigint AS rank, start, person_id, value FROM matched
 ),
 medians AS (
-SELECT series, rank, start,
+SELECT series, rank, start, GROUPING(start) = 1 AS is_total,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY value) AS median_low,
        percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC) AS median_high
 FROM tagged
+WHERE series IN (2)
 GROUP BY GROUPING SETS ((series, rank, start), (series, rank))
 ),
 answer AS (
