@@ -339,10 +339,10 @@ PLANES_SECOND = f"""INSERT INTO activity_planes AS s (project_id, name, person_i
 {PLANES_UPSERT}"""
 
 
-def _events(offset: int, count: int) -> list[tuple]:
+def _events(offset: int, count: int) -> list[tuple[uuid.UUID, str, datetime, Decimal | None, str]]:
     """(person_id, name, ts, revenue, properties) of `count` CSV events from
     `offset`, in the CSV's (time) order."""
-    out = []
+    out: list[tuple[uuid.UUID, str, datetime, Decimal | None, str]] = []
     with open(f"/tmp/whodid_bench_stmt_{KEEP}/events.csv", newline="") as f:
         rows = csv.reader(f)
         next(rows)

@@ -65,7 +65,13 @@ async def measure(url: str, seconds: float, concurrency: int, keys: bool, profil
     services.start()
     flushes: list[tuple[int, float]] = []
     counting = False
-    services.writer.observers.append(lambda size, elapsed: counting and flushes.append((size, elapsed)))
+    started = 0.0
+
+    def observe(size: int, elapsed: float) -> None:
+        if counting:
+            flushes.append((size, elapsed))
+
+    services.writer.observers.append(observe)
     statements: collections.defaultdict[str, list[float]] = collections.defaultdict(list)
     if profile:
         def logged(record) -> None:
@@ -97,7 +103,6 @@ async def measure(url: str, seconds: float, concurrency: int, keys: bool, profil
             counting, started = True, time.perf_counter()
             cpu_from[:] = [database_cpu(database), own_cpu()]
 
-        started = 0.0
         database = url.rpartition("/")[2]
         cpu_from: list[float] = []
         await asyncio.gather(start_counting(), *(client(n) for n in range(concurrency)))
@@ -143,7 +148,7 @@ def main() -> None:
     ap.add_argument("--compare-ref", default=None, metavar="REF")
     ap.add_argument("--warmup", type=float, default=3, help="seconds of load before the measured ones")
     args = ap.parse_args()
-    rows = []
+    rows: list[list[int | float | str]] = []
     with contextlib.ExitStack() as stack:
         plain = stack.enter_context(common.fresh_database("whodid_bench_citus2"))
         citus = stack.enter_context(common.fresh_citus_database(args.citus, "whodid_bench_citus2_c"))
@@ -155,7 +160,7 @@ def main() -> None:
         for r in range(args.rounds):
             results = {name: measured(url, args, code, args.profile and name != "plain") for name, url, code in sides}
             plain_rate = max(results["plain"]["events/s"], 1)
-            row = [r + 1]
+            row: list[int | float | str] = [r + 1]
             for name, _, _ in sides:
                 res = results[name]
                 cpu = res["server us"] + res["client us"]

@@ -321,11 +321,11 @@ def trends(con, series: list[dict], from_: datetime, to: datetime, interval: str
     unit = interval.lower()
     branches = []
     for i, s in enumerate(series):
-        value = _numeric(f"e.properties -> '$.\"{s['property']}\"'") if s.get("property") else "NULL"
+        amount = _numeric(f"e.properties -> '$.\"{s['property']}\"'") if s.get("property") else "NULL"
         bvalue = _text(f"p.properties -> '$.\"{person_property}\"'") if person_property else "NULL"
         branches.append(
             f"SELECT {i} AS series, e.person_id, date_trunc('{unit}', e.ts) AS start,"
-            f" CAST({value} AS DECIMAL(38, 10)) AS value, CAST({bvalue} AS VARCHAR) AS bvalue"
+            f" CAST({amount} AS DECIMAL(38, 10)) AS value, CAST({bvalue} AS VARCHAR) AS bvalue"
             f" FROM events e JOIN persons p ON p.id = e.person_id"
             f" WHERE e.name = '{s['event']}' AND e.ts >= $from AND e.ts < $to")
     sql = f"""

@@ -143,7 +143,19 @@ def run_one(label: str, server: common.Server, url: str, first: generate.Dataset
 
     print(f"  sending {len(second.events):,} more into a second project, reporting meanwhile ...", flush=True)
     done = threading.Event()
-    sender = threading.Thread(target=lambda: (send_all(server.port, two["writeKey"], batches(second)), done.set()))
+    failed: list[Exception] = []
+
+    def send_second() -> None:
+        # done set even when a batch fails (send_all raises): the loop below
+        # ends, and the failure is raised here once the thread is joined.
+        try:
+            send_all(server.port, two["writeKey"], batches(second))
+        except Exception as e:
+            failed.append(e)
+        finally:
+            done.set()
+
+    sender = threading.Thread(target=send_second)
     sender.start()
     reporter = reports.Client(server.port, two["readKey"])
     time.sleep(2)
@@ -152,6 +164,8 @@ def run_one(label: str, server: common.Server, url: str, first: generate.Dataset
         if len(run.during) % 20 == 0 or run.during[-1] is None:
             print(f"  during: {len(run.during)} funnels, the last {_s(run.during[-1])}", flush=True)
     sender.join()
+    if failed:
+        raise failed[0]
 
     asyncio.run(_vacuum_analyze(url))
     for kind in ("funnel", "cohort", "revenue"):

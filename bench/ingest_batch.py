@@ -136,7 +136,8 @@ def main() -> None:
 
     copy_case = "raw COPY (2 connections)"
     results: dict[str, list] = {copy_case: []}
-    durability, rss_peak = [], {}
+    durability: list[str] = []
+    rss_peak: dict[str, list[float]] = {}  # case: the highest RSS of each worker over the rounds, MB
     cpu_per_event: dict[str, list[dict[str, float]]] = {}
     with contextlib.ExitStack() as stack:
         servers = common.whodid_servers(stack, args.compare_ref, args.citus)
@@ -155,19 +156,19 @@ def main() -> None:
                     run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durability, rss_peak)
 
     copy_rate = common.median(results[copy_case])
-    rows = [[copy_case, copy_rate, "1.00", "-", "-", "-", "-", "-"]]
+    table_rows = [[copy_case, copy_rate, "1.00", "-", "-", "-", "-", "-"]]
     for name in results:
         if name == copy_case:
             continue
         rate = common.median([r for r, _ in results[name]])
         res = [x for _, x in results[name]]
-        rows.append([name, rate, f"{rate / copy_rate:.2f}", common.median([r.p50_ms for r in res]),
-                     common.median([r.p99_ms for r in res]), sum(r.non2xx + r.socket_errors for r in res),
-                     " / ".join(f"{v:.0f}" for v in rss_peak[name]), ", ".join(r.extra["spread"] for r in res)])
+        table_rows.append([name, rate, f"{rate / copy_rate:.2f}", common.median([r.p50_ms for r in res]),
+                           common.median([r.p99_ms for r in res]), sum(r.non2xx + r.socket_errors for r in res),
+                           " / ".join(f"{v:.0f}" for v in rss_peak[name]), ", ".join(r.extra["spread"] for r in res)])
     print(f"\n{BATCH} events per call, {args.connections} keep-alive connections (wrk -t2), {args.seconds:.0f} s per"
           f" run, median of {args.rounds} round(s); ratio = events/s / raw COPY events/s")
     print(common.table(["case", "events/s", "ratio to COPY", "p50 ms per call", "p99 ms per call", "errors",
-                        "peak RSS MB per worker", "connections per worker, each round"], rows))
+                        "peak RSS MB per worker", "connections per worker, each round"], table_rows))
     print("\ndurability (events counted in PostgreSQL afterwards):")
     for line in durability:
         print("  " + line)
@@ -195,7 +196,7 @@ def run_batch(name, server, db, lua, rnd, args, results, cpu_per_event, durabili
     before = common.postmaster_started()
     workers = server.workers()
     # Which worker holds which of wrk's connections, sampled once they are all open.
-    spread: list[int] = []
+    spread: list[int | str] = []
     sampler = threading.Timer(min(2.0, args.seconds / 2),
                               lambda: spread.extend(common.connections_by_worker(workers, server.port)))
     sampler.start()

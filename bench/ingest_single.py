@@ -140,7 +140,8 @@ def main() -> None:
         for rnd in range(args.rounds):
             run = f"r{rnd}"
             base = int(time.time()) - 40 * 86400
-            cases = []
+            # (name, server, wrk script, path, database url and project id: None for the bare server)
+            cases: list[tuple[str, common.Server, str, str, str | None, str | None]] = []
             if args.only != "graphql":
                 cases.append(("bare GET /e", bare, BARE_GET_LUA, "/e", None, None))
             # ABBA: the servers' order alternates by round, so that neither always

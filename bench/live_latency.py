@@ -34,7 +34,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,15 +59,15 @@ class _Frames(asyncio.Protocol):
     machine as little as possible: the server shares its CPUs with them).
     Server frames are unmasked; every frame is stamped when its bytes arrive."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.buffer = bytearray()
         self.messages: asyncio.Queue = asyncio.Queue()
-        self.transport = None
-        self.on_text = None  # fast path once subscribed: fn(arrival time, text)
+        self.transport: asyncio.Transport | None = None
+        self.on_text: Callable[[float, bytes], None] | None = None  # fast path once subscribed: fn(arrival time, text)
         self.closed = asyncio.get_event_loop().create_future()
 
-    def connection_made(self, transport):
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream connection's (asyncio types it as the base)
 
     def connection_lost(self, exc):
         if not self.closed.done():
@@ -113,21 +115,40 @@ class _Frames(asyncio.Protocol):
         self.transport.write(header + mask + masked)
 
 
+class _Handshake(asyncio.Protocol):
+    """The connection until the server's answer to the upgrade: `head`
+    resolves with that answer; what came after it stays in `received`."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.head: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        end = self.received.find(b"\r\n\r\n")
+        if end >= 0 and not self.head.done():
+            self.head.set_result(bytes(self.received[:end + 4]))
+            del self.received[:end + 4]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.head.done():
+            self.head.set_exception(asyncio.IncompleteReadError(bytes(self.received), None))
+
+
 async def _open(url: str) -> _Frames:
     host, port = url.removeprefix("http://").split(":")
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.create_connection(lambda: asyncio.StreamReaderProtocol(reader), host, int(port))
+    transport, handshake = await loop.create_connection(_Handshake, host, int(port))
     key = "dGhlIHNhbXBsZSBub25jZQ=="
     transport.write((f"GET /graphql HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                      f"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n").encode())
-    head = await reader.readuntil(b"\r\n\r\n")
+    head = await handshake.head
     assert head.startswith(b"HTTP/1.1 101"), head
     frames = _Frames()
     transport.set_protocol(frames)
     frames.connection_made(transport)
-    rest = bytes(reader._buffer)  # anything that came with the handshake
+    rest = bytes(handshake.received)  # anything that came with the handshake
     if rest:
         frames.data_received(rest)
     return frames
@@ -217,7 +238,7 @@ def subscribers_main(url: str, key: str, candidates: int, total: int, ready_q, k
 # ------------------------------------------------------------------ commit probe (child process)
 
 def probe_main(dsn: str, project_hex: str, ready_q, out_q, stop_evt) -> None:
-    async def main():
+    async def main() -> None:
         commits: dict[int, float] = {}
         by_id: dict[str, float] = {}  # events that travelled by id: resolved at the end
 
@@ -260,19 +281,19 @@ async def send_all(url: str, key: str, rate: float, total: int, batch: int,
 
     async def one(n: int, first: int) -> None:
         nonlocal failures
-        events = [{"identity": f"bench-{i % 200}", "name": "Bench", "properties": {"i": i}}
-                  for i in range(first, min(first + batch, total))]
+        numbers = range(first, min(first + batch, total))
+        events = [{"identity": f"bench-{i % 200}", "name": "Bench", "properties": {"i": i}} for i in numbers]
         if batch == 1:
             body = {"query": RECORD, "variables": {"input": events[0]}}
         else:
             body = {"query": RECORD_MANY, "variables": {"input": events}}
         now = time.monotonic()
-        for e in events:
-            sent[e["properties"]["i"]] = now
+        for i in numbers:
+            sent[i] = now
         response = await clients[n % connections].post("/graphql", json=body, headers=headers)
         now = time.monotonic()
-        for e in events:
-            acked[e["properties"]["i"]] = now
+        for i in numbers:
+            acked[i] = now
         if response.status_code != 200 or "errors" in response.json():
             failures += 1
 

@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import os
 import pickle
 import shutil
@@ -46,13 +47,18 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import asyncpg
 
 from . import common, duckdb_reports, generate, reports
+
+if TYPE_CHECKING:  # not imported when run: a tree exported at an earlier commit may not have it
+    from app.reports.contract import ReportKind
 
 KINDS = ("funnel", "cohort", "revenue", "trends", "stickiness", "lifecycle", "paths")
 # The reports on the report contract (app/reports/contract.py): statement by
@@ -91,12 +97,13 @@ TREND_BREAKDOWN = "Variant"
 STICKY_EVENT, STICKY_INTERVAL = "Logged In", "WEEK"
 
 
-def _contract_specs(start: datetime, end: datetime, kinds: tuple[str, ...]) -> dict:
+def _contract_specs(start: datetime, end: datetime,
+                    kinds: tuple[str, ...]) -> dict[str, tuple[ReportKind[Any, Any], Any]]:
     """{report: (ReportKind, spec)} of the contract's reports among `kinds`
     (imported only when asked: an earlier tree may not have them)."""
     from app.reports.periods import Period
 
-    out = {}
+    out: dict[str, tuple[ReportKind[Any, Any], Any]] = {}
     if "trends" in kinds:
         from app.reports.trends import TRENDS, BreakdownSpec, SeriesSpec, TrendMath, TrendsSpec
 
@@ -126,6 +133,14 @@ def _cohort_statement(cohort_mod, project_id: uuid.UUID, cspec) -> tuple[str, li
     return cohort_mod.cohort_sql(cspec), cohort_mod.cohort_params(project_id, cspec)
 
 
+def _revenue_statement(revenue_mod, project_id: uuid.UUID, rspec, start: datetime, end: datetime) -> tuple[str, list]:
+    """The revenue statement: by its ReportKind (the revenue package, issue 11
+    point 3), or (a tree from before it, --compare-ref) by revenue_sql."""
+    if hasattr(revenue_mod, "REVENUE"):
+        return revenue_mod.REVENUE.build(project_id, rspec)
+    return revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT]
+
+
 def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10,
           kinds: tuple[str, ...] = KINDS) -> dict[str, tuple[str, list]]:
     """{report: (sql, params)}: each statement as the server builds it."""
@@ -135,11 +150,8 @@ def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10
     out = {
         "funnel": funnel_mod.build_query(project_id, fspec),
         "cohort": _cohort_statement(cohort_mod, project_id, cspec),
+        "revenue": _revenue_statement(revenue_mod, project_id, rspec, start, end),
     }
-    if hasattr(revenue_mod, "REVENUE"):  # the revenue package (issue 11 point 3)
-        out["revenue"] = revenue_mod.REVENUE.build(project_id, rspec)
-    else:  # a tree from before it (--compare-ref)
-        out["revenue"] = (revenue_mod.revenue_sql(rspec), [project_id, start, end, reports.SEGMENT])
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():
         out[kind] = report.build(project_id, spec)
     return out
@@ -188,7 +200,7 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
     from app.storage.pool import connect
 
     fspec, cspec, rspec = _specs(start, end, limit)
-    compute = {
+    compute: dict[str, Callable[[asyncpg.Connection], Awaitable[object]]] = {
         "funnel": lambda c: funnel_mod.compute_funnel(c, project_id, fspec, with_people=True),
         "cohort": lambda c: cohort_mod.compute_cohort(c, project_id, cspec, COMPUTED_AT),
         "revenue": lambda c: revenue_mod.compute_revenue(c, project_id, rspec),
@@ -200,7 +212,7 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
         return report.assemble(await c.fetch(sql, *params), spec, COMPUTED_AT)
 
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():
-        compute[kind] = lambda c, report=report, spec=spec: contract(c, report, spec)
+        compute[kind] = functools.partial(contract, report=report, spec=spec)
     conn = await connect(url)
     out = {}
     try:
@@ -221,17 +233,24 @@ def _unpack(statement: tuple[str, list]) -> list:
     return [sql, *params]
 
 
+class Emitted(TypedDict):
+    """What emit pickles: {report: (sql, params)}, {report: its own settings}, {report: plain answer}."""
+    statements: dict[str, tuple[str, list]]
+    settings: dict[str, str | None]
+    answers: dict
+
+
 def emit(args) -> None:
     """Subprocess side of --compare-ref (run inside the exported tree): pickle
     the statements and the answers of this tree to args.emit."""
     project_id, start, end = uuid.UUID(args.project), generate.START, generate.END
     kinds = tuple(args.reports.split(","))
-    out = {"statements": build(project_id, start, end, args.limit, kinds), "settings": settings(),
-           "answers": asyncio.run(answers(args.url, project_id, start, end, args.limit, kinds))}
+    out: Emitted = {"statements": build(project_id, start, end, args.limit, kinds), "settings": settings(),
+                    "answers": asyncio.run(answers(args.url, project_id, start, end, args.limit, kinds))}
     Path(args.emit).write_bytes(pickle.dumps(out))
 
 
-def ref_statements(ref: str, url: str, project_id: uuid.UUID, limit: int, kinds: tuple[str, ...]) -> dict:
+def ref_statements(ref: str, url: str, project_id: uuid.UUID, limit: int, kinds: tuple[str, ...]) -> Emitted:
     """{"statements": ..., "answers": ...} of the code at git `ref`: this file
     copied into the exported tree and run there (its app/, its bench/)."""
     with common.exported_tree(ref) as tree, tempfile.NamedTemporaryFile(suffix=".pickle") as out:
@@ -337,9 +356,9 @@ def dataset(events: int, seed: int, keep: str | None, read_only: bool = False):
     project_id = generate.generate(people=1, seed=seed).project_id  # the same id at any size
     if keep is None:
         with common.fresh_database("whodid_bench_stmt") as url, \
-                tempfile.TemporaryDirectory(prefix="whodid-stmt-") as folder:
+                tempfile.TemporaryDirectory(prefix="whodid-stmt-") as tmp:
             ds = generate.generate(events=events, seed=seed)
-            paths = generate.write_csv(ds, Path(folder))
+            paths = generate.write_csv(ds, Path(tmp))
             asyncio.run(_load(url, ds, marker))
             del ds
             yield url, project_id, paths
@@ -478,7 +497,7 @@ def main() -> None:
             from app.storage.pool import connect
 
             conn = await connect(url)
-            out = {k: {"whodid": [], "ref": [], "duckdb": []} for k in kinds}
+            out: dict[str, dict[str, list[float]]] = {k: {"whodid": [], "ref": [], "duckdb": []} for k in kinds}
             try:
                 for rnd in range(args.rounds):
                     for kind in kinds:
