@@ -30,8 +30,12 @@ cut after a part and counted, and the floor of reading the steps' entries):
   (step, segment, duration) under segstats' grouping (answer compared with
   now's);
 - counts_only: the report without the duration statistics (the people per
-  step and segment only: what DuckDB's statement computes; its answer is
-  compared with DuckDB's).
+  step and segment only: what DuckDB's counts-only statement computes; its
+  answer is compared with DuckDB's).
+
+The DuckDB figure here is the counts-only yardstick
+(duckdb_reports.funnel_counts), as in docs/benchmarks.md §11; bench.statements
+times the whole answer (duckdb_reports.funnel, §19.1).
 
     .venv/bin/python -m bench.funnel_shapes --db whodid_bench_stmt_NAME[,...] \\
         --csv /tmp/whodid_bench_stmt_NAME [--shapes now,scans,best,chains,counts_only] [--rounds 3] [--runs 3]
@@ -134,8 +138,8 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
     con = duckdb_reports.connect({n: csv / f"{n}.csv" for n in ("events", "persons", "property_changes")})
 
     def duck():
-        return duckdb_reports.funnel(con, reports.FUNNEL_STEPS, generate.START, generate.END, reports.WINDOW,
-                                     reports.SEGMENT, limit)
+        return duckdb_reports.funnel_counts(con, reports.FUNNEL_STEPS, generate.START, generate.END,
+                                            reports.WINDOW, reports.SEGMENT, limit)
 
     reference: dict[int, list] = {}
 
