@@ -232,11 +232,11 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():
         compute[kind] = functools.partial(contract, report=report, spec=spec)
     conn = await connect(url)
-    out = {}
+    out: dict[str, Any] = {}
     try:
         for kind in kinds:
             if kind == "funnel_counts":  # the funnel's answer (KINDS' order: funnel first)
-                out[kind] = out["funnel"] if "funnel" in out else _plain(await _funnel_answer(conn, compute))
+                out[kind] = out["funnel"] if "funnel" in out else await _funnel_answer(conn, compute)
                 continue
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 await conn.execute(REPORT_SETTINGS, "900000")
