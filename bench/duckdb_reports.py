@@ -9,6 +9,13 @@ Same semantics, written for DuckDB:
   here, so no event can be matched twice in a chain.) Segments: the property
   of the chain's step-0 event (a JSON string as its text), the `limit` values
   with most people (ties: value ascending), the rest folded into null.
+  `funnel` computes the whole answer whodid's statement computes (the
+  duration statistics of timeFromPrevious per step and segment and overall,
+  and the people, droppedOff and conversions), all in DuckDB SQL;
+  `funnel_counts` is the earlier yardstick, the people per step and segment
+  only (docs/benchmarks.md §11 and §19.1). The segments' comparisons
+  (significance) are left out: whodid computes them in Python after its
+  statement.
 - cohort: t0 = the first cohortEvent ever; rows by the ISO week (or day, month)
   of t0 in [from, to); cell n = people with a returnEvent in [t0 + nB, t0 + (n+1)B).
 - revenue: sums of Revenue (DECIMAL, exact) in [from, to), per calendar month,
@@ -33,8 +40,105 @@ CREATE OR REPLACE TABLE property_changes AS
   FROM read_csv('{property_changes}', header = true, all_varchar = true);
 """
 
-# $text(json): a JSON string is its own text, any other value its JSON text.
+# The funnel's whole answer (DESIGN.md §5 Funnel), as whodid's statement
+# computes it: the chains as in FUNNEL_COUNTS_SQL but with their times, then
+# per (segment, step k >= 1) and per step overall the statistics of
+# timeFromPrevious over the chains that reached k (d = t_k - t_{k-1}, in µs
+# then seconds): count, mean, median (quantile_cont 0.5: the mean of the two
+# middle values on an even count), p90 (quantile_cont 0.9: linear
+# interpolation at (n - 1) * 0.9, numpy's default) and the histogram, a bucket
+# holding (previous bound, bound]; and the people, droppedOff, conversions and
+# conversionRate. One row per group (GROUPING 1: everyone), its steps' figures
+# as lists by step.
 FUNNEL_SQL = """
+WITH ev AS (
+    SELECT person_id, ts, seq, name, properties FROM events
+    WHERE name IN ($s0, $s1, $s2, $s3) AND ts >= $from AND ts < $to
+),
+starts AS (
+    SELECT person_id, ts AS t0, seq AS seq0,
+           CASE WHEN json_type(properties -> $prop) = 'VARCHAR' THEN properties ->> $prop
+                ELSE CAST(properties -> $prop AS VARCHAR) END AS sv
+    FROM ev WHERE name = $s0
+),
+e1 AS (SELECT person_id, ts FROM ev WHERE name = $s1),
+e2 AS (SELECT person_id, ts FROM ev WHERE name = $s2),
+e3 AS (SELECT person_id, ts FROM ev WHERE name = $s3),
+c1 AS (
+    SELECT s.*, CASE WHEN e.ts <= s.t0 + to_seconds($window) THEN e.ts END AS t1
+    FROM starts s ASOF LEFT JOIN e1 e ON s.person_id = e.person_id AND e.ts >= s.t0
+),
+c2 AS (
+    SELECT c.*, CASE WHEN c.t1 IS NOT NULL AND e.ts <= c.t0 + to_seconds($window) THEN e.ts END AS t2
+    FROM c1 c ASOF LEFT JOIN e2 e ON c.person_id = e.person_id AND e.ts >= coalesce(c.t1, c.t0)
+),
+c3 AS (
+    SELECT c.*, CASE WHEN c.t2 IS NOT NULL AND e.ts <= c.t0 + to_seconds($window) THEN e.ts END AS t3
+    FROM c2 c ASOF LEFT JOIN e3 e ON c.person_id = e.person_id AND e.ts >= coalesce(c.t2, c.t0)
+),
+chains AS (
+    SELECT person_id, sv, t0, t1, t2, t3,
+           1 + (t1 IS NOT NULL)::INT + (t2 IS NOT NULL)::INT + (t3 IS NOT NULL)::INT AS level
+    FROM c3
+    QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY level DESC, t0, seq0) = 1
+),
+kept AS (
+    SELECT sv FROM chains WHERE sv IS NOT NULL GROUP BY sv ORDER BY count(*) DESC, sv LIMIT $limit
+),
+segmented AS (
+    SELECT k.sv AS segment, c.level, c.t0, c.t1, c.t2, c.t3 FROM chains c LEFT JOIN kept k ON k.sv = c.sv
+),
+people AS (
+    SELECT GROUPING(segment) AS overall, segment,
+           count(*) FILTER (WHERE level > 0) AS p0, count(*) FILTER (WHERE level > 1) AS p1,
+           count(*) FILTER (WHERE level > 2) AS p2, count(*) FILTER (WHERE level > 3) AS p3
+    FROM segmented GROUP BY ROLLUP (segment)
+),
+durations AS (
+    SELECT segment, step, us, us::DOUBLE / 1000000 AS s FROM (
+        SELECT segment, unnest([1, 2, 3]) AS step,
+               unnest([epoch_us(t1) - epoch_us(t0), epoch_us(t2) - epoch_us(t1), epoch_us(t3) - epoch_us(t2)]) AS us
+        FROM segmented WHERE t1 IS NOT NULL
+    ) WHERE us IS NOT NULL
+),
+statistics AS (
+    SELECT GROUPING(segment) AS overall, segment, step, count(*) AS n, avg(us) / 1000000 AS mean,
+           quantile_cont(s, 0.5) AS median, quantile_cont(s, 0.9) AS p90,
+           [count(*) FILTER (WHERE us <= 60000000),
+            count(*) FILTER (WHERE us > 60000000 AND us <= 600000000),
+            count(*) FILTER (WHERE us > 600000000 AND us <= 3600000000),
+            count(*) FILTER (WHERE us > 3600000000 AND us <= 86400000000),
+            count(*) FILTER (WHERE us > 86400000000 AND us <= 604800000000),
+            count(*) FILTER (WHERE us > 604800000000 AND us <= 2592000000000),
+            count(*) FILTER (WHERE us > 2592000000000)] AS histogram
+    FROM durations GROUP BY GROUPING SETS ((segment, step), (step))
+)
+SELECT p.overall, p.segment, [p.p0, p.p1, p.p2, p.p3] AS people,
+       [0, p.p0 - p.p1, p.p1 - p.p2, p.p2 - p.p3] AS dropped_off,
+       [CASE WHEN p.p0 > 0 THEN 1.0::DOUBLE ELSE 0::DOUBLE END,
+        CASE WHEN p.p0 > 0 THEN p.p1 / p.p0 ELSE 0::DOUBLE END, CASE WHEN p.p1 > 0 THEN p.p2 / p.p1 ELSE 0::DOUBLE END,
+        CASE WHEN p.p2 > 0 THEN p.p3 / p.p2 ELSE 0::DOUBLE END] AS from_previous,
+       [CASE WHEN p.p0 > 0 THEN 1.0::DOUBLE ELSE 0::DOUBLE END,
+        CASE WHEN p.p0 > 0 THEN p.p1 / p.p0 ELSE 0::DOUBLE END, CASE WHEN p.p0 > 0 THEN p.p2 / p.p0 ELSE 0::DOUBLE END,
+        CASE WHEN p.p0 > 0 THEN p.p3 / p.p0 ELSE 0::DOUBLE END] AS from_start,
+       CASE WHEN p.p0 > 0 THEN p.p3 / p.p0 ELSE 0::DOUBLE END AS conversion_rate,
+       list(s.step ORDER BY s.step) FILTER (WHERE s.step IS NOT NULL) AS steps,
+       list(s.n ORDER BY s.step) FILTER (WHERE s.step IS NOT NULL) AS n,
+       list(s.mean ORDER BY s.step) FILTER (WHERE s.step IS NOT NULL) AS mean,
+       list(s.median ORDER BY s.step) FILTER (WHERE s.step IS NOT NULL) AS median,
+       list(s.p90 ORDER BY s.step) FILTER (WHERE s.step IS NOT NULL) AS p90,
+       list(s.histogram ORDER BY s.step) FILTER (WHERE s.step IS NOT NULL) AS histogram
+FROM people p LEFT JOIN statistics s ON s.overall = p.overall AND s.segment IS NOT DISTINCT FROM p.segment
+GROUP BY p.overall, p.segment, p.p0, p.p1, p.p2, p.p3
+ORDER BY p.overall DESC, p.p0 DESC, p.segment NULLS LAST
+"""
+
+# The counts-only yardstick (before issue 16's correction, docs/benchmarks.md
+# §19.1): the people per step and segment, no durations. Kept, unchanged, so
+# both yardsticks can be timed in one run (bench.statements --reports
+# funnel,funnel_counts). $text(json): a JSON string is its own text, any other
+# value its JSON text.
+FUNNEL_COUNTS_SQL = """
 WITH ev AS (
     SELECT person_id, ts, seq, name, properties FROM events
     WHERE name IN ($s0, $s1, $s2, $s3) AND ts >= $from AND ts < $to
@@ -166,14 +270,45 @@ def _naive(ts: datetime) -> datetime:
     return ts.replace(tzinfo=None) if ts.tzinfo else ts
 
 
+def _params(steps: list[str], from_: datetime, to: datetime, window_seconds: int, prop: str, limit: int) -> dict:
+    return {"s0": steps[0], "s1": steps[1], "s2": steps[2], "s3": steps[3], "from": _naive(from_), "to": _naive(to),
+            "window": window_seconds, "prop": f"$.\"{prop}\"", "limit": limit}
+
+
 def funnel(con, steps: list[str], from_: datetime, to: datetime, window_seconds: int, prop: str, limit: int):
-    """{"steps": [people per step], "segments": {value: [people per step]}} (value None: the rest)."""
-    rows = con.execute(FUNNEL_SQL, {
-        "s0": steps[0], "s1": steps[1], "s2": steps[2], "s3": steps[3], "from": _naive(from_), "to": _naive(to),
-        "window": window_seconds, "prop": f"$.\"{prop}\"", "limit": limit,
-    }).fetchall()
+    """The whole answer, computed by FUNNEL_SQL in DuckDB (Python only
+    reshapes its rows): {"steps": [step], "segments": {value: {"steps": [step],
+    "conversion_rate"}}} (value None: the rest), a step being {"people",
+    "dropped_off", "conversion_from_previous", "conversion_from_start",
+    "time_from_previous": None (step 0, or nobody reached it) or {"count",
+    "mean_seconds", "median_seconds", "p90_seconds", "histogram": [people per
+    bucket, 7]}}. Four steps (FUNNEL_SQL's shape)."""
+    rows = con.execute(FUNNEL_SQL, _params(steps, from_, to, window_seconds, prop, limit)).fetchall()
+
+    def group(row) -> list[dict]:
+        _, _, people, dropped, prev, start, _, ks, n, mean, median, p90, histogram = row
+        timing = {k: {"count": c, "mean_seconds": a, "median_seconds": m, "p90_seconds": q, "histogram": list(h)}
+                  for k, c, a, m, q, h in zip(ks or [], n or [], mean or [], median or [], p90 or [], histogram or [])}
+        return [{"people": people[k], "dropped_off": dropped[k], "conversion_from_previous": prev[k],
+                 "conversion_from_start": start[k], "time_from_previous": timing.get(k)} for k in range(len(people))]
+
+    total = rows[0]
+    return {"steps": group(total),
+            "segments": {r[1]: {"steps": group(r), "conversion_rate": r[6]} for r in rows[1:]}}
+
+
+def funnel_counts(con, steps: list[str], from_: datetime, to: datetime, window_seconds: int, prop: str, limit: int):
+    """The counts-only yardstick (FUNNEL_COUNTS_SQL): {"steps": [people per
+    step], "segments": {value: [people per step]}} (value None: the rest)."""
+    rows = con.execute(FUNNEL_COUNTS_SQL, _params(steps, from_, to, window_seconds, prop, limit)).fetchall()
     total = rows[0]
     return {"steps": list(total[1:]), "segments": {r[0]: list(r[1:]) for r in rows[1:]}}
+
+
+def people_counts(answer: dict) -> dict:
+    """funnel()'s answer in funnel_counts()' shape (the people alone)."""
+    return {"steps": [s["people"] for s in answer["steps"]],
+            "segments": {v: [s["people"] for s in g["steps"]] for v, g in answer["segments"].items()}}
 
 
 def cohort(con, cohort_event: str, return_event: str, from_: datetime, to: datetime, bucket_seconds: int,

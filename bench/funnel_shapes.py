@@ -30,11 +30,17 @@ cut after a part and counted, and the floor of reading the steps' entries):
   (step, segment, duration) under segstats' grouping (answer compared with
   now's);
 - counts_only: the report without the duration statistics (the people per
-  step and segment only: what DuckDB's statement computes; its answer is
-  compared with DuckDB's).
+  step and segment only: what DuckDB's counts-only statement computes; its
+  answer is compared with DuckDB's).
+
+The DuckDB figure is the counts-only yardstick (duckdb_reports.funnel_counts,
+as in docs/benchmarks.md §11) by default, or with `--duck full` the whole
+answer, durations included (duckdb_reports.funnel, as bench.statements times
+it: §19.1); counts_only is compared on the people either way.
 
     .venv/bin/python -m bench.funnel_shapes --db whodid_bench_stmt_NAME[,...] \\
-        --csv /tmp/whodid_bench_stmt_NAME [--shapes now,scans,best,chains,counts_only] [--rounds 3] [--runs 3]
+        --csv /tmp/whodid_bench_stmt_NAME [--shapes now,scans,best,chains,counts_only] [--rounds 3] [--runs 3] \\
+        [--duck counts|full]
 """
 from __future__ import annotations
 
@@ -125,7 +131,8 @@ FULL = ("now", "now_parallel", "presorted")
 SERIAL = "SELECT set_config('max_parallel_workers_per_gather', '0', true)"
 
 
-async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: int, limit: int) -> None:
+async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: int, limit: int,
+              duck_kind: str = "counts") -> None:
     from app.reports.funnel import STATEMENT_SETTINGS
     from app.reports.service import REPORT_SETTINGS
 
@@ -133,9 +140,15 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
     statements = _statements(project_id, limit)
     con = duckdb_reports.connect({n: csv / f"{n}.csv" for n in ("events", "persons", "property_changes")})
 
+    yardstick = duckdb_reports.funnel if duck_kind == "full" else duckdb_reports.funnel_counts
+
     def duck():
-        return duckdb_reports.funnel(con, reports.FUNNEL_STEPS, generate.START, generate.END, reports.WINDOW,
-                                     reports.SEGMENT, limit)
+        return yardstick(con, reports.FUNNEL_STEPS, generate.START, generate.END, reports.WINDOW, reports.SEGMENT,
+                         limit)
+
+    def duck_people():
+        answer = duck()
+        return duckdb_reports.people_counts(answer) if duck_kind == "full" else answer
 
     reference: dict[int, list] = {}
 
@@ -147,7 +160,7 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
 
     def judge(k: int, shape: str, rows: list) -> str | None:
         if shape == "counts_only":
-            return "yes (DuckDB)" if _people(rows) == duck() else "NO (DuckDB)"
+            return "yes (DuckDB)" if _people(rows) == duck_people() else "NO (DuckDB)"
         if shape not in FULL:
             return None
         answer = sorted(repr(tuple(r)) for r in rows)
@@ -157,6 +170,7 @@ async def run(dsns: list[str], csv: Path, shapes: list[str], rounds: int, runs: 
 
     times = await cpu_time.time_shapes(dsns, statements, shapes, rounds, runs, duck, prepare, judge)
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    print(f"DuckDB's yardstick: {'the whole answer (funnel)' if duck_kind == 'full' else 'counts only (funnel_counts)'}")
     cpu_time.print_shapes(times, shapes, threads, rounds, runs, "same rows as now / DuckDB", "-")
 
 
@@ -168,9 +182,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--limit", type=int, default=10, help="the funnel's segment limit")
+    ap.add_argument("--duck", choices=("counts", "full"), default="counts",
+                    help="DuckDB's yardstick: the people alone (funnel_counts) or the whole answer (funnel)")
     args = ap.parse_args()
     dsns = [d if d.startswith("postgresql://") else common.db_url(d) for d in args.db.split(",")]
-    asyncio.run(run(dsns, args.csv, args.shapes.split(","), args.rounds, args.runs, args.limit))
+    asyncio.run(run(dsns, args.csv, args.shapes.split(","), args.rounds, args.runs, args.limit, args.duck))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,15 @@ Each round times every report with each contender in turn (one warm-up run,
 then the median of `--runs` runs); the table gives the median over
 `--rounds` rounds and the ratios. The answers are compared outside the timing:
 whodid's (the report module's compute function, funnel with every person's
-chain for peopleList) against DuckDB's counts, and against REF's in full
-(every figure, every person's level, times and segment).
+chain for peopleList) against DuckDB's, and against REF's in full
+(every figure, every person's level, times and segment). The funnel against
+DuckDB: every step of the total and of every segment — people, droppedOff,
+conversions, and timeFromPrevious's count and histogram exactly, its mean,
+median and p90 within FLOAT_TOLERANCE (1e-9 relative); the segments'
+comparisons (significance, computed in Python after the statement) are not.
+`--reports funnel_counts` (not in the default) times whodid's funnel statement
+again beside DuckDB's counts-only one (the yardstick before
+docs/benchmarks.md §19.1), compared on the people alone.
 
 `--keep NAME` keeps the loaded database `whodid_bench_stmt_NAME` and the CSV
 folder /tmp/whodid_bench_stmt_NAME for later runs (loading 1M events takes
@@ -29,7 +36,7 @@ again), after checking they hold the same --events/--seed. Without it both are
 removed at the end. `--drop NAME` removes a kept one. `--read-only NAME` times
 against a kept one of another run as it is (no lock, no `whodid migrate`).
 
-    .venv/bin/python -m bench.statements [--reports funnel,cohort,revenue,lifecycle,paths] [--rounds 3] [--runs 5]
+    .venv/bin/python -m bench.statements [--reports funnel,funnel_counts,cohort,revenue,lifecycle,paths] [--rounds 3] [--runs 5]
         [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--keep NAME | --read-only NAME] [--quick]"""
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
+import math
 import os
 import pickle
 import shutil
@@ -61,6 +69,13 @@ if TYPE_CHECKING:  # not imported when run: a tree exported at an earlier commit
     from app.reports.contract import ReportKind
 
 KINDS = ("funnel", "cohort", "revenue", "trends", "stickiness", "lifecycle", "paths")
+# funnel_counts (asked by name, not by default): whodid's funnel statement again
+# beside DuckDB's counts-only statement (duckdb_reports.FUNNEL_COUNTS_SQL), the
+# yardstick before docs/benchmarks.md §19.1, compared on the people alone.
+EXTRA_KINDS = ("funnel_counts",)
+# DuckDB's funnel durations against whodid's: relative (and, for a 0, absolute
+# in seconds) tolerance of the float figures; every count is compared exactly.
+FLOAT_TOLERANCE = 1e-9
 # The reports on the report contract (app/reports/contract.py): statement by
 # kind.build (with kind.settings), answer by kind.assemble over its rows.
 CONTRACT_KINDS = ("trends", "stickiness", "lifecycle", "paths")
@@ -154,6 +169,8 @@ def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10
     }
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():
         out[kind] = report.build(project_id, spec)
+    if "funnel_counts" in kinds:  # the same statement, timed beside the counts-only yardstick
+        out["funnel_counts"] = out["funnel"]
     return out
 
 
@@ -173,6 +190,7 @@ def settings() -> dict[str, str | None]:
         except ImportError:
             continue
         out[kind] = report.settings
+    out["funnel_counts"] = out["funnel"]
     return out
 
 
@@ -214,9 +232,12 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
     for kind, (report, spec) in _contract_specs(start, end, kinds).items():
         compute[kind] = functools.partial(contract, report=report, spec=spec)
     conn = await connect(url)
-    out = {}
+    out: dict[str, Any] = {}
     try:
         for kind in kinds:
+            if kind == "funnel_counts":  # the funnel's answer (KINDS' order: funnel first)
+                out[kind] = out["funnel"] if "funnel" in out else await _funnel_answer(conn, compute)
+                continue
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 await conn.execute(REPORT_SETTINGS, "900000")
                 out[kind] = _plain(await compute[kind](conn))
@@ -225,6 +246,17 @@ async def answers(url: str, project_id: uuid.UUID, start: datetime, end: datetim
                 out[kind]["people"] = _chains(out[kind].get("people"))
     finally:
         await conn.close()
+    return out
+
+
+async def _funnel_answer(conn, compute: dict) -> dict:
+    from app.reports.service import REPORT_SETTINGS
+
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute(REPORT_SETTINGS, "900000")
+        out = _plain(await compute["funnel"](conn))
+    out.pop("computed_at", None)
+    out["people"] = _chains(out.get("people"))
     return out
 
 
@@ -265,8 +297,27 @@ def ref_statements(ref: str, url: str, project_id: uuid.UUID, limit: int, kinds:
 
 
 def duck_shape(kind: str, answer: dict):
-    """A plain whodid answer in duckdb_reports' shapes."""
+    """A plain whodid answer in duckdb_reports' shapes (funnel: the whole
+    answer but the segments' comparisons, which whodid computes in Python
+    after its statement; funnel_counts: the people alone)."""
     if kind == "funnel":
+        def steps(group: list[dict]) -> list[dict]:
+            out = []
+            for s in group:
+                t = s["time_from_previous"]
+                out.append({"people": s["people"], "dropped_off": s["dropped_off"],
+                            "conversion_from_previous": s["conversion_from_previous"],
+                            "conversion_from_start": s["conversion_from_start"],
+                            "time_from_previous": None if t is None else {
+                                "count": t["count"], "mean_seconds": t["mean_seconds"],
+                                "median_seconds": t["median_seconds"], "p90_seconds": t["p90_seconds"],
+                                "histogram": [n for _, n in t["histogram"]]}})
+            return out
+
+        return {"steps": steps(answer["steps"]),
+                "segments": {s["value"]: {"steps": steps(s["steps"]), "conversion_rate": s["conversion_rate"]}
+                             for s in answer["segments"]}}
+    if kind == "funnel_counts":
         return {"steps": [s["people"] for s in answer["steps"]],
                 "segments": {s["value"]: [x["people"] for x in s["steps"]] for s in answer["segments"]}}
     if kind == "lifecycle":  # periods with anyone, as DuckDB gives them
@@ -297,11 +348,13 @@ def duck_shape(kind: str, answer: dict):
     }
 
 
-def first_difference(a, b, path: str = "") -> str | None:
-    """Where two plain answers differ first (None: equal)."""
+def first_difference(a, b, path: str = "", tolerance: float = 0.0) -> str | None:
+    """Where two plain answers differ first (None: equal). tolerance > 0: two
+    floats are equal within it, relative (math.isclose's rel_tol) or, near 0,
+    absolute; anything else, ints included, exactly."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(a) + [k for k in b if k not in a]:
-            d = first_difference(a.get(k), b.get(k), f"{path}.{k}")
+            d = first_difference(a.get(k), b.get(k), f"{path}.{k}", tolerance)
             if d:
                 return d
         return None
@@ -309,11 +362,25 @@ def first_difference(a, b, path: str = "") -> str | None:
         if len(a) != len(b):
             return f"{path}: {len(a)} items != {len(b)}"
         for i, (x, y) in enumerate(zip(a, b)):
-            d = first_difference(x, y, f"{path}[{i}]")
+            d = first_difference(x, y, f"{path}[{i}]", tolerance)
             if d:
                 return d
         return None
+    if tolerance and isinstance(a, float) and isinstance(b, float):
+        return None if math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance) else f"{path}: {a!r} != {b!r}"
     return None if a == b else f"{path}: {a!r} != {b!r}"[:300]
+
+
+def largest_float_difference(a, b) -> float:
+    """The largest relative difference between two answers' floats at the
+    same places (0 when equal): how close DuckDB's funnel durations came."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return max((largest_float_difference(a[k], b[k]) for k in a if k in b), default=0.0)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return max((largest_float_difference(x, y) for x, y in zip(a, b)), default=0.0)
+    if isinstance(a, float) and isinstance(b, float) and a != b:
+        return abs(a - b) / max(abs(a), abs(b))
+    return 0.0
 
 
 # ------------------------------------------------------------------ data
@@ -462,7 +529,7 @@ def main() -> None:
         return drop(args.drop)
     if args.quick:
         args.events, args.rounds, args.runs = 20_000, 1, 1
-    kinds = tuple(k for k in KINDS if k in args.reports.split(","))
+    kinds = tuple(k for k in KINDS + EXTRA_KINDS if k in args.reports.split(","))
     start, end = generate.START, generate.END
 
     with dataset(args.events, args.seed, args.read_only or args.keep, args.read_only is not None) as (url, project_id, paths):
@@ -475,6 +542,8 @@ def main() -> None:
         duck = reports.duck_answers(con, start, end)
         duck["funnel"] = lambda: duckdb_reports.funnel(con, reports.FUNNEL_STEPS, start, end, reports.WINDOW,
                                                        reports.SEGMENT, args.limit)
+        duck["funnel_counts"] = lambda: duckdb_reports.funnel_counts(
+            con, reports.FUNNEL_STEPS, start, end, reports.WINDOW, reports.SEGMENT, args.limit)
         duck["lifecycle"] = lambda: duckdb_reports.lifecycle(
             con, reports.LIFECYCLE_EVENT, start, end, "week", start, end - timedelta(weeks=1))
         duck["paths"] = lambda: duckdb_reports.paths(con, reports.PATHS_START, start, end, 4, 10)
@@ -484,9 +553,13 @@ def main() -> None:
         same = {}
         for kind in kinds:
             notes = []
-            d = first_difference(duck_shape(kind, our_answers[kind]), duck[kind]())
+            mine, theirs = duck_shape(kind, our_answers[kind]), duck[kind]()
+            d = first_difference(mine, theirs, tolerance=FLOAT_TOLERANCE if kind == "funnel" else 0.0)
             if d:
                 notes.append(f"DuckDB{d}")
+            elif kind == "funnel":
+                print(f"funnel: DuckDB's durations within {FLOAT_TOLERANCE:g} of whodid's, largest relative"
+                      f" difference {largest_float_difference(mine, theirs):.2g}", flush=True)
             if ref is not None:
                 d = first_difference(our_answers[kind], ref["answers"][kind])
                 if d:
