@@ -40,17 +40,11 @@ CREATE OR REPLACE TABLE property_changes AS
   FROM read_csv('{property_changes}', header = true, all_varchar = true);
 """
 
-# The funnel's whole answer (DESIGN.md §5 Funnel), as whodid's statement
-# computes it: the chains as in FUNNEL_COUNTS_SQL but with their times, then
-# per (segment, step k >= 1) and per step overall the statistics of
-# timeFromPrevious over the chains that reached k (d = t_k - t_{k-1}, in µs
-# then seconds): count, mean, median (quantile_cont 0.5: the mean of the two
-# middle values on an even count), p90 (quantile_cont 0.9: linear
-# interpolation at (n - 1) * 0.9, numpy's default) and the histogram, a bucket
-# holding (previous bound, bound]; and the people, droppedOff, conversions and
-# conversionRate. One row per group (GROUPING 1: everyone), its steps' figures
-# as lists by step.
-FUNNEL_SQL = """
+# The funnel's chains step by step, the start of both funnel statements
+# below: the step events in range, each start with its segment value, and
+# c1..c3 the earliest event of the next step at or after the previous one
+# (ASOF), kept when within the window of the start.
+_FUNNEL_CHAIN_STEPS = """
 WITH ev AS (
     SELECT person_id, ts, seq, name, properties FROM events
     WHERE name IN ($s0, $s1, $s2, $s3) AND ts >= $from AND ts < $to
@@ -76,7 +70,19 @@ c3 AS (
     SELECT c.*, CASE WHEN c.t2 IS NOT NULL AND e.ts <= c.t0 + to_seconds($window) THEN e.ts END AS t3
     FROM c2 c ASOF LEFT JOIN e3 e ON c.person_id = e.person_id AND e.ts >= coalesce(c.t2, c.t0)
 ),
-chains AS (
+"""
+
+# The funnel's whole answer (DESIGN.md §5 Funnel), as whodid's statement
+# computes it: the chains as in FUNNEL_COUNTS_SQL but with their times, then
+# per (segment, step k >= 1) and per step overall the statistics of
+# timeFromPrevious over the chains that reached k (d = t_k - t_{k-1}, in µs
+# then seconds): count, mean, median (quantile_cont 0.5: the mean of the two
+# middle values on an even count), p90 (quantile_cont 0.9: linear
+# interpolation at (n - 1) * 0.9, numpy's default) and the histogram, a bucket
+# holding (previous bound, bound]; and the people, droppedOff, conversions and
+# conversionRate. One row per group (GROUPING 1: everyone), its steps' figures
+# as lists by step.
+FUNNEL_SQL = _FUNNEL_CHAIN_STEPS + """chains AS (
     SELECT person_id, sv, t0, t1, t2, t3,
            1 + (t1 IS NOT NULL)::INT + (t2 IS NOT NULL)::INT + (t3 IS NOT NULL)::INT AS level
     FROM c3
@@ -138,33 +144,7 @@ ORDER BY p.overall DESC, p.p0 DESC, p.segment NULLS LAST
 # both yardsticks can be timed in one run (bench.statements --reports
 # funnel,funnel_counts). $text(json): a JSON string is its own text, any other
 # value its JSON text.
-FUNNEL_COUNTS_SQL = """
-WITH ev AS (
-    SELECT person_id, ts, seq, name, properties FROM events
-    WHERE name IN ($s0, $s1, $s2, $s3) AND ts >= $from AND ts < $to
-),
-starts AS (
-    SELECT person_id, ts AS t0, seq AS seq0,
-           CASE WHEN json_type(properties -> $prop) = 'VARCHAR' THEN properties ->> $prop
-                ELSE CAST(properties -> $prop AS VARCHAR) END AS sv
-    FROM ev WHERE name = $s0
-),
-e1 AS (SELECT person_id, ts FROM ev WHERE name = $s1),
-e2 AS (SELECT person_id, ts FROM ev WHERE name = $s2),
-e3 AS (SELECT person_id, ts FROM ev WHERE name = $s3),
-c1 AS (
-    SELECT s.*, CASE WHEN e.ts <= s.t0 + to_seconds($window) THEN e.ts END AS t1
-    FROM starts s ASOF LEFT JOIN e1 e ON s.person_id = e.person_id AND e.ts >= s.t0
-),
-c2 AS (
-    SELECT c.*, CASE WHEN c.t1 IS NOT NULL AND e.ts <= c.t0 + to_seconds($window) THEN e.ts END AS t2
-    FROM c1 c ASOF LEFT JOIN e2 e ON c.person_id = e.person_id AND e.ts >= coalesce(c.t1, c.t0)
-),
-c3 AS (
-    SELECT c.*, CASE WHEN c.t2 IS NOT NULL AND e.ts <= c.t0 + to_seconds($window) THEN e.ts END AS t3
-    FROM c2 c ASOF LEFT JOIN e3 e ON c.person_id = e.person_id AND e.ts >= coalesce(c.t2, c.t0)
-),
-chains AS (
+FUNNEL_COUNTS_SQL = _FUNNEL_CHAIN_STEPS + """chains AS (
     SELECT person_id, sv,
            1 + (t1 IS NOT NULL)::INT + (t2 IS NOT NULL)::INT + (t3 IS NOT NULL)::INT AS level
     FROM c3
