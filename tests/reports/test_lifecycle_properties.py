@@ -39,6 +39,16 @@ async def all_people(services, project_id, spec: LifecycleSpec, start, status, p
     raise AssertionError("more than 100 pages")
 
 
+@pytest.fixture(params=[2, 1], ids=["parts", "one-statement"])
+def parts(request, services):
+    """The report service's parts (ReportKind.build_parts): 2, side by side
+    on connections of one snapshot, or 1, the one statement."""
+    was = services.reports.parts
+    services.reports.parts = request.param
+    yield request.param
+    services.reports.parts = was
+
+
 EXAMPLES: list[int] = []
 MAX_EXAMPLES = int(os.environ.get("WHODID_LIFECYCLE_EXAMPLES", "40"))
 
@@ -50,14 +60,16 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_LIFECYCLE_EXAMPLES", "40"))
     database=None,
 )
 @given(scenario=lifecycle_worlds(), page=st.sampled_from([1, 2, 1000]))
-async def test_lifecycle_matches_the_oracle(services, scenario, page):
+async def test_lifecycle_matches_the_oracle(services, parts, scenario, page):
     project = await make_project(services, "lifecycle-prop")
     await load(services, project.id, scenario)
+    split = services.reports.split_computations["lifecycle"]
     spec = LifecycleSpec(
         event=scenario["event"], where=tuple(scenario["where"]), from_=scenario["from"], to=scenario["to"],
         interval=scenario["interval"], people=scenario["people"],
     )
     result = (await services.reports.report(LIFECYCLE, project.id, spec)).value
+    assert services.reports.split_computations["lifecycle"] - split == (parts > 1)
     events, props = await stored(services, project.id)
     want = reference_lifecycle(
         events, props, spec.event, filter_dicts(spec.where), spec.from_, spec.to, spec.interval.value,
