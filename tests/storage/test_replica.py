@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +24,7 @@ import pytest
 from app.config import Settings
 from app.database import prepare_database
 from app.ingest.validation import EventIn
+from app.reports.lifecycle import LIFECYCLE, LifecycleSpec
 from app.reports.revenue import RevenueSpec
 from app.reports.service import ReportService
 from app.services import Services
@@ -165,6 +166,45 @@ async def test_reports_read_on_the_replica(clusters, on_primary):
         await control.execute("SELECT pg_wal_replay_resume()")
         await control.close()
         await reports.close()
+
+
+async def test_a_report_in_parts_reads_on_the_replica_in_one_snapshot(clusters, on_primary):
+    """Lifecycle split over two connections of the read pool
+    (ReportKind.build_parts): both parts on the replica, in the snapshot the
+    first one exported there (PostgreSQL 10+ on a hot standby); events
+    committed on the primary and replayed between the export and the second
+    part's start are not seen."""
+    primary, replica = clusters
+    keys = await on_primary.auth.create_project("replica-parts")
+    day = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    spec = LifecycleSpec("Used", day, day + timedelta(days=14))
+
+    def used(prefix: str) -> list[EventIn]:
+        return [EventIn(f"{prefix}{i}", "Used", None, day + timedelta(days=i % 14)) for i in range(40)]
+
+    await on_primary.ingest.record_events(keys.id, used("a"))
+    await _replayed(replica, on_primary.pool)
+    reports = await _replica_service(replica, on_primary)
+    primary_reports = ReportService(Settings(report_ttl=0, report_parts=1), on_primary.pool)
+
+    async def late() -> None:
+        await on_primary.ingest.record_events(keys.id, used("late"))
+        await _replayed(replica, on_primary.pool)
+
+    try:
+        want = (await primary_reports.report(LIFECYCLE, keys.id, spec)).value
+        reports.after_snapshot_export = late
+        assert (await reports.report(LIFECYCLE, keys.id, spec)).value == want
+        reports.after_snapshot_export = None
+        assert reports.split_computations["lifecycle"] == 1
+        assert sum(reports.replica_fallbacks.values()) == 0
+        later = (await reports.report(LIFECYCLE, keys.id, spec)).value
+        assert later != want
+        assert later == (await primary_reports.report(LIFECYCLE, keys.id, spec)).value
+        assert reports.split_computations["lifecycle"] == 2
+    finally:
+        await reports.close()
+        await primary_reports.close()
 
 
 async def test_a_recovery_conflict_is_computed_again_on_the_primary(clusters, on_primary, caplog):
