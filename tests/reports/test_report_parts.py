@@ -24,6 +24,8 @@ from app.reports.lifecycle import LIFECYCLE, LifecycleSpec
 from app.reports.lifecycle.statement import build_parts as lifecycle_parts
 from app.reports.periods import Period
 from app.reports.service import ReportService
+from app.reports.stickiness import STICKINESS, StickinessSpec
+from app.reports.stickiness.statement import build_parts as stickiness_parts
 from app.storage.pool import create_pool
 from tests.support.server import make_project
 
@@ -32,6 +34,7 @@ FROM = datetime(2024, 1, 1, tzinfo=UTC)
 TO = datetime(2024, 1, 29, tzinfo=UTC)
 LIFE = LifecycleSpec("Used", FROM + timedelta(days=7), TO, interval=Period.WEEK)
 COH = CohortSpec("Used", "Used", FROM, TO, Period.WEEK, Period.DAY, 7)
+STICKY = StickinessSpec("Used", FROM, TO, interval=Period.DAY)
 # Enough people that both ranges of person ids hold some (ids are uniform).
 PEOPLE = 40
 
@@ -58,7 +61,8 @@ async def answer(reports: ReportService, kind, project_id, spec, parts: int):
     return (await reports.report(kind, project_id, spec)).value
 
 
-@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH)], ids=["lifecycle", "cohort"])
+@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH), (STICKINESS, STICKY)],
+                         ids=["lifecycle", "cohort", "stickiness"])
 async def test_the_parts_add_up_to_the_one_statement(services, reports, kind, spec):
     project = await make_project(services, "parts")
     await services.ingest.record_events(project.id, world("p"))
@@ -69,7 +73,8 @@ async def test_the_parts_add_up_to_the_one_statement(services, reports, kind, sp
     assert reports.split_computations[kind.name] == 3
 
 
-@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH)], ids=["lifecycle", "cohort"])
+@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH), (STICKINESS, STICKY)],
+                         ids=["lifecycle", "cohort", "stickiness"])
 async def test_a_commit_after_the_snapshot_is_not_seen_by_any_part(services, reports, kind, spec):
     """Between the export of the first connection's snapshot and the start
     of the other parts, new people's events and a merge of two people commit:
@@ -162,7 +167,7 @@ async def test_a_part_that_times_out_cancels_the_others(services, database_url):
 
 def test_the_parts_cut_the_persons_once_each():
     """Each part is one range of person ids: the parts' conditions differ."""
-    for make, spec in ((lifecycle_parts, LIFE), (cohort_parts, COH)):
+    for make, spec in ((lifecycle_parts, LIFE), (cohort_parts, COH), (stickiness_parts, STICKY)):
         statements = make(uuid.UUID(int=1), spec, 2)
         assert len(statements) == 2
         assert "e.person_id < '80000000-0000-0000-0000-000000000000'::uuid" in statements[0][0]
