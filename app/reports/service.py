@@ -185,7 +185,7 @@ class ReportService:
         self.split_computations: Counter[str] = Counter()
         # Tests only: awaited after the first part's snapshot is exported,
         # before the other parts start (a commit in between must not show).
-        self.after_snapshot_export: Callable[[], Awaitable[None]] | None = None
+        self.after_snapshot_export: Callable[[str], Awaitable[None]] | None = None
         # Answers kept above the service that stood for cache hits (observe_hits).
         self.hits_above = 0
         # Reports computed on the primary instead of the replica, by reason;
@@ -363,7 +363,7 @@ class ReportService:
         try:
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
             if self.after_snapshot_export is not None:  # tests only (a commit between the parts)
-                await self.after_snapshot_export()
+                await self.after_snapshot_export(snapshot)
             connections = [conn, *spare]
             shares = [statements[i::len(connections)] for i in range(len(connections))]
 
@@ -386,8 +386,9 @@ class ReportService:
                 tasks = [group.create_task(run_share(conn, shares[0]))]
                 tasks += [group.create_task(in_snapshot(c, share)) for c, share in zip(spare, shares[1:])]
         except BaseExceptionGroup as failed:
-            # The first failure as it is (QueryCanceledError: the timeout;
-            # SerializationError: the replica's recovery conflict; ...).
+            # One failure as it is, for _query_on and _query to read
+            # (QueryCanceledError: the timeout; SerializationError: the
+            # replica's recovery conflict; ...): see _first_leaf.
             raise _first_leaf(failed) from None
         finally:
             for c in spare:
@@ -479,8 +480,12 @@ class ReportService:
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:
-    """The first exception of a (nested) exception group that is not a
-    cancellation, else the first one."""
+    """The failure of the parts (TaskGroup's exception group) that says
+    most: a recovery conflict first (the replica ended the snapshot's
+    transaction: the other parts then fail for the snapshot they could not
+    import, which is no reason of their own), then a lost connection, then
+    the first other one that is not a cancellation (the parts cancelled
+    because another failed)."""
     leaves: list[BaseException] = []
     todo: list[BaseException] = [group]
     while todo:
@@ -489,7 +494,11 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
             todo[:0] = list(e.exceptions)
         else:
             leaves.append(e)
-    return next((e for e in leaves if not isinstance(e, asyncio.CancelledError)), leaves[0])
+    for wanted in (asyncpg.SerializationError, CONNECTION_ERRORS, Exception):
+        for e in leaves:
+            if isinstance(e, wanted) and not isinstance(e, asyncio.CancelledError):
+                return e
+    return leaves[0]
 
 
 def _recovery_conflict(exc: BaseException) -> bool:

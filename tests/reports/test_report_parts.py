@@ -83,7 +83,7 @@ async def test_a_commit_after_the_snapshot_is_not_seen_by_any_part(services, rep
     await services.ingest.record_events(project.id, world("p"))
     before = await answer(reports, kind, project.id, spec, 1)
 
-    async def commit() -> None:
+    async def commit(snapshot: str) -> None:
         await services.ingest.record_events(project.id, world("late"))
         await services.ingest.identify(project.id, "p1", "p2")
 
