@@ -73,6 +73,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.role not in ROLE_CHOICES:
             raise ValueError(f"WHODID_ROLE is one of {', '.join(ROLE_CHOICES)} (got {self.role!r})")
+        if self.report_parts < 1:
+            raise ValueError(f"WHODID_REPORT_PARTS is a whole number of at least 1 (got {self.report_parts})")
         if self.access_log not in ACCESS_LOG_CHOICES:
             raise ValueError(f"WHODID_ACCESS_LOG is one of {', '.join(ACCESS_LOG_CHOICES)} (got {self.access_log!r})")
 
