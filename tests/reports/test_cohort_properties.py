@@ -23,6 +23,7 @@ from tests.support.reference import cohort as reference_cohort
 from tests.support.scenarios import (
     NAMES, PERIODS, T, as_dicts, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
+from tests.support.parts import parts  # noqa: F401
 
 EXAMPLES = {"run": 0, "with_returns": 0, "filtered": 0}
 
@@ -32,16 +33,6 @@ async def person_properties(pool, project_id) -> dict:
         "SELECT id, properties FROM persons WHERE project_id = $1 AND merged_into IS NULL", project_id
     )
     return {str(r["id"]): r["properties"] for r in rows}
-
-
-@pytest.fixture(params=[2, 1], ids=["parts", "one-statement"])
-def parts(request, services):
-    """The report service's parts (ReportKind.build_parts): 2, side by side
-    on connections of one snapshot, or 1, the one statement."""
-    was = services.reports.parts
-    services.reports.parts = request.param
-    yield request.param
-    services.reports.parts = was
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

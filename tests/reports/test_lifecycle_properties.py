@@ -21,6 +21,7 @@ from app.reports.lifecycle import LIFECYCLE, LIFECYCLE_PEOPLE, LifecyclePeopleSp
 from tests.support.reference import lifecycle as reference_lifecycle
 from tests.support.server import make_project
 from tests.support.worlds import filter_dicts, lifecycle_worlds, load, people_dict, stored
+from tests.support.parts import parts  # noqa: F401
 
 
 async def all_people(services, project_id, spec: LifecycleSpec, start, status, page: int) -> list[str]:
@@ -37,16 +38,6 @@ async def all_people(services, project_id, spec: LifecycleSpec, start, status, p
             return out
         after = got.people[-1]
     raise AssertionError("more than 100 pages")
-
-
-@pytest.fixture(params=[2, 1], ids=["parts", "one-statement"])
-def parts(request, services):
-    """The report service's parts (ReportKind.build_parts): 2, side by side
-    on connections of one snapshot, or 1, the one statement."""
-    was = services.reports.parts
-    services.reports.parts = request.param
-    yield request.param
-    services.reports.parts = was
 
 
 EXAMPLES: list[int] = []

@@ -16,18 +16,9 @@ from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeop
 from tests.support.server import make_project
 from tests.support.reference import stickiness as reference_stickiness
 from tests.support.worlds import MONTH_END, NAMES, filter_dicts, load, people_dict, stored, trend_worlds, where
+from tests.support.parts import parts  # noqa: F401
 
 EXAMPLES: list[int] = []
-
-
-@pytest.fixture(params=[2, 1], ids=["parts", "one-statement"])
-def parts(request, services):
-    """The report service's parts (ReportKind.build_parts): 2, side by side
-    on connections of one snapshot, or 1, the one statement."""
-    was = services.reports.parts
-    services.reports.parts = request.param
-    yield request.param
-    services.reports.parts = was
 
 MAX_EXAMPLES = int(os.environ.get("WHODID_STICKINESS_EXAMPLES", "40"))
 
