@@ -23,7 +23,6 @@ from tests.support.reference import cohort as reference_cohort
 from tests.support.scenarios import (
     NAMES, PERIODS, T, as_dicts, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
-from tests.support.parts import parts  # noqa: F401
 
 EXAMPLES = {"run": 0, "with_returns": 0, "filtered": 0}
 

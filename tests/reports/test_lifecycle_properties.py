@@ -21,7 +21,6 @@ from app.reports.lifecycle import LIFECYCLE, LIFECYCLE_PEOPLE, LifecyclePeopleSp
 from tests.support.reference import lifecycle as reference_lifecycle
 from tests.support.server import make_project
 from tests.support.worlds import filter_dicts, lifecycle_worlds, load, people_dict, stored
-from tests.support.parts import parts  # noqa: F401
 
 
 async def all_people(services, project_id, spec: LifecycleSpec, start, status, page: int) -> list[str]:

@@ -19,7 +19,6 @@ from tests.support.revenue_answers import all_top_people, as_dict, exact
 from tests.support.scenarios import (
     PERIODS, SOURCE_KEY, T, fresh_project, oracle_inputs, ops_st, play, range_st,
 )
-from tests.support.parts import parts  # noqa: F401
 
 EXAMPLES = {"run": 0, "filtered": 0}
 

@@ -16,7 +16,6 @@ from app.reports.stickiness import STICKINESS, STICKINESS_PEOPLE, StickinessPeop
 from tests.support.server import make_project
 from tests.support.reference import stickiness as reference_stickiness
 from tests.support.worlds import MONTH_END, NAMES, filter_dicts, load, people_dict, stored, trend_worlds, where
-from tests.support.parts import parts  # noqa: F401
 
 EXAMPLES: list[int] = []
 

@@ -1,8 +1,8 @@
 """The `parts` fixture: a report test run both ways, with the report
 service's parts (ReportKind.build_parts) side by side on two connections of
 one snapshot, and as the one statement (app/reports/service.py
-`_fetch_parts`). A test module imports it (`from tests.support.parts import
-parts  # noqa: F401`) and names it in its arguments."""
+`_fetch_parts`). A plugin of tests/conftest.py: a test names it in its
+arguments."""
 from __future__ import annotations
 
 import pytest
