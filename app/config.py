@@ -45,6 +45,13 @@ class Settings:
     report_timeout: float = 30.0
     pool_min: int = 2
     pool_max: int = 10
+    # A report with parts (ReportKind.build_parts: cohort, lifecycle,
+    # stickiness, revenue) runs as this many statements side by side, on as
+    # many pooled connections in one snapshot (app/reports/service.py); 1: one
+    # statement on one connection.
+    # 2: the cores of the machine it was measured on (docs/benchmarks.md
+    # §19.2) — more parts than cores only adds statements' fixed costs.
+    report_parts: int = 2
     cors_origins: tuple[str, ...] = ()
     log_format: str = "text"
     # Which requests get an access log line: "all", "errors" (status >= 400) or "off".
@@ -67,6 +74,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.role not in ROLE_CHOICES:
             raise ValueError(f"WHODID_ROLE is one of {', '.join(ROLE_CHOICES)} (got {self.role!r})")
+        if self.report_parts < 1:
+            raise ValueError(f"WHODID_REPORT_PARTS is a whole number of at least 1 (got {self.report_parts})")
         if self.access_log not in ACCESS_LOG_CHOICES:
             raise ValueError(f"WHODID_ACCESS_LOG is one of {', '.join(ACCESS_LOG_CHOICES)} (got {self.access_log!r})")
 
@@ -86,6 +95,7 @@ class Settings:
             report_timeout=_float("WHODID_REPORT_TIMEOUT", 30.0),
             pool_min=_int("WHODID_POOL_MIN", 2),
             pool_max=_int("WHODID_POOL_MAX", 10),
+            report_parts=_int("WHODID_REPORT_PARTS", 2),
             cors_origins=origins,
             log_format=os.environ.get("WHODID_LOG_FORMAT", "text"),
             access_log=os.environ.get("WHODID_ACCESS_LOG", "all").strip().lower() or "all",

@@ -27,10 +27,15 @@ index-only scans skip the table), not the state straight after a bulk load.
   cohort row size and cell, revenue totals, paying people, the monthly series
   and the by-source slices.
 
+`--one-statement`: a third server with WHODID_REPORT_PARTS=1 (cohort and
+lifecycle as one statement on one connection, not split over two: the
+`cold` server's default) timed in alternation with the cold one, each round
+one request to each (docs/benchmarks.md §19.2).
+
 Peak RSS of each worker of both servers is sampled throughout. `--explain`
 prints EXPLAIN (ANALYZE, BUFFERS) of each report's statement as whodid runs it.
 
-    .venv/bin/python -m bench.reports [--events 1000000] [--rounds 3] [--explain] [--quick]
+    .venv/bin/python -m bench.reports [--events 1000000] [--rounds 3] [--explain] [--quick] [--one-statement]
         [--reports funnel,cohort,revenue,lifecycle,paths,trends,stickiness]"""
 from __future__ import annotations
 
@@ -254,7 +259,7 @@ def cached_latency(server: common.Server, key: str, query: str, variables: dict,
 
 def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed: int = 42,
         keep_dir: Path | None = None, kinds: tuple[str, ...] = ("funnel", "cohort", "revenue"),
-        citus: str | None = None) -> dict:
+        citus: str | None = None, one_statement: bool = False) -> dict:
     """Everything for one data size; returns the figures (also used by bench/growth.py).
     cached_seconds <= 0: no cached measurement."""
     result: dict = {"events": 0, "reports": {}}
@@ -300,20 +305,30 @@ def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed:
         warm = stack.enter_context(common.whodid_server(url, env={
             **env, "WHODID_REPORT_TTL": "900", "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")},
             name="cached"))
+        one = stack.enter_context(common.whodid_server(
+            url, env={**env, "WHODID_REPORT_TTL": "0", "WHODID_REPORT_PARTS": "1"}, name="one")) if one_statement else None
         rss = stack.enter_context(common.RssSampler(cold.workers() + warm.workers()))
         client = Client(cold.port, keys["readKey"])
+        one_client = Client(one.port, keys["readKey"]) if one is not None else None
         warm_client = Client(warm.port, keys["readKey"])
         duck = duck_answers(con, start, end)
         for kind, (query, variables) in requests(start, end).items():
             if kind not in kinds:
                 continue
             answer, times, dtimes, restarted = None, [], [], False
+            one_times: list[float] = []
             for _ in range(rounds):
                 before = common.postmaster_started()
                 answer, elapsed = client.post(query, variables)
                 assert answer["cached"] is False, "the cold server answered from a cache"
-                restarted |= common.postmaster_started() != before
                 times.append(elapsed)
+                if one_client is not None:
+                    one_answer, elapsed = one_client.post(query, variables)
+                    assert one_answer["cached"] is False, "the one-statement server answered from a cache"
+                    assert whodid_comparable(kind, one_answer) == whodid_comparable(kind, answer), \
+                        "the one statement's answer differs"
+                    one_times.append(elapsed)
+                restarted |= common.postmaster_started() != before
                 t = time.perf_counter()
                 duck_answer = duck[kind]()
                 dtimes.append(time.perf_counter() - t)
@@ -328,9 +343,11 @@ def run(events: int, rounds: int, cached_seconds: float, do_explain: bool, seed:
                 "cached_hit": again["cached"], "cached_errors": lat.non2xx + lat.socket_errors,
                 "diff": differences(kind, whodid_comparable(kind, answer), duck_answer),
                 "restarted": restarted,
+                "one_statement_s": common.median(one_times) if one_times else None,
             }
-            print(f"  {kind}: cold {common.median(times):.3f} s, DuckDB {common.median(dtimes):.3f} s, cached p50"
-                  f" {lat.p50_ms:.2f} ms, answers {'equal' if not result['reports'][kind]['diff'] else 'DIFFER'}",
+            print(f"  {kind}: cold {common.median(times):.3f} s, "
+                  + (f"one statement {common.median(one_times):.3f} s, " if one_times else "")
+                  + f"DuckDB {common.median(dtimes):.3f} s, cached p50 {lat.p50_ms:.2f} ms, answers {'equal' if not result['reports'][kind]['diff'] else 'DIFFER'}",
                   flush=True)
         if do_explain:
             project_id = keys["id"]
@@ -350,23 +367,28 @@ def main() -> None:
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--quick", action="store_true", help="smoke run: ~20,000 events, 1 round")
     ap.add_argument("--reports", default="funnel,cohort,revenue", help=f"some of {','.join(KINDS)}")
+    ap.add_argument("--one-statement", action="store_true",
+                    help="also time a server with WHODID_REPORT_PARTS=1, in alternation with the cold one")
     ap.add_argument("--citus", default=None, metavar="URL",
                     help="on a database of this Citus coordinator (../shared/tools/citus-cluster) instead")
     args = ap.parse_args()
     if args.quick:
         args.events, args.rounds, args.cached_seconds = 20_000, 1, 2
     kinds = tuple(k for k in KINDS if k in args.reports.split(","))
-    res = run(args.events, args.rounds, args.cached_seconds, args.explain, args.seed, kinds=kinds, citus=args.citus)
+    res = run(args.events, args.rounds, args.cached_seconds, args.explain, args.seed, kinds=kinds, citus=args.citus,
+              one_statement=args.one_statement)
     print(f"\n{res['events']:,} events (generated in {res['generate_s']:.0f} s, COPY then VACUUM (ANALYZE): "
           + ", ".join(f"{k} {v:.1f} s" for k, v in res["load"].items())
           + f"; DuckDB load {res['duckdb_load_s']:.1f} s); cold = median of {args.rounds}, over HTTP")
     rows = []
     for kind, r in res["reports"].items():
-        rows.append([kind, f"{r['cold_s'] * 1000:,.0f}", f"{r['duckdb_s'] * 1000:,.0f}",
-                     f"{r['cold_s'] / r['duckdb_s']:.1f}", f"{r['cached_p50_ms']:.2f}", f"{r['cached_p99_ms']:.2f}",
+        one = [] if not args.one_statement else ["-"] if r["one_statement_s"] is None else [
+            f"{r['one_statement_s'] * 1000:,.0f} ({r['one_statement_s'] / r['duckdb_s']:.2f})"]
+        rows.append([kind, f"{r['cold_s'] * 1000:,.0f}", *one, f"{r['duckdb_s'] * 1000:,.0f}",
+                     f"{r['cold_s'] / r['duckdb_s']:.2f}", f"{r['cached_p50_ms']:.2f}", f"{r['cached_p99_ms']:.2f}",
                      "yes" if not r["diff"] else "NO: " + "; ".join(r["diff"])[:200]])
-    print(common.table(["report", "whodid cold ms", "DuckDB ms", "cold / DuckDB", "cached p50 ms",
-                        "cached p99 ms", "same answer"], rows))
+    print(common.table(["report", "whodid cold ms"] + (["one statement ms (/ DuckDB)"] if args.one_statement else [])
+                       + ["DuckDB ms", "cold / DuckDB", "cached p50 ms", "cached p99 ms", "same answer"], rows))
     print("peak RSS MB per worker (cold server, cached server): " + " / ".join(f"{v:.0f}" for v in res["rss_mb"]))
     for kind, r in res["reports"].items():
         if r["restarted"]:

@@ -25,6 +25,14 @@ DuckDB: every step of the total and of every segment — people, droppedOff,
 conversions, and timeFromPrevious's count and histogram exactly, its mean,
 median and p90 within FLOAT_TOLERANCE (1e-9 relative); the segments'
 comparisons (significance, computed in Python after the statement) are not.
+`--split N` also times, for the reports whose ReportKind has build_parts
+(cohort, lifecycle, stickiness, revenue), their N parts as the report service runs them
+(app/reports/service.py `_fetch_parts`): side by side on N connections, the
+first one's transaction exporting its snapshot (pg_export_snapshot), the
+others importing it (SET TRANSACTION SNAPSHOT) with the report settings,
+timed from the export to the last part's last row (the first connection's
+BEGIN and settings are outside the clock, as the one statement's are); its
+answer (the kind's assembly over every part's rows) compared with DuckDB's.
 `--reports funnel_counts` (not in the default) times whodid's funnel statement
 again beside DuckDB's counts-only one (the yardstick before
 docs/benchmarks.md §19.1), compared on the people alone.
@@ -37,7 +45,8 @@ removed at the end. `--drop NAME` removes a kept one. `--read-only NAME` times
 against a kept one of another run as it is (no lock, no `whodid migrate`).
 
     .venv/bin/python -m bench.statements [--reports funnel,funnel_counts,cohort,revenue,lifecycle,paths] [--rounds 3] [--runs 5]
-        [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--keep NAME | --read-only NAME] [--quick]"""
+        [--events 1000000] [--seed 42] [--limit 10] [--compare-ref REF] [--split N]
+        [--keep NAME | --read-only NAME] [--quick]"""
 from __future__ import annotations
 
 import argparse
@@ -171,6 +180,78 @@ def build(project_id: uuid.UUID, start: datetime, end: datetime, limit: int = 10
         out[kind] = report.build(project_id, spec)
     if "funnel_counts" in kinds:  # the same statement, timed beside the counts-only yardstick
         out["funnel_counts"] = out["funnel"]
+    return out
+
+
+def split_kinds(start: datetime, end: datetime, limit: int,
+                kinds: tuple[str, ...]) -> dict[str, tuple[ReportKind[Any, Any], Any]]:
+    """{report: (ReportKind, spec)} of the reports among `kinds` that have
+    parts (ReportKind.build_parts)."""
+    from app.reports.cohort import COHORT
+    from app.reports.revenue import REVENUE
+
+    _, cspec, rspec = _specs(start, end, limit)
+    out: dict[str, tuple[ReportKind[Any, Any], Any]] = {"cohort": (COHORT, cspec)} if "cohort" in kinds else {}
+    if "revenue" in kinds:
+        out["revenue"] = (REVENUE, rspec)
+    out.update(_contract_specs(start, end, kinds))
+    return {kind: ks for kind, ks in out.items() if ks[0].build_parts is not None}
+
+
+async def _split_fetch(conns: list[asyncpg.Connection], parts: list[tuple[str, list]],
+                       extra: str | None) -> tuple[list, float]:
+    """(rows of every part, seconds from the snapshot's export to the last
+    row): parts[i] on conns[i], conns[0]'s transaction exporting its
+    snapshot, the others' importing it (ReportService._fetch_parts)."""
+    from app.reports.service import REPORT_SETTINGS
+
+    first, others = conns[0], conns[1:len(parts)]
+    async with first.transaction(isolation="repeatable_read", readonly=True):
+        await first.execute(REPORT_SETTINGS, "900000")
+        if extra:
+            await first.execute(extra)
+        started = time.perf_counter()
+        snapshot = await first.fetchval("SELECT pg_export_snapshot()")
+
+        async def other(c: asyncpg.Connection, sql: str, params: list) -> list:
+            async with c.transaction(isolation="repeatable_read", readonly=True):
+                await c.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                await c.execute(REPORT_SETTINGS, "900000")
+                if extra:
+                    await c.execute(extra)
+                return await c.fetch(sql, *params)
+
+        got = await asyncio.gather(first.fetch(*_unpack(parts[0])),
+                                   *(other(c, sql, params) for c, (sql, params) in zip(others, parts[1:])))
+        elapsed = time.perf_counter() - started
+    return [row for rows in got for row in rows], elapsed
+
+
+async def _time_split(conns: list[asyncpg.Connection], parts: list[tuple[str, list]], runs: int,
+                      extra: str | None) -> float:
+    """Median seconds of `runs` split runs after one warm-up."""
+    times = []
+    for i in range(runs + 1):
+        _, elapsed = await _split_fetch(conns, parts, extra)
+        if i:
+            times.append(elapsed)
+    return common.median(times)
+
+
+async def split_answers(url: str, project_id: uuid.UUID, split: dict[str, tuple[ReportKind[Any, Any], Any]],
+                        n: int) -> dict:
+    """{report: plain answer} of the kind's assembly over its n parts' rows."""
+    from app.storage.pool import connect
+
+    conns = [await connect(url) for _ in range(n)]
+    out = {}
+    try:
+        for kind, (report, spec) in split.items():
+            rows, _ = await _split_fetch(conns, report.build_parts(project_id, spec, n), report.settings)
+            out[kind] = _plain(report.assemble(rows, spec, COMPUTED_AT))
+    finally:
+        for c in conns:
+            await c.close()
     return out
 
 
@@ -514,6 +595,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--limit", type=int, default=10, help="the funnel's segment limit")
     ap.add_argument("--compare-ref", default=None, metavar="REF")
+    ap.add_argument("--split", type=int, default=0, metavar="N",
+                    help="also time the reports with parts (cohort, lifecycle, stickiness, revenue) on N connections")
     ap.add_argument("--keep", default=None, metavar="NAME", help="keep/reuse whodid_bench_stmt_NAME")
     ap.add_argument("--read-only", default=None, metavar="NAME",
                     help="use the kept whodid_bench_stmt_NAME as it is (no lock, no migration, no load)")
@@ -536,6 +619,10 @@ def main() -> None:
         ref = ref_statements(args.compare_ref, url, project_id, args.limit, kinds) if args.compare_ref else None
         ours, our_settings = build(project_id, start, end, args.limit, kinds), settings()
         our_answers = asyncio.run(answers(url, project_id, start, end, args.limit, kinds))
+        split = split_kinds(start, end, args.limit, kinds) if args.split > 1 else {}
+        split_parts = {kind: report.build_parts(project_id, spec, args.split)
+                       for kind, (report, spec) in split.items() if report.build_parts is not None}
+        our_split = asyncio.run(split_answers(url, project_id, split, args.split)) if split else {}
         started = time.perf_counter()
         con = duckdb_reports.connect(paths)
         print(f"DuckDB load {time.perf_counter() - started:.1f} s", flush=True)
@@ -564,18 +651,29 @@ def main() -> None:
                 d = first_difference(our_answers[kind], ref["answers"][kind])
                 if d:
                     notes.append(f"ref{d}")
-            same[kind] = "; ".join(notes) or ("yes (DuckDB, ref)" if ref else "yes (DuckDB)")
+            if kind in our_split:
+                d = first_difference(duck_shape(kind, our_split[kind]), theirs)
+                if d:
+                    notes.append(f"split: DuckDB{d}")
+            same[kind] = "; ".join(notes) or ("yes (DuckDB" + (", ref" if ref else "")
+                                              + (", split" if kind in our_split else "") + ")")
 
         async def timed() -> dict:
             from app.storage.pool import connect
 
             conn = await connect(url)
-            out: dict[str, dict[str, list[float]]] = {k: {"whodid": [], "ref": [], "duckdb": []} for k in kinds}
+            # The split's other connections (the first one is `conn`).
+            spare = [await connect(url) for _ in range(args.split - 1)] if split_parts else []
+            out: dict[str, dict[str, list[float]]] = {
+                k: {"whodid": [], "split": [], "ref": [], "duckdb": []} for k in kinds}
             try:
                 for rnd in range(args.rounds):
                     for kind in kinds:
                         out[kind]["whodid"].append(
                             await _time_statement(conn, *ours[kind], args.runs, our_settings[kind]))
+                        if kind in split_parts:
+                            out[kind]["split"].append(
+                                await _time_split([conn, *spare], split_parts[kind], args.runs, our_settings[kind]))
                         if ref is not None:
                             out[kind]["ref"].append(
                                 await _time_statement(conn, *ref["statements"][kind], args.runs,
@@ -583,10 +681,12 @@ def main() -> None:
                         out[kind]["duckdb"].append(_time_duck(duck[kind], args.runs))
                         r = out[kind]
                         print(f"  round {rnd + 1} {kind}: whodid {r['whodid'][-1] * 1000:.0f} ms"
+                              + (f", split {r['split'][-1] * 1000:.0f} ms" if r["split"] else "")
                               + (f", ref {r['ref'][-1] * 1000:.0f} ms" if ref is not None else "")
                               + f", DuckDB {r['duckdb'][-1] * 1000:.0f} ms", flush=True)
             finally:
-                await conn.close()
+                for c in (conn, *spare):
+                    await c.close()
             return out
 
         times = asyncio.run(timed())
@@ -600,10 +700,14 @@ def main() -> None:
             row += [f"{r * 1000:.0f}", f"{d * 1000:.0f}", f"{w / d:.2f}", f"{r / d:.2f}", f"{w / r:.2f}"]
         else:
             row += [f"{d * 1000:.0f}", f"{w / d:.2f}"]
+        if split_parts:
+            sp = common.median(times[kind]["split"]) if times[kind]["split"] else None
+            row += ["-", "-"] if sp is None else [f"{sp * 1000:.0f}", f"{sp / d:.2f}"]
         rows.append(row + [same[kind]])
     headers = ["report", "whodid ms"] + (
         [f"{args.compare_ref} ms", "DuckDB ms", "whodid / DuckDB", f"{args.compare_ref} / DuckDB",
-         f"whodid / {args.compare_ref}"] if ref is not None else ["DuckDB ms", "whodid / DuckDB"]) + ["same answer"]
+         f"whodid / {args.compare_ref}"] if ref is not None else ["DuckDB ms", "whodid / DuckDB"]) + (
+        [f"split {args.split} ms", "split / DuckDB"] if split_parts else []) + ["same answer"]
     print(f"\n{args.events:,} events requested (seed {args.seed}); the statement alone, median of {args.runs} runs"
           f" per round, median of {args.rounds} interleaved rounds; funnel segment limit {args.limit}")
     print(common.table(headers, rows))

@@ -13,6 +13,11 @@ timeout.
 - **assembly**: `assemble(rows, spec, computed_at) -> result`, plain Python
   over the statement's rows (asyncpg Records): the rates, the ordering, the
   empty periods; no database.
+- **parts** (optional): `build_parts(project_id, spec, n) -> [(sql, params)]`,
+  the statement cut in n ranges of person ids whose rows add up; `assemble`
+  takes the rows of all the parts (or of `build`) alike. The service runs
+  the parts on n connections at once in one exported snapshot
+  (docs/decisions.md, "Reports split over connections in one snapshot").
 
 A report is declared once as a `ReportKind` and run with
 `ReportService.report(KIND, project_id, spec)`. A report with a people
@@ -48,6 +53,13 @@ class ReportKind(Generic[S, R]):
     # shard (docs/scaling.md), when the report has one for this spec (None:
     # the coordinator's path, app/storage/cluster.py `reads`).
     build_per_shard: Callable[[uuid.UUID, S], tuple[str, list[Any]] | None] | None = None
+    # The statements of `parts` ranges of person ids (app/reports/sql.py
+    # person_id_ranges), when the report's rows add up over persons: each
+    # gives build's rows for the persons of its range, and `assemble` takes
+    # the rows of all the parts together (a row of build's split over the
+    # parts: assemble adds them up). The report service runs them side by
+    # side on connections of one snapshot (ReportService.report).
+    build_parts: Callable[[uuid.UUID, S, int], list[tuple[str, list[Any]]]] | None = None
 
     def statement(self, project_id: uuid.UUID, spec: S, on_citus: bool) -> tuple[str, list[Any], bool]:
         """(sql, params, per_shard): on a Citus cluster the per-shard

@@ -11,6 +11,14 @@ and the connection goes back to the pool healthy.
 
 Reports read from the replica when settings.read_database_url is set (a pool of
 its own, opened by `start`), else from the main pool.
+
+A report with parts (ReportKind.build_parts: cohort, lifecycle, stickiness,
+revenue) runs them side by side, the first on the report's connection and the others
+on spare connections of the same pool, each in a transaction importing the
+first one's exported snapshot (`_fetch_parts`): the same rows as one
+statement, in less wall time when the database has idle cores. A spare
+connection is only taken when the pool can give it at once; with none, the
+report runs its one statement (`build`), as before.
 """
 from __future__ import annotations
 
@@ -55,6 +63,14 @@ except ImportError:  # pragma: no cover
 
 # compute(connection, computed_at) -> value
 Computation = Callable[[asyncpg.Connection, datetime], Awaitable[Any]]
+# compute(connection, its pool, computed_at) -> value (ReportService._run)
+PoolComputation = Callable[[asyncpg.Connection, asyncpg.Pool, datetime], Awaitable[Any]]
+# work(connection in the report's transaction, its pool) -> value (_query)
+Work = Callable[[asyncpg.Connection, asyncpg.Pool], Awaitable[Any]]
+
+# How long a report's part waits for a spare connection (_spare): only for
+# a free slot of the pool to open one; an idle connection comes at once.
+SPARE_CONNECT_SECONDS = 0.5
 
 # Transaction-local settings of every report computation (set_config(..., true)):
 # - statement_timeout ($1 ms): see the module docstring;
@@ -162,6 +178,14 @@ class ReportService:
         # Of those, the ones that ran a kind's per-shard statement (Citus), by kind.
         self.per_shard_computations: Counter[str] = Counter()
         self.timeouts = 0
+        # Reports with parts (ReportKind.build_parts) run as this many
+        # statements side by side (settings.report_parts; 1: never), and
+        # those that did, by kind (_fetch_parts).
+        self.parts = settings.report_parts
+        self.split_computations: Counter[str] = Counter()
+        # Tests only: awaited after the first part's snapshot is exported,
+        # before the other parts start (a commit in between must not show).
+        self.after_snapshot_export: Callable[[str], Awaitable[None]] | None = None
         # Answers kept above the service that stood for cache hits (observe_hits).
         self.hits_above = 0
         # Reports computed on the primary instead of the replica, by reason;
@@ -193,13 +217,18 @@ class ReportService:
     async def run(self, kind: str, project_id: uuid.UUID, spec: Spec, compute: Computation) -> Report:
         """The cached answer for (kind, project, spec), computing it at most once
         at a time per key."""
+        return await self._run(kind, project_id, spec, lambda conn, pool, at: compute(conn, at))
+
+    async def _run(self, kind: str, project_id: uuid.UUID, spec: Spec, compute: PoolComputation) -> Report:
+        """run, the computation also given the pool its connection is from
+        (for more connections in the same snapshot: _fetch_parts)."""
         key = self.cache.key(kind, project_id, spec, await self._generation(project_id))
 
         async def produce() -> tuple[Any, datetime]:
             computed_at = self.clock()
             self.computations += 1
             self.computations_by_kind[kind] += 1
-            value = await self._query(kind, project_id, lambda conn: compute(conn, computed_at))
+            value = await self._query(kind, project_id, lambda conn, pool: compute(conn, pool, computed_at))
             return value, computed_at
 
         try:
@@ -241,9 +270,7 @@ class ReportService:
             except Exception:  # metrics never fail a report
                 log.exception("report observer failed")
 
-    async def _query(
-        self, kind: str, project_id: uuid.UUID, work: Callable[[asyncpg.Connection], Awaitable[Any]]
-    ) -> Any:
+    async def _query(self, kind: str, project_id: uuid.UUID, work: Work) -> Any:
         """On the read replica when there is one and it answers; else, or when
         the replica cancelled the computation for a recovery conflict (once),
         on the primary: a warning line and whodid_report_replica_fallbacks_total."""
@@ -270,10 +297,7 @@ class ReportService:
                         "is down" if reason == "down" else "cancelled it for a recovery conflict",
                         type(exc).__name__, exc)
 
-    async def _query_on(
-        self, pool: asyncpg.Pool, kind: str, project_id: uuid.UUID,
-        work: Callable[[asyncpg.Connection], Awaitable[Any]],
-    ) -> Any:
+    async def _query_on(self, pool: asyncpg.Pool, kind: str, project_id: uuid.UUID, work: Work) -> Any:
         try:
             # The server's statement_timeout cancels cleanly; this is the backstop
             # for the whole computation (several statements, a lost cancel).
@@ -282,8 +306,8 @@ class ReportService:
                     await self.statistics.ensure_fresh(project_id)
                 async with pool.acquire() as conn:
                     async with conn.transaction(isolation="repeatable_read", readonly=True):
-                        await conn.execute(REPORT_SETTINGS, str(max(1, int(self.timeout * 1000))))
-                        return await work(conn)
+                        await conn.execute(REPORT_SETTINGS, self._timeout_ms())
+                        return await work(conn, pool)
         except (TimeoutError, asyncpg.QueryCanceledError):
             self.timeouts += 1
             log.warning("%s report cancelled after %.3g s", kind, self.timeout)
@@ -292,23 +316,110 @@ class ReportService:
                 " narrow the range or try again later"
             ) from None
 
+    def _timeout_ms(self) -> str:
+        """statement_timeout of a report's transaction (REPORT_SETTINGS' $1)."""
+        return str(max(1, int(self.timeout * 1000)))
+
+    # ------------------------------------------------------------ parts
+
+    async def _spare(self, pool: asyncpg.Pool, wanted: int) -> list[Any]:
+        """Up to `wanted` more connections of `pool`, only those it can give
+        at once: a report holding a connection never waits for another (N
+        reports each holding one and waiting for a second would wait for
+        each other until the pool's timeout), so a busy pool gives fewer or
+        none, and the report runs its parts on what it has. A free slot of
+        the pool that has no connection yet opens one (bounded by
+        SPARE_CONNECT_SECONDS); a connection error is no connection."""
+        out: list[Any] = []
+        for _ in range(wanted):
+            free = pool.get_max_size() - (pool.get_size() - pool.get_idle_size())
+            if free <= 0:
+                break
+            try:
+                out.append(await pool.acquire(timeout=SPARE_CONNECT_SECONDS))
+            except (TimeoutError, *CONNECTION_ERRORS):
+                break
+        return out
+
+    async def _fetch_parts(
+        self, conn: asyncpg.Connection, pool: asyncpg.Pool, kind: ReportKind[S, R],
+        statements: list[tuple[str, list[Any]]],
+    ) -> list[Any] | None:
+        """The rows of every part, run side by side on `conn` (in the
+        report's transaction, its settings and the kind's already set) and
+        on spare connections of `pool` (_spare), each of these in a
+        read-only REPEATABLE READ transaction of `conn`'s snapshot
+        (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump --jobs),
+        with REPORT_SETTINGS and kind.settings: every part sees exactly the
+        data one statement would. With fewer connections than parts, each
+        runs its share of the parts one after another; with no spare
+        connection, None (the caller runs `build`, the one statement).
+        The first part to fail cancels the others (a statement cancelled
+        on its connection; the transactions rolled back, the connections
+        back to the pool)."""
+        spare = await self._spare(pool, len(statements) - 1)
+        if not spare:
+            return None
+        try:
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            if self.after_snapshot_export is not None:  # tests only (a commit between the parts)
+                await self.after_snapshot_export(snapshot)
+            connections = [conn, *spare]
+            shares = [statements[i::len(connections)] for i in range(len(connections))]
+
+            async def run_share(c: asyncpg.Connection, share: list[tuple[str, list[Any]]]) -> list[Any]:
+                rows: list[Any] = []
+                for sql, params in share:
+                    rows += await c.fetch(sql, *params)
+                return rows
+
+            async def in_snapshot(c: asyncpg.Connection, share: list[tuple[str, list[Any]]]) -> list[Any]:
+                async with c.transaction(isolation="repeatable_read", readonly=True):
+                    # First in the transaction: before any query takes a snapshot.
+                    await c.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                    await c.execute(REPORT_SETTINGS, self._timeout_ms())
+                    if kind.settings:
+                        await c.execute(kind.settings)
+                    return await run_share(c, share)
+
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run_share(conn, shares[0]))]
+                tasks += [group.create_task(in_snapshot(c, share)) for c, share in zip(spare, shares[1:])]
+        except BaseExceptionGroup as failed:
+            # One failure as it is, for _query_on and _query to read
+            # (QueryCanceledError: the timeout; SerializationError: the
+            # replica's recovery conflict; ...): see _first_leaf.
+            raise _first_leaf(failed) from None
+        finally:
+            for c in spare:
+                await pool.release(c)
+        self.split_computations[kind.name] += 1
+        return [row for task in tasks for row in task.result()]
+
     # ------------------------------------------------------------ the reports
 
     async def report(self, kind: ReportKind[S, R], project_id: uuid.UUID, spec: S) -> Report[R]:
         """A report of the contract (app/reports/contract.py): its statement
         built from the spec, run under the report settings, its rows assembled."""
 
-        async def compute(conn: asyncpg.Connection, computed_at: datetime) -> R:
+        async def compute(conn: asyncpg.Connection, pool: asyncpg.Pool, computed_at: datetime) -> R:
             if kind.settings:
                 await conn.execute(kind.settings)
-            sql, params, per_shard = kind.statement(project_id, spec, cluster.on_citus(conn))
+            on_citus = cluster.on_citus(conn)
+            # Parts side by side (_fetch_parts), not on Citus: there the
+            # per-shard statement already runs on every shard at once.
+            if kind.build_parts is not None and self.parts > 1 and not on_citus:
+                rows = await self._fetch_parts(conn, pool, kind, kind.build_parts(project_id, spec, self.parts))
+                if rows is not None:
+                    return kind.assemble(rows, spec, computed_at)
+            sql, params, per_shard = kind.statement(project_id, spec, on_citus)
             if per_shard:
                 self.per_shard_computations[kind.name] += 1
-                await conn.execute(SHARD_SETTINGS.format(timeout=max(1, int(self.timeout * 1000))))
+                await conn.execute(SHARD_SETTINGS.format(timeout=self._timeout_ms()))
             rows = await (conn if per_shard else cluster.reads(conn)).fetch(sql, *params)
             return kind.assemble(rows, spec, computed_at)
 
-        return await self.run(kind.name, project_id, spec, compute)
+        return await self._run(kind.name, project_id, spec, compute)
 
     async def cohort(self, project_id: uuid.UUID, spec: CohortSpec) -> Report[CohortResult]:
         return await self.report(COHORT, project_id, spec)
@@ -366,6 +477,28 @@ class ReportService:
             "timeouts": self.timeouts,
             "replica_fallbacks": sum(self.replica_fallbacks.values()),
         }
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The failure of the parts (TaskGroup's exception group) that says
+    most: a recovery conflict first (the replica ended the snapshot's
+    transaction: the other parts then fail for the snapshot they could not
+    import, which is no reason of their own), then a lost connection, then
+    the first other one that is not a cancellation (the parts cancelled
+    because another failed)."""
+    leaves: list[BaseException] = []
+    todo: list[BaseException] = [group]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            todo[:0] = list(e.exceptions)
+        else:
+            leaves.append(e)
+    for wanted in (asyncpg.SerializationError, CONNECTION_ERRORS, Exception):
+        for e in leaves:
+            if isinstance(e, wanted) and not isinstance(e, asyncio.CancelledError):
+                return e
+    return leaves[0]
 
 
 def _recovery_conflict(exc: BaseException) -> bool:

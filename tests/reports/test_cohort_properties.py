@@ -48,7 +48,7 @@ async def person_properties(pool, project_id) -> dict:
     cumulative=st.booleans(),
     people=populations(),
 )
-async def test_cohort_options_match_reference(services, ops, cohort_event, return_event, rng, cohort_period,
+async def test_cohort_options_match_reference(services, parts, ops, cohort_event, return_event, rng, cohort_period,
                                               bucket, buckets, mode, cumulative, people):
     EXAMPLES["run"] += 1
     project = await fresh_project(services, "cohort-opt")
@@ -57,7 +57,9 @@ async def test_cohort_options_match_reference(services, ops, cohort_event, retur
     props = await person_properties(services.pool, project.id)
     spec = CohortSpec(cohort_event, return_event, rng[0], rng[1], Period(cohort_period), Period(bucket), buckets,
                       mode=mode, cumulative=cumulative, people=population(people))
+    split = services.reports.split_computations["cohort"]
     report = await services.reports.cohort(project.id, spec)
+    assert services.reports.split_computations["cohort"] - split == (parts > 1)
     expected = reference_cohort(events, cohort_event, return_event, rng[0], rng[1], cohort_period, bucket, buckets,
                                 report.computed_at, mode=mode, cumulative=cumulative, people=oracle_people(people),
                                 person_props=props)

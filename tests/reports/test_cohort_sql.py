@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 
 from app.reports.cohort import CohortSpec, Mode
-from app.reports.cohort.statement import build
+from app.reports.cohort.statement import build, build_parts
 from app.reports.periods import Period
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
@@ -43,6 +43,14 @@ def test_statement_is_the_golden_one(name):
 
 def test_one_placeholder_per_parameter():
     assert_one_placeholder_per_parameter((name, partial(build, PROJECT, spec)) for name, spec in VARIANTS.items())
+
+
+def test_a_part_is_the_golden_one():
+    """The second of two parts (ReportKind.build_parts): the statement with
+    the members of the upper half of the person ids."""
+    spec = VARIANTS["cohort_recurring_population"]
+    assert_golden("cohort_recurring_population_part_2_of_2", build_parts(PROJECT, spec, 2)[1])
+    assert_one_placeholder_per_parameter([("part", lambda: build_parts(PROJECT, spec, 2)[1])])
 
 
 def test_the_report_values_keep_their_placeholders_whatever_the_options():

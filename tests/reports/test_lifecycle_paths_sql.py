@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 import pytest
 
 from app.reports.lifecycle import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
-from app.reports.lifecycle.statement import build as lifecycle_build, build_people as lifecycle_people
+from app.reports.lifecycle.statement import build as lifecycle_build, build_parts as lifecycle_parts
+from app.reports.lifecycle.statement import build_people as lifecycle_people
 from app.reports.paths import PathsPeopleSpec, PathsSpec
 from app.reports.paths.statement import build as paths_build, build_people as paths_people
 from app.reports.periods import Period
@@ -33,6 +34,8 @@ BACKWARD = PathsSpec(FROM, TO, end_event="Purchased", depth=6, limit=3, people=P
 VARIANTS = {
     "lifecycle": lambda: lifecycle_build(PROJECT, LIFECYCLE),
     "lifecycle_filtered": lambda: lifecycle_build(PROJECT, LIFECYCLE_FILTERED),
+    # the first of two parts (ReportKind.build_parts)
+    "lifecycle_filtered_part_1_of_2": lambda: lifecycle_parts(PROJECT, LIFECYCLE_FILTERED, 2)[0],
     "lifecycle_empty_range": lambda: lifecycle_build(PROJECT, LIFECYCLE_EMPTY),
     "lifecycle_people": lambda: lifecycle_people(
         PROJECT, LifecyclePeopleSpec(LIFECYCLE, FROM, LifecycleStatus.DORMANT, 50)),

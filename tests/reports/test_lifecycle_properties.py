@@ -50,14 +50,16 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_LIFECYCLE_EXAMPLES", "40"))
     database=None,
 )
 @given(scenario=lifecycle_worlds(), page=st.sampled_from([1, 2, 1000]))
-async def test_lifecycle_matches_the_oracle(services, scenario, page):
+async def test_lifecycle_matches_the_oracle(services, parts, scenario, page):
     project = await make_project(services, "lifecycle-prop")
     await load(services, project.id, scenario)
+    split = services.reports.split_computations["lifecycle"]
     spec = LifecycleSpec(
         event=scenario["event"], where=tuple(scenario["where"]), from_=scenario["from"], to=scenario["to"],
         interval=scenario["interval"], people=scenario["people"],
     )
     result = (await services.reports.report(LIFECYCLE, project.id, spec)).value
+    assert services.reports.split_computations["lifecycle"] - split == (parts > 1)
     events, props = await stored(services, project.id)
     want = reference_lifecycle(
         events, props, spec.event, filter_dicts(spec.where), spec.from_, spec.to, spec.interval.value,

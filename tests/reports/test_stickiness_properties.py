@@ -18,17 +18,20 @@ from tests.support.reference import stickiness as reference_stickiness
 from tests.support.worlds import MONTH_END, NAMES, filter_dicts, load, people_dict, stored, trend_worlds, where
 
 EXAMPLES: list[int] = []
+
 MAX_EXAMPLES = int(os.environ.get("WHODID_STICKINESS_EXAMPLES", "40"))
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=trend_worlds(), event=st.sampled_from(NAMES), filters=where(MONTH_END))
-async def test_stickiness_matches_the_oracle(services, world, event, filters):
+async def test_stickiness_matches_the_oracle(services, parts, world, event, filters):
     project = await make_project(services, "sticky-prop")
     await load(services, project.id, world)
     spec = StickinessSpec(event, world["from"], world["to"], filters, Period(world["interval"]), world["people"])
+    split = services.reports.split_computations["stickiness"]
     result = (await services.reports.report(STICKINESS, project.id, spec)).value
+    assert services.reports.split_computations["stickiness"] - split == (parts > 1)
 
     events, person_props = await stored(services, project.id)
     want = reference_stickiness(events, person_props, event, filter_dicts(filters), spec.from_, spec.to,

@@ -13,7 +13,8 @@ import pytest
 from app.reports.periods import Period
 from app.reports.population import Population
 from app.reports.stickiness import StickinessPeopleSpec, StickinessSpec
-from app.reports.stickiness.statement import build as stickiness_build, build_people as stickiness_people
+from app.reports.stickiness.statement import build as stickiness_build, build_parts as stickiness_parts
+from app.reports.stickiness.statement import build_people as stickiness_people
 from app.reports.trends import BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
 from app.reports.trends.statement import build as trends_build, build_people as trends_people
 from app.storage.filters import FilterOp, PropertyFilter
@@ -45,6 +46,8 @@ VARIANTS = {
     "trends_people_breakdown_null": lambda: trends_people(PROJECT, TrendPeopleSpec(BY_EVENT, 0, None, FROM, 10)),
     "stickiness": lambda: stickiness_build(PROJECT, STICKY),
     "stickiness_filtered": lambda: stickiness_build(PROJECT, STICKY_FILTERED),
+    # the second of two parts (ReportKind.build_parts)
+    "stickiness_filtered_part_2_of_2": lambda: stickiness_parts(PROJECT, STICKY_FILTERED, 2)[1],
     "stickiness_people": lambda: stickiness_people(PROJECT, StickinessPeopleSpec(STICKY, 3, 50, uuid.UUID(int=7))),
 }
 

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +24,8 @@ import pytest
 from app.config import Settings
 from app.database import prepare_database
 from app.ingest.validation import EventIn
+from app.reports.contract import ReportKind
+from app.reports.lifecycle import LIFECYCLE, LifecycleSpec
 from app.reports.revenue import RevenueSpec
 from app.reports.service import ReportService
 from app.services import Services
@@ -167,6 +169,45 @@ async def test_reports_read_on_the_replica(clusters, on_primary):
         await reports.close()
 
 
+async def test_a_report_in_parts_reads_on_the_replica_in_one_snapshot(clusters, on_primary):
+    """Lifecycle split over two connections of the read pool
+    (ReportKind.build_parts): both parts on the replica, in the snapshot the
+    first one exported there (PostgreSQL 10+ on a hot standby); events
+    committed on the primary and replayed between the export and the second
+    part's start are not seen."""
+    primary, replica = clusters
+    keys = await on_primary.auth.create_project("replica-parts")
+    day = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    spec = LifecycleSpec("Used", day, day + timedelta(days=14))
+
+    def used(prefix: str) -> list[EventIn]:
+        return [EventIn(f"{prefix}{i}", "Used", None, day + timedelta(days=i % 14)) for i in range(40)]
+
+    await on_primary.ingest.record_events(keys.id, used("a"))
+    await _replayed(replica, on_primary.pool)
+    reports = await _replica_service(replica, on_primary)
+    primary_reports = ReportService(Settings(report_ttl=0, report_parts=1), on_primary.pool)
+
+    async def late(snapshot: str) -> None:
+        await on_primary.ingest.record_events(keys.id, used("late"))
+        await _replayed(replica, on_primary.pool)
+
+    try:
+        want = (await primary_reports.report(LIFECYCLE, keys.id, spec)).value
+        reports.after_snapshot_export = late
+        assert (await reports.report(LIFECYCLE, keys.id, spec)).value == want
+        reports.after_snapshot_export = None
+        assert reports.split_computations["lifecycle"] == 1
+        assert sum(reports.replica_fallbacks.values()) == 0
+        later = (await reports.report(LIFECYCLE, keys.id, spec)).value
+        assert later != want
+        assert later == (await primary_reports.report(LIFECYCLE, keys.id, spec)).value
+        assert reports.split_computations["lifecycle"] == 2
+    finally:
+        await reports.close()
+        await primary_reports.close()
+
+
 async def test_a_recovery_conflict_is_computed_again_on_the_primary(clusters, on_primary, caplog):
     primary, replica = clusters
     keys = await on_primary.auth.create_project("replica-conflict")
@@ -210,6 +251,65 @@ async def test_a_recovery_conflict_is_computed_again_on_the_primary(clusters, on
         assert any("recovery conflict" in r.getMessage() for r in caplog.records)
     finally:
         await reports.close()
+
+
+async def test_a_recovery_conflict_during_the_parts_is_computed_again_on_the_primary(clusters, on_primary):
+    """While the parts run on the replica, it replays a cleanup that their
+    snapshot still needs: the part on the exporting connection is cancelled
+    (40001), the report computed again on the primary, not failed. (The
+    first part sleeps a moment so that the conflict meets it running.)"""
+    primary, replica = clusters
+    keys = await on_primary.auth.create_project("replica-parts-conflict")
+    day = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    spec = LifecycleSpec("Used", day, day + timedelta(days=14))
+    await on_primary.ingest.record_events(
+        keys.id, [EventIn(f"p{i}", "Used", None, day + timedelta(days=i % 14)) for i in range(40)])
+    await _replayed(replica, on_primary.pool)
+    reports = await _replica_service(replica, on_primary)
+    primary_reports = ReportService(Settings(report_ttl=0, report_parts=1), on_primary.pool)
+    assert LIFECYCLE.build_parts is not None
+    real = LIFECYCLE.build_parts
+
+    def slow_parts(project_id, s, n):
+        (sql, params), *rest = real(project_id, s, n)
+        return [(f"SELECT t.* FROM ({sql}) t CROSS JOIN pg_sleep(1.5)", params), *rest]
+
+    kind = ReportKind("lifecycle.slow", LIFECYCLE.build, LIFECYCLE.assemble, build_parts=slow_parts)
+    exported = asyncio.Event()
+
+    async def note(snapshot: str) -> None:
+        exported.set()
+
+    async def conflict() -> None:
+        await exported.wait()
+        await on_primary.pool.execute(
+            "DELETE FROM events WHERE project_id = $1 AND identity <> 'p0'", keys.id)
+        # Vacuumed until the report is answered (a transaction on the
+        # primary, e.g. the statistics keeper's ANALYZE, may hold the
+        # cleanup back a moment).
+        while not done.is_set():
+            await on_primary.pool.execute("VACUUM events")
+            await asyncio.sleep(0.2)
+
+    done = asyncio.Event()
+
+    async def ask():
+        try:
+            return (await reports.report(kind, keys.id, spec)).value
+        finally:
+            done.set()
+
+    try:
+        want = (await primary_reports.report(LIFECYCLE, keys.id, spec)).value
+        reports.after_snapshot_export = note
+        got, _ = await asyncio.wait_for(asyncio.gather(ask(), conflict()), 30)
+        assert reports.replica_fallbacks == {"recovery_conflict": 1}, reports.replica_fallbacks
+        # Computed again on the primary, after the delete: p0's events only.
+        assert got == (await primary_reports.report(LIFECYCLE, keys.id, spec)).value != want
+    finally:
+        reports.after_snapshot_export = None
+        await reports.close()
+        await primary_reports.close()
 
 
 async def test_replica_down_means_the_primary_with_a_warning_and_a_metric(clusters, on_primary, caplog):

@@ -16,9 +16,11 @@ from ...storage import cluster
 from ..contract import ReportKind
 from .assembly import CohortCell, CohortResult, CohortRow, GridRow, assemble
 from .spec import MAX_BUCKETS, MODES, CohortSpec, Mode
-from .statement import build, build_per_shard
+from .statement import build, build_parts, build_per_shard
 
-COHORT: ReportKind[CohortSpec, CohortResult] = ReportKind("cohort", build, assemble, build_per_shard=build_per_shard)
+COHORT: ReportKind[CohortSpec, CohortResult] = ReportKind(
+    "cohort", build, assemble, build_per_shard=build_per_shard, build_parts=build_parts
+)
 
 __all__ = [
     "COHORT", "MAX_BUCKETS", "MODES", "CohortCell", "CohortResult", "CohortRow", "CohortSpec", "GridRow", "Mode",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from ..periods import bucket_seconds, period_end, to_utc
 from .spec import CohortSpec
@@ -50,9 +50,10 @@ class GridRow(NamedTuple):
 def assemble(rows: Sequence[Any], spec: CohortSpec, computed_at: datetime) -> CohortResult:
     """The rows by start, each with its `buckets` cells; a cell is complete
     when its last moment (the row's period end + (n+1)·B) is not after
-    `computed_at`."""
+    `computed_at`. The rows of one row_start (one per part of build_parts,
+    each over the members of a range of person ids) are added up."""
     at = to_utc(computed_at)
-    grid = sorted((GridRow.of(r) for r in rows), key=lambda g: g.row_start)
+    grid = sorted(_added_up(GridRow.of(r) for r in rows).values(), key=lambda g: g.row_start)
     b = timedelta(seconds=bucket_seconds(spec.bucket))
     out = []
     for g in grid:
@@ -65,3 +66,14 @@ def assemble(rows: Sequence[Any], spec: CohortSpec, computed_at: datetime) -> Co
         )
         out.append(CohortRow(start=to_utc(g.row_start), size=g.size, cells=cells))
     return CohortResult(rows=tuple(out))
+
+
+def _added_up(rows: Iterable[GridRow]) -> dict[datetime, GridRow]:
+    """The rows by row_start, those of one row_start added up (size and each
+    cell): the parts of build_parts count disjoint members."""
+    out: dict[datetime, GridRow] = {}
+    for g in rows:
+        had = out.get(g.row_start)
+        out[g.row_start] = g if had is None else GridRow(
+            g.row_start, had.size + g.size, [a + b for a, b in zip(had.people, g.people, strict=True)])
+    return out

@@ -22,7 +22,9 @@ members first:
 The parameters: $1 project, then (`Slots`) cohortEvent, returnEvent, from,
 to, the bucket length B in seconds and the number of buckets ($2 … $7), then
 the population's values. One row kind comes out (assembly.py `GridRow`):
-row_start, size, people per cell.
+row_start, size, people per cell. `build_parts` cuts the members by ranges
+of person id, a statement each: their rows add up (the assembly sums the
+rows of one row_start).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from typing import Any
 from ...storage.filters import Params
 from ..periods import Period, bucket_seconds
 from ..population import population_part
-from ..sql import Statement
+from ..sql import Statement, person_id_ranges
 from .spec import CohortSpec
 
 # Cells per bigint mask.
@@ -82,23 +84,31 @@ def _in_population(alias: str, population: str | None) -> str:
     return "" if population is None else f" AND {alias}.person_id IN (SELECT pp.id FROM {population} pp)"
 
 
-def members_part(q: Statement, s: Slots, spec: CohortSpec, population: str | None) -> str:
+def _in_range(ids: str | None) -> str:
+    """A person_id_ranges condition (build_parts), or nothing (every person)."""
+    return "" if ids is None else f" AND {ids}"
+
+
+def members_part(q: Statement, s: Slots, spec: CohortSpec, population: str | None, ids: str | None = None) -> str:
     """members, FIRST_TIME: t₀ is the first cohortEvent ever (events after
     `to` cannot be the first of a member, so they are not read); only people
     with from ≤ t₀ < to (and in `population`, when given). Not materialized
     (the planner's choice for a part read once): the members stream from their
-    grouped index scan into the lookups (no tuple store)."""
+    grouped index scan into the lookups (no tuple store). `ids`: only the
+    persons of one range of ids (build_parts)."""
     return q.part("members", "\n".join([
         f"SELECT e.person_id, min(e.ts) AS t0, {row_start_sql('min(e.ts)', spec.cohort_period)} AS row_start,",
         f"       {bounds_sql(s, 'min(e.ts)', spec.buckets)} AS bounds",
         "FROM events e",
-        f"WHERE e.project_id = $1 AND e.name = {s.cohort_event} AND e.ts < {s.to}{_in_population('e', population)}",
+        f"WHERE e.project_id = $1 AND e.name = {s.cohort_event} AND e.ts < {s.to}{_in_population('e', population)}"
+        f"{_in_range(ids)}",
         "GROUP BY e.person_id",
         f"HAVING min(e.ts) >= {s.from_}",
     ]))
 
 
-def recurring_members_part(q: Statement, s: Slots, spec: CohortSpec, population: str | None) -> str:
+def recurring_members_part(q: Statement, s: Slots, spec: CohortSpec, population: str | None,
+                           ids: str | None = None) -> str:
     """members, RECURRING: one per (person, cohortPeriod period in which they
     did cohortEvent within [from, to)), t₀ their first cohortEvent inside
     both. A person can be a member of several rows."""
@@ -108,7 +118,7 @@ def recurring_members_part(q: Statement, s: Slots, spec: CohortSpec, population:
         f"       {bounds_sql(s, 'min(e.ts)', spec.buckets)} AS bounds",
         "FROM events e",
         f"WHERE e.project_id = $1 AND e.name = {s.cohort_event} AND e.ts >= {s.from_} AND e.ts < {s.to}"
-        f"{_in_population('e', population)}",
+        f"{_in_population('e', population)}{_in_range(ids)}",
         f"GROUP BY e.person_id, {row_start}",
     ]))
 
@@ -211,12 +221,23 @@ def build_per_shard(project_id: uuid.UUID, spec: CohortSpec) -> tuple[str, list[
     return q.select(per_shard_select(grid(s, members, spec.buckets)))
 
 
-def build(project_id: uuid.UUID, spec: CohortSpec) -> tuple[str, list[Any]]:
+def build(project_id: uuid.UUID, spec: CohortSpec, ids: str | None = None) -> tuple[str, list[Any]]:
     """The statement and its parameters ($1 the project, the slots, the
-    population's values)."""
+    population's values). `ids`: only the members whose person id meets
+    this condition (build_parts)."""
     q = Statement(Params(project_id))
     s = Slots.of(q, spec)
     population = population_part(q, spec.people)
-    members = (recurring_members_part if spec.recurring else members_part)(q, s, spec, population)
+    members = (recurring_members_part if spec.recurring else members_part)(q, s, spec, population, ids)
     grid = cumulative_grid_select if spec.cumulative else grid_select
     return q.select(grid(s, members, spec.buckets))
+
+
+def build_parts(project_id: uuid.UUID, spec: CohortSpec, parts: int) -> list[tuple[str, list[Any]]]:
+    """`parts` statements, one per range of person ids (person_id_ranges),
+    each build's statement over the members of its range: run side by side
+    on connections of one snapshot (ReportService, ReportKind.build_parts),
+    their rows together are build's with a row's size and cells split over
+    the parts (a member, a person or a person's period, is in one range), and
+    the assembly adds them up."""
+    return [build(project_id, spec, ids) for ids in person_id_ranges(parts)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..contract import ReportKind
 from .assembly import LifecyclePeoplePage, LifecyclePoint, LifecycleResult, assemble, assemble_people
 from .spec import LifecyclePeopleSpec, LifecycleSpec, LifecycleStatus
-from .statement import build, build_people, build_people_per_shard, build_per_shard
+from .statement import build, build_parts, build_people, build_people_per_shard, build_per_shard
 
 __all__ = [
     "LIFECYCLE",
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 LIFECYCLE: ReportKind[LifecycleSpec, LifecycleResult] = ReportKind(
-    "lifecycle", build, assemble, build_per_shard=build_per_shard
+    "lifecycle", build, assemble, build_per_shard=build_per_shard, build_parts=build_parts
 )
 LIFECYCLE_PEOPLE: ReportKind[LifecyclePeopleSpec, LifecyclePeoplePage] = ReportKind(
     "lifecycle.people", build_people, assemble_people, build_per_shard=build_people_per_shard

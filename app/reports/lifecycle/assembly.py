@@ -41,21 +41,24 @@ class LifecyclePeoplePage:
 
 
 def assemble(rows: Sequence[Any], spec: LifecycleSpec, computed_at: datetime) -> LifecycleResult:
-    """Rows per active period p: new, returning, resurrecting in p, and
-    dormant_after (active in p, not in the period after): P's dormant is
-    dormant_after of the period before P."""
-    by_start = {to_utc(r["start"]): r for r in rows}
+    """Rows per active period (start): new, returning, resurrecting and
+    active there, of some of the persons — a period may have a row per part
+    of build_parts (the persons of one range of ids each), added up here. P's
+    dormant are the people active in the period before P and not in P: the
+    active of P−1 less the RETURNING of P (active in both)."""
+    sums: dict[datetime, list[int]] = {}
+    for r in rows:
+        got = sums.setdefault(to_utc(r["start"]), [0, 0, 0, 0])
+        got[0] += int(r["new"])
+        got[1] += int(r["returning"])
+        got[2] += int(r["resurrecting"])
+        got[3] += int(r["active"])
+    none = [0, 0, 0, 0]
     points = []
     for start, _ in periods_overlapping(spec.from_, spec.to, spec.interval):
-        r = by_start.get(start)
-        before = by_start.get(period_start(start - timedelta(microseconds=1), spec.interval))
-        points.append(LifecyclePoint(
-            start,
-            0 if r is None else r["new"],
-            0 if r is None else r["returning"],
-            0 if r is None else r["resurrecting"],
-            0 if before is None else before["dormant_after"],
-        ))
+        new, returning, resurrecting, _active = sums.get(start, none)
+        before = sums.get(period_start(start - timedelta(microseconds=1), spec.interval), none)
+        points.append(LifecyclePoint(start, new, returning, resurrecting, before[3] - returning))
     return LifecycleResult(tuple(points))
 
 

@@ -20,10 +20,11 @@
   NEW (nothing older, ever), RETURNING (the previous active period is the
   one just before p), RESURRECTING (else) and the people active in p. This
   runs once per half of the persons by id (`half_counts`), side by side, and
-  `counts` adds the halves up; the final SELECT gives `dormant_after` of p
-  as the people active in p less the RETURNING of the period after (the
-  people active in both). Python moves `dormant_after` of P−1 to P's
-  dormant and adds the empty periods (app/reports/lifecycle/assembly.py).
+  `counts` adds the halves up. Python gives P's dormant as the people
+  active in P−1 less the RETURNING of P (the people active in both), and
+  adds the empty periods (app/reports/lifecycle/assembly.py). The rows add
+  up over persons: `build_parts` gives the same rows per range of person
+  ids, for the report service to run on connections side by side.
 - the people list's SELECT pages the people of one (period, status) by
   person id, with the same conditions.
 
@@ -173,13 +174,16 @@ GROUP BY p"""
 
 
 def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
-    """Rows (p, new, returning, resurrecting, dormant_after), one per active
-    period from the one before the report's first period on.
+    """Rows (start, new, returning, resurrecting, active), one per active
+    period from the one before the report's first period on: each person's
+    status in each of their active periods (`half_counts`), the two halves
+    added up in `counts`. The assembly gives P's dormant as the people active
+    in the period before P less those active in both, which are P's
+    RETURNING: active(P - 1) - returning(P).
 
-    `counts` adds up the two halves' counts (`half_counts`: each person's
-    status in each of their active periods); `dormant_after` of p is then the
-    people active in p less those active in p and in the period after, which
-    are the RETURNING of the period after: active(p) - returning(p + 1).
+    The rows are additive over persons: `build_parts`' statements give rows
+    of the same shape for their persons, and the assembly adds up the rows of
+    a period (one here).
 
     At 1M events (bench.statements' lifecycle) this replaced one window over
     every event (lead newest first): the statement 234 -> 147 ms, its whole
@@ -188,14 +192,34 @@ def build(project_id: uuid.UUID, spec: LifecycleSpec) -> tuple[str, list[Any]]:
     return _build(project_id, spec, per_shard=False)
 
 
+def build_parts(project_id: uuid.UUID, spec: LifecycleSpec, parts: int) -> list[tuple[str, list[Any]]]:
+    """`parts` statements, one per range of person ids (person_id_ranges),
+    each giving build's rows for the persons of its range: run side by side
+    on connections of one snapshot (ReportService, ReportKind.build_parts),
+    their rows together are build's, a period's counts split over the parts
+    (a person is in one range: their statuses are whole in it)."""
+    out = []
+    for ids in person_id_ranges(parts):
+        q = Statement()
+        q.param(project_id)
+        population = population_part(q, spec.people)
+        out.append(q.select(f"SELECT {_start_of(spec, 'h.p')} AS start, h.new, h.returning, h.resurrecting, h.active\n"
+                            f"FROM (\n{half_counts(q, spec, population, ids, _first(q, spec))}\n) h"))
+    return out
+
+
+def _first(q: Statement, spec: LifecycleSpec) -> str:
+    """SQL: the first period counted, the one before the report's first."""
+    return f"{_period_param(q, spec, period_start(spec.from_, spec.interval))} - {_step(spec)}"
+
+
 def _build(project_id: uuid.UUID, spec: LifecycleSpec, *, per_shard: bool) -> tuple[str, list[Any]]:
     """build's statement; per_shard (build_per_shard): no halves, the
     population inlined, `counts` materialized (one distributed subplan)."""
     q = Statement()
     q.param(project_id)
     population = population_part(q, spec.people, materialized=not per_shard)
-    step = _step(spec)
-    first = f"{_period_param(q, spec, period_start(spec.from_, spec.interval))} - {step}"
+    first = _first(q, spec)
     parts = "\nUNION ALL\n".join(half_counts(q, spec, population, ids, first)
                                  for ids in person_id_ranges(1 if per_shard else _HALVES))
     counts = q.part("counts", f"""
@@ -205,17 +229,8 @@ FROM (
 {parts}
 ) h
 GROUP BY h.p""", materialized=True if per_shard else None)
-    return q.select(_final_select(spec, counts))
-
-
-def _final_select(spec: LifecycleSpec, counts: str) -> str:
-    """The report's rows from `counts` (p, new, returning, resurrecting, active)."""
-    step = _step(spec)
-    return (f"""
-SELECT {_start_of(spec, "c.p")} AS start, c.new, c.returning, c.resurrecting,
-       c.active - coalesce(n.returning, 0) AS dormant_after
-FROM {counts} c
-LEFT JOIN {counts} n ON n.p = c.p + {step}""")
+    return q.select(f"SELECT {_start_of(spec, 'c.p')} AS start, c.new, c.returning, c.resurrecting, c.active\n"
+                    f"FROM {counts} c")
 
 
 # ------------------------------------------------------------ per shard (Citus)

@@ -25,7 +25,9 @@ class StickinessResult:
 
 def assemble(rows: Sequence[Any], spec: StickinessSpec, computed_at: datetime) -> StickinessResult:
     k = count_periods_overlapping(spec.from_, spec.to, spec.interval)
-    people = {r["n"]: r["people"] for r in rows}
+    people: dict[int, int] = {}
+    for r in rows:  # one row per n, or per n and part (build_parts): added up
+        people[r["n"]] = people.get(r["n"], 0) + r["people"]
     return StickinessResult(intervals=k, buckets=tuple(StickinessBucket(n, people.get(n, 0)) for n in range(1, k + 1)))
 
 

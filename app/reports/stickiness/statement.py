@@ -68,7 +68,7 @@ def periods_counted(q: Statement, spec: StickinessSpec, mask: bool = True) -> st
     return f"bit_count(bit_or(1::bigint << width_bucket(e.ts, {q.param(bounds)}::timestamptz[]))::bit(64))"
 
 
-def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True) -> str:
+def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True, ids: str | None = None) -> str:
     """per_person(person_id, n): each person's number of distinct active
     periods (periods_counted). The events come from events_name_person_ts in
     person order, so the count runs per person as they stream by (a hash of
@@ -78,12 +78,15 @@ def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True) -
     split=False (Citus, where every shard is a process of its own already):
     one GROUP BY over every person, not materialized and its population
     inlined, so that each statement reading it is pushed down whole
-    (build_per_shard)."""
+    (build_per_shard). `ids` (build_parts): one GROUP BY over the persons of
+    that range of ids."""
     population = population_part(q, spec.people, materialized=split)
     where = event_conditions(q, spec.event, spec.where, q.param(spec.from_), q.param(spec.to), population)
     select = f"SELECT e.person_id, {periods_counted(q, spec, mask=split)} AS n\nFROM events e\nWHERE {where}"
     if not split:
         return q.part("per_person", f"{select}\nGROUP BY e.person_id", materialized=False)
+    if ids is not None:
+        return q.part("per_person", f"{select}\n  AND {ids}\nGROUP BY e.person_id")
     return q.part("per_person", "\nUNION ALL\n".join(
         f"{select}\n  AND {ids}\nGROUP BY e.person_id" for ids in person_id_ranges(_PARTS)
     ))
@@ -93,6 +96,20 @@ def build(project_id: uuid.UUID, spec: StickinessSpec) -> tuple[str, list[Any]]:
     q = Statement(Params(project_id))
     per_person = per_person_part(q, spec)
     return q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n")
+
+
+def build_parts(project_id: uuid.UUID, spec: StickinessSpec, parts: int) -> list[tuple[str, list[Any]]]:
+    """`parts` statements, one per range of person ids (person_id_ranges),
+    each build's rows (people per n) for the persons of its range: run side
+    by side on connections of one snapshot (ReportService,
+    ReportKind.build_parts); a person is in one range, so the assembly adds
+    the parts' people per n up."""
+    out = []
+    for ids in person_id_ranges(parts):
+        q = Statement(Params(project_id))
+        per_person = per_person_part(q, spec, ids=ids or "true")
+        out.append(q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n"))
+    return out
 
 
 def build_people(project_id: uuid.UUID, page: StickinessPeopleSpec) -> tuple[str, list[Any]]:

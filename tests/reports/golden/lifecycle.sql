@@ -41,10 +41,8 @@ GROUP BY p
 ) h
 GROUP BY h.p
 )
-SELECT c.p AS start, c.new, c.returning, c.resurrecting,
-       c.active - coalesce(n.returning, 0) AS dormant_after
+SELECT c.p AS start, c.new, c.returning, c.resurrecting, c.active
 FROM counts c
-LEFT JOIN counts n ON n.p = c.p + interval '24 hours'
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')

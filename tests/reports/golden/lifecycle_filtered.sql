@@ -47,10 +47,8 @@ GROUP BY p
 ) h
 GROUP BY h.p
 )
-SELECT c.p AT TIME ZONE 'UTC' AS start, c.new, c.returning, c.resurrecting,
-       c.active - coalesce(n.returning, 0) AS dormant_after
+SELECT c.p AT TIME ZONE 'UTC' AS start, c.new, c.returning, c.resurrecting, c.active
 FROM counts c
-LEFT JOIN counts n ON n.p = c.p + interval '1 month'
 
 -- parameters
 -- $1: UUID('00000000-0000-0000-0000-000000000001')
