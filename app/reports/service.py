@@ -435,9 +435,9 @@ class ReportService:
         with_people: compute the per-person chains (peopleList) in the same
         statement. The cache key is the same either way: an entry computed
         without them gets them from `funnel_people` when a list is asked for."""
-        return await self.run(
+        return await self._run(
             "funnel", project_id, spec,
-            lambda conn, at: self._funnel(conn, project_id, spec, at, with_people),
+            lambda conn, pool, at: self._funnel(conn, pool, project_id, spec, at, with_people),
         )
 
     async def funnel_people(self, project_id: uuid.UUID, spec: FunnelSpec, computed_at: datetime) -> Report:
@@ -447,24 +447,31 @@ class ReportService:
         and every step of it come from one computation."""
 
         async def people(conn: asyncpg.Connection, at: datetime) -> Any:
-            return (await self._funnel(conn, project_id, spec, at, True)).people
+            return (await self._funnel(conn, None, project_id, spec, at, True)).people
 
         return await self.run("funnel.people", project_id, _PeopleOf(spec, computed_at), people)
 
-    @staticmethod
     async def _funnel(
-        conn: asyncpg.Connection, project_id: uuid.UUID, spec: FunnelSpec, computed_at: datetime, with_people: bool
+        self, conn: asyncpg.Connection, pool: asyncpg.Pool | None, project_id: uuid.UUID, spec: FunnelSpec,
+        computed_at: datetime, with_people: bool,
     ) -> Any:
         """The funnel's three roles (spec, statement, assembly) in the service's
-        transaction; an empty range is not run (nobody enters: no rows)."""
-        from .funnel import STATEMENT_SETTINGS, assemble, build_query
+        transaction; an empty range is not run (nobody enters: no rows).
+        Without peopleList and not on Citus, in parts side by side when
+        `pool` can give spare connections (build_parts, _fetch_parts)."""
+        from .funnel import FUNNEL, STATEMENT_SETTINGS, assemble, build_parts, build_query
 
         rows: list[Any] = []
         if spec.from_ < spec.to:
             await conn.execute(STATEMENT_SETTINGS)
+            on_citus = cluster.on_citus(conn)
+            if pool is not None and not with_people and self.parts > 1 and not on_citus:
+                got = await self._fetch_parts(conn, pool, FUNNEL, build_parts(project_id, spec, self.parts))
+                if got is not None:
+                    return assemble(got, spec, computed_at)
             # On Citus, the statement whose per-person chains run on every
             # shard (docs/scaling.md, "Reports on Citus").
-            sql, params = build_query(project_id, spec, with_people, per_shard=cluster.on_citus(conn))
+            sql, params = build_query(project_id, spec, with_people, per_shard=on_citus)
             rows = await conn.fetch(sql, *params)
         return assemble(rows, spec, computed_at, with_people=with_people)
 
