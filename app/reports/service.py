@@ -350,7 +350,8 @@ class ReportService:
         on spare connections of `pool` (_spare), each of these in a
         read-only REPEATABLE READ transaction of `conn`'s snapshot
         (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump --jobs),
-        with REPORT_SETTINGS and kind.settings: every part sees exactly the
+        with REPORT_SETTINGS, kind.settings and kind.parts_settings (the
+        latter also set on `conn` once the spares are there): every part sees exactly the
         data one statement would. With fewer connections than parts, each
         runs its share of the parts one after another; with no spare
         connection, None (the caller runs `build`, the one statement).
@@ -361,6 +362,8 @@ class ReportService:
         if not spare:
             return None
         try:
+            if kind.parts_settings:
+                await conn.execute(kind.parts_settings)
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
             if self.after_snapshot_export is not None:  # tests only (a commit between the parts)
                 await self.after_snapshot_export(snapshot)
@@ -378,8 +381,9 @@ class ReportService:
                     # First in the transaction: before any query takes a snapshot.
                     await c.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
                     await c.execute(REPORT_SETTINGS, self._timeout_ms())
-                    if kind.settings:
-                        await c.execute(kind.settings)
+                    settings = kind.split_settings()
+                    if settings:
+                        await c.execute(settings)
                     return await run_share(c, share)
 
             async with asyncio.TaskGroup() as group:

@@ -63,9 +63,14 @@ STATEMENT_SETTINGS = """SELECT set_config('parallel_setup_cost', '100', true),
 # The funnel as a ReportKind, for its parts (ReportService._funnel runs them
 # through ReportService._fetch_parts; the funnel's other ways — peopleList,
 # Citus, the one statement — stay ReportService._funnel's own).
+# The parts run without parallel workers: the parts are the report's
+# parallelism (one per core, WHODID_REPORT_PARTS), and a part's workers only
+# compete with the other parts for the cores (docs/benchmarks.md §19.3: at
+# 1M events the split 441 ms with them, 349 ms without).
+PARTS_SETTINGS = "SELECT set_config('max_parallel_workers_per_gather', '0', true)"
 FUNNEL: ReportKind[FunnelSpec, FunnelResult] = ReportKind(
     "funnel", lambda project_id, spec: build_query(project_id, spec), assemble, settings=STATEMENT_SETTINGS,
-    build_parts=build_parts,
+    build_parts=build_parts, parts_settings=PARTS_SETTINGS,
 )
 
 
