@@ -17,8 +17,10 @@ from datetime import timedelta
 import pytest
 
 from app.config import Settings
-from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec, compute_funnel
+from app.reports.contract import ReportKind
+from app.reports.funnel import FUNNEL, FunnelSpec, FunnelStepSpec, SegmentSpec, compute_funnel
 from app.reports.service import ReportService
+from app.storage.pool import create_pool
 from tests.support.funnel_oracle import T0, compare, load, oracle
 from tests.support.server import make_project
 
@@ -169,3 +171,25 @@ async def test_the_service_runs_the_funnel_in_parts_but_not_with_its_people(serv
         assert (one.steps, one.segments) == (split.steps, split.segments)
     finally:
         await reports.close()
+
+
+async def test_the_parts_run_without_parallel_workers_and_the_fallback_with_them(services, database_url):
+    """FUNNEL.parts_settings on every part's transaction, the first one's
+    included; a report that gets no spare connection runs its one
+    statement with the funnel's own settings (parallel workers allowed)."""
+    project = await make_project(services, "funnel-parts-settings")
+    probe = ("SELECT current_setting('max_parallel_workers_per_gather') AS v", [])
+    kind = ReportKind("funnel.settings", lambda *_: probe, lambda rows, spec, at: sorted(r["v"] for r in rows),
+                      settings=FUNNEL.settings, build_parts=lambda *_: [probe, probe],
+                      parts_settings=FUNNEL.parts_settings)
+    spec = spec_of(("A", "B"), None)
+    default = await services.pool.fetchval("SELECT current_setting('max_parallel_workers_per_gather')")
+    assert default != "0"
+    for size, want in ((3, ["0", "0"]), (1, [default])):
+        pool = await create_pool(database_url, min_size=1, max_size=size)
+        reports = ReportService(Settings(report_ttl=0, report_parts=2), pool)
+        try:
+            assert (await reports.report(kind, project.id, spec)).value == want
+        finally:
+            await reports.close()
+            await pool.close()
