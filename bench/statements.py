@@ -26,7 +26,7 @@ conversions, and timeFromPrevious's count and histogram exactly, its mean,
 median and p90 within FLOAT_TOLERANCE (1e-9 relative); the segments'
 comparisons (significance, computed in Python after the statement) are not.
 `--split N` also times, for the reports whose ReportKind has build_parts
-(cohort, lifecycle, stickiness), their N parts as the report service runs them
+(cohort, lifecycle, stickiness, revenue), their N parts as the report service runs them
 (app/reports/service.py `_fetch_parts`): side by side on N connections, the
 first one's transaction exporting its snapshot (pg_export_snapshot), the
 others importing it (SET TRANSACTION SNAPSHOT) with the report settings,
@@ -189,9 +189,12 @@ def split_kinds(start: datetime, end: datetime, limit: int,
     parts (ReportKind.build_parts)."""
     from app.reports import funnel as funnel_mod
     from app.reports.cohort import COHORT
+    from app.reports.revenue import REVENUE
 
-    fspec, cspec, _ = _specs(start, end, limit)
+    fspec, cspec, rspec = _specs(start, end, limit)
     out: dict[str, tuple[ReportKind[Any, Any], Any]] = {"cohort": (COHORT, cspec)} if "cohort" in kinds else {}
+    if "revenue" in kinds:
+        out["revenue"] = (REVENUE, rspec)
     # The funnel's parts (a tree from before them, --compare-ref, has no FUNNEL).
     if "funnel" in kinds and hasattr(funnel_mod, "FUNNEL"):
         out["funnel"] = (funnel_mod.FUNNEL, fspec)
@@ -604,7 +607,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=10, help="the funnel's segment limit")
     ap.add_argument("--compare-ref", default=None, metavar="REF")
     ap.add_argument("--split", type=int, default=0, metavar="N",
-                    help="also time the reports with parts (cohort, lifecycle, stickiness) as N parts on N connections")
+                    help="also time the reports with parts (cohort, lifecycle, stickiness, revenue) on N connections")
     ap.add_argument("--keep", default=None, metavar="NAME", help="keep/reuse whodid_bench_stmt_NAME")
     ap.add_argument("--read-only", default=None, metavar="NAME",
                     help="use the kept whodid_bench_stmt_NAME as it is (no lock, no migration, no load)")

@@ -21,6 +21,9 @@ from tests.support.ordering import after_their_property_tests
 from tests.support.database import LOCAL_ADMIN_URL, admin_execute, find_admin_url, free_port, scratch_database  # noqa: F401
 from tests.support.server import GraphQLClient, make_project, serving  # noqa: F401
 
+# The `parts` fixture (a report test run with the parts and as the one statement).
+pytest_plugins = ("tests.support.parts",)
+
 
 @pytest.fixture(scope="session")
 def admin_url() -> str:

@@ -12,8 +12,8 @@ and the connection goes back to the pool healthy.
 Reports read from the replica when settings.read_database_url is set (a pool of
 its own, opened by `start`), else from the main pool.
 
-A report with parts (ReportKind.build_parts: cohort, lifecycle, stickiness;
-the funnel without peopleList, `_funnel`) runs them side by side, the first on the report's connection and the others
+A report with parts (ReportKind.build_parts: cohort, lifecycle, stickiness,
+revenue; the funnel without peopleList, `_funnel`) runs them side by side, the first on the report's connection and the others
 on spare connections of the same pool, each in a transaction importing the
 first one's exported snapshot (`_fetch_parts`): the same rows as one
 statement, in less wall time when the database has idle cores. A spare

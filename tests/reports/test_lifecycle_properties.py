@@ -39,16 +39,6 @@ async def all_people(services, project_id, spec: LifecycleSpec, start, status, p
     raise AssertionError("more than 100 pages")
 
 
-@pytest.fixture(params=[2, 1], ids=["parts", "one-statement"])
-def parts(request, services):
-    """The report service's parts (ReportKind.build_parts): 2, side by side
-    on connections of one snapshot, or 1, the one statement."""
-    was = services.reports.parts
-    services.reports.parts = request.param
-    yield request.param
-    services.reports.parts = was
-
-
 EXAMPLES: list[int] = []
 MAX_EXAMPLES = int(os.environ.get("WHODID_LIFECYCLE_EXAMPLES", "40"))
 

@@ -23,6 +23,8 @@ from app.reports.contract import ReportKind
 from app.reports.lifecycle import LIFECYCLE, LifecycleSpec
 from app.reports.lifecycle.statement import build_parts as lifecycle_parts
 from app.reports.periods import Period
+from app.reports.revenue import REVENUE, RevenueSpec
+from app.reports.revenue.statement import build_parts as revenue_parts
 from app.reports.service import ReportService
 from app.reports.stickiness import STICKINESS, StickinessSpec
 from app.reports.stickiness.statement import build_parts as stickiness_parts
@@ -35,16 +37,24 @@ TO = datetime(2024, 1, 29, tzinfo=UTC)
 LIFE = LifecycleSpec("Used", FROM + timedelta(days=7), TO, interval=Period.WEEK)
 COH = CohortSpec("Used", "Used", FROM, TO, Period.WEEK, Period.DAY, 7)
 STICKY = StickinessSpec("Used", FROM, TO, interval=Period.DAY)
+MONEY = RevenueSpec(FROM, TO, Period.WEEK)
 # Enough people that both ranges of person ids hold some (ids are uniform).
 PEOPLE = 40
 
 
 def world(prefix: str) -> list[EventIn]:
-    """Each person a few days of use over the four weeks."""
+    """Each person a few days of use over the four weeks; a third of them
+    pays (and one in five of those is refunded a little), from a source."""
     out = []
     for i in range(PEOPLE):
         for day in range(i % 5, 28, 3 + i % 7):
             out.append(EventIn(f"{prefix}{i}", "Used", None, FROM + timedelta(days=day, hours=i % 24)))
+        if i % 3 == 0:
+            source = ["ads", "mail", None][i % 4 % 3]
+            out.append(EventIn(f"{prefix}{i}", "Billed", {"Revenue": f"{i}.25", **({"Campaign Source": source} if source else {})},
+                               FROM + timedelta(days=i % 28, hours=1)))
+            if i % 5 == 0:
+                out.append(EventIn(f"{prefix}{i}", "Billed", {"Revenue": "-1.10"}, FROM + timedelta(days=i % 28, hours=2)))
     return out
 
 
@@ -61,8 +71,8 @@ async def answer(reports: ReportService, kind, project_id, spec, parts: int):
     return (await reports.report(kind, project_id, spec)).value
 
 
-@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH), (STICKINESS, STICKY)],
-                         ids=["lifecycle", "cohort", "stickiness"])
+@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH), (STICKINESS, STICKY), (REVENUE, MONEY)],
+                         ids=["lifecycle", "cohort", "stickiness", "revenue"])
 async def test_the_parts_add_up_to_the_one_statement(services, reports, kind, spec):
     project = await make_project(services, "parts")
     await services.ingest.record_events(project.id, world("p"))
@@ -73,8 +83,8 @@ async def test_the_parts_add_up_to_the_one_statement(services, reports, kind, sp
     assert reports.split_computations[kind.name] == 3
 
 
-@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH), (STICKINESS, STICKY)],
-                         ids=["lifecycle", "cohort", "stickiness"])
+@pytest.mark.parametrize("kind,spec", [(LIFECYCLE, LIFE), (COHORT, COH), (STICKINESS, STICKY), (REVENUE, MONEY)],
+                         ids=["lifecycle", "cohort", "stickiness", "revenue"])
 async def test_a_commit_after_the_snapshot_is_not_seen_by_any_part(services, reports, kind, spec):
     """Between the export of the first connection's snapshot and the start
     of the other parts, new people's events and a merge of two people commit:
@@ -167,8 +177,9 @@ async def test_a_part_that_times_out_cancels_the_others(services, database_url):
 
 def test_the_parts_cut_the_persons_once_each():
     """Each part is one range of person ids: the parts' conditions differ."""
-    for make, spec in ((lifecycle_parts, LIFE), (cohort_parts, COH), (stickiness_parts, STICKY)):
+    for make, spec, column in ((lifecycle_parts, LIFE, "e.person_id"), (cohort_parts, COH, "e.person_id"),
+                               (stickiness_parts, STICKY, "e.person_id"), (revenue_parts, MONEY, "person_id")):
         statements = make(uuid.UUID(int=1), spec, 2)
         assert len(statements) == 2
-        assert "e.person_id < '80000000-0000-0000-0000-000000000000'::uuid" in statements[0][0]
-        assert "e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid" in statements[1][0]
+        assert f" {column} < '80000000-0000-0000-0000-000000000000'::uuid" in statements[0][0]
+        assert f" {column} >= '80000000-0000-0000-0000-000000000000'::uuid" in statements[1][0]

@@ -26,13 +26,15 @@ EXAMPLES = {"run": 0, "with_revenue": 0, "with_sources": 0}
                                                                   HealthCheck.too_slow])
 @given(ops=ops_st, rng=range_st(), interval=st.sampled_from(PERIODS), page_size=st.integers(1, 4),
        source_property=st.sampled_from([SOURCE_KEY, SOURCE_KEY, "plan"]))
-async def test_revenue_matches_reference(services, ops, rng, interval, page_size, source_property):
+async def test_revenue_matches_reference(services, parts, ops, rng, interval, page_size, source_property):
     EXAMPLES["run"] += 1
     project = await fresh_project(services, "revenue-prop")
     await play(services, project.id, ops)
     events, propsets = await oracle_inputs(services.pool, project.id)
     spec = RevenueSpec(rng[0], rng[1], Period(interval), source_property)
+    split = services.reports.split_computations["revenue"]
     report = await services.reports.revenue(project.id, spec)
+    assert services.reports.split_computations["revenue"] - split == (parts > 1)
     top = await all_top_people(services, project.id, spec, page_size)
     expected = reference_revenue(events, propsets, rng[0], rng[1], interval, source_property)
     expected["topPeople"] = [(pid, rev) for pid, rev in expected["topPeople"]]

@@ -27,14 +27,16 @@ EXAMPLES = {"run": 0, "filtered": 0}
                                                                  HealthCheck.too_slow])
 @given(ops=ops_st, rng=range_st(), interval=st.sampled_from(PERIODS), page_size=st.integers(1, 4),
        source_property=st.sampled_from([SOURCE_KEY, "plan"]), people=populations().filter(lambda p: p is not None))
-async def test_revenue_with_a_population_matches_reference(services, ops, rng, interval, page_size,
+async def test_revenue_with_a_population_matches_reference(services, parts, ops, rng, interval, page_size,
                                                            source_property, people):
     EXAMPLES["run"] += 1
     project = await fresh_project(services, "revenue-pop")
     await play(services, project.id, ops)
     events, propsets = await oracle_inputs(services.pool, project.id)
     spec = RevenueSpec(rng[0], rng[1], Period(interval), source_property, people=population(people))
+    split = services.reports.split_computations["revenue"]
     report = await services.reports.revenue(project.id, spec)
+    assert services.reports.split_computations["revenue"] - split == (parts > 1)
     top = await all_top_people(services, project.id, spec, page_size)
     expected = reference_revenue(events, propsets, rng[0], rng[1], interval, source_property,
                                  people=oracle_people(people))

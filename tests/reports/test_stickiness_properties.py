@@ -19,16 +19,6 @@ from tests.support.worlds import MONTH_END, NAMES, filter_dicts, load, people_di
 
 EXAMPLES: list[int] = []
 
-
-@pytest.fixture(params=[2, 1], ids=["parts", "one-statement"])
-def parts(request, services):
-    """The report service's parts (ReportKind.build_parts): 2, side by side
-    on connections of one snapshot, or 1, the one statement."""
-    was = services.reports.parts
-    services.reports.parts = request.param
-    yield request.param
-    services.reports.parts = was
-
 MAX_EXAMPLES = int(os.environ.get("WHODID_STICKINESS_EXAMPLES", "40"))
 
 

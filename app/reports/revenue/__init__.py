@@ -25,10 +25,10 @@ from .assembly import (
     assemble_top_people,
 )
 from .spec import MAX_KEY_LENGTH, RevenueSpec, TopPeopleSpec
-from .statement import build, build_per_shard, build_top_people, build_top_people_per_shard
+from .statement import build, build_parts, build_per_shard, build_top_people, build_top_people_per_shard
 
 REVENUE: ReportKind[RevenueSpec, RevenueResult] = ReportKind(
-    "revenue", build, assemble, build_per_shard=build_per_shard
+    "revenue", build, assemble, build_per_shard=build_per_shard, build_parts=build_parts
 )
 REVENUE_TOP_PEOPLE: ReportKind[TopPeopleSpec, TopPeoplePage] = ReportKind(
     "revenue.top", build_top_people, assemble_top_people, build_per_shard=build_top_people_per_shard

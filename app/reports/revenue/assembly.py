@@ -71,18 +71,58 @@ def _money(row: Any) -> Money:
 
 def assemble(rows: Sequence[Any], spec: RevenueSpec, computed_at: datetime) -> RevenueResult:
     """Rows in the statement's order (periods by start, sources by total
-    descending then value): exactly one SUMMARY."""
-    (summary,) = [r for r in rows if r["kind"] == RowKind.SUMMARY.value]
+    descending then value): one SUMMARY, or one per part of build_parts
+    (each over the persons of a range of ids), which are added up, as are
+    the SOURCE rows of one value (and their order and averages computed
+    again: _added_up)."""
+    summaries = [r for r in rows if r["kind"] == RowKind.SUMMARY.value]
+    sources = [r for r in rows if r["kind"] == RowKind.SOURCE.value]
+    if len(summaries) == 1:
+        (summary,) = summaries
+        money, people = _money(summary), summary["people"]
+        by_source = tuple(RevenueSlice(r["value"], r["total"], r["paying"], r["average"]) for r in sources)
+    else:
+        money, people, by_source = _added_up(summaries, sources)
     return RevenueResult(
-        money=_money(summary),
+        money=money,
         series=tuple(
             RevenuePoint(start=to_utc(r["start"]), money=_money(r)) for r in rows if r["kind"] == RowKind.PERIOD.value
         ),
-        by_source=tuple(
-            RevenueSlice(r["value"], r["total"], r["paying"], r["average"])
-            for r in rows if r["kind"] == RowKind.SOURCE.value
-        ),
-        people_with_revenue=summary["people"],
+        by_source=by_source,
+        people_with_revenue=people,
+    )
+
+
+def average_cents(total: Decimal, paying: int) -> Decimal:
+    """statement.py's avg_cents in Python: total / paying rounded half away
+    from zero to cents, exactly (integer division of exact Decimals), with
+    the same scale (2)."""
+    if paying == 0:
+        return Decimal("0.00")
+    sign = (total > 0) - (total < 0)
+    return Decimal(sign) * ((abs(total) * 200 + paying) // (2 * paying)) * Decimal("0.01")
+
+
+def _added_up(summaries: list[Any], sources: list[Any]) -> tuple[Money, int, tuple[RevenueSlice, ...]]:
+    """The parts' SUMMARY rows added up (money, paying people, people) and
+    their SOURCE rows per value, in the statement's order (SOURCE_ORDER:
+    total descending, then the value by code point, no value last), each
+    with its average."""
+    total = sum((r["total"] for r in summaries), Decimal(0))
+    gross = sum((r["gross"] for r in summaries), Decimal(0))
+    refunds = sum((r["refunds"] for r in summaries), Decimal(0))
+    paying = sum(r["paying"] for r in summaries)
+    people = sum(r["people"] for r in summaries)
+    by_value: dict[str | None, list[Any]] = {}
+    for r in sources:
+        got = by_value.setdefault(r["value"], [Decimal(0), 0])
+        got[0] += r["total"]
+        got[1] += r["paying"]
+    order = sorted(by_value.items(), key=lambda kv: (-kv[1][0], kv[0] is None, kv[0] or ""))
+    return (
+        Money(total, gross, refunds, paying, average_cents(total, paying)),
+        people,
+        tuple(RevenueSlice(value, t, n, average_cents(t, n)) for value, (t, n) in order),
     )
 
 

@@ -43,7 +43,7 @@ from typing import Any
 from ...storage.filters import Params
 from ..periods import Period
 from ..population import population_part
-from ..sql import Statement
+from ..sql import Statement, person_id_ranges
 from .assembly import RowKind
 from .spec import RevenueSpec, TopPeopleSpec
 
@@ -78,13 +78,16 @@ def in_population(population: str | None) -> str:
     return "" if population is None else f" AND person_id IN (SELECT pp.id FROM {population} pp)"
 
 
-def in_range_part(q: Statement, r: Range, population: str | None) -> str:
+def in_range_part(q: Statement, r: Range, population: str | None, ids: str | None = None) -> str:
     """in_range(person_id, ts, revenue): the Revenue events in [from, to) (of
-    the population's people when it is given)."""
+    the population's people when it is given; of the persons whose id meets
+    `ids`, a person_id_ranges condition, when given: build_parts)."""
+    in_ids = "" if ids is None else f" AND {ids}"
     return _part(q, "in_range", f"""
         SELECT person_id, ts, revenue
         FROM events
-        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= {r.from_} AND ts < {r.to}{in_population(population)}""")
+        WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= {r.from_} AND ts < {r.to}{in_population(population)}\
+{in_ids}""")
 
 
 def periods_part(q: Statement, interval: Period, r: Range) -> str:
@@ -251,19 +254,21 @@ def sources_part(q: Statement, person_source: str) -> str:
 
 
 
-def answer_select(summary: str, series: str, sources: str) -> str:
+def answer_select(summary: str, series: str | None, sources: str) -> str:
     """The final SELECT: the rows (kind, n, start, value, total, gross,
     refunds, paying, average, people) of the kinds of RowKind, in the
     answer's order, from the parts `summary`, `series` and `sources` (the
-    plain statement's or the per-shard one's)."""
-    return f"""
-SELECT '{RowKind.SUMMARY.value}' AS kind, 0 AS n, NULL::timestamptz AS start, NULL::text AS value,
-       total, gross, refunds, paying, {avg_cents()} AS average, people
-FROM {summary}
+    plain statement's or the per-shard one's; no `series`: no PERIOD rows,
+    build_parts)."""
+    period = "" if series is None else f"""
 UNION ALL
 SELECT '{RowKind.PERIOD.value}', row_number() OVER (ORDER BY start), start, NULL,
        total, gross, refunds, paying, {avg_cents()}, NULL
-FROM {series}
+FROM {series}"""
+    return f"""
+SELECT '{RowKind.SUMMARY.value}' AS kind, 0 AS n, NULL::timestamptz AS start, NULL::text AS value,
+       total, gross, refunds, paying, {avg_cents()} AS average, people
+FROM {summary}{period}
 UNION ALL
 SELECT '{RowKind.SOURCE.value}', row_number() OVER (ORDER BY {SOURCE_ORDER}), NULL, value,
        total, NULL, NULL, paying, {avg_cents()}, NULL
@@ -286,6 +291,33 @@ def build(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list[Any]]:
     series = series_part(q, periods, r, population)
     sources = sources_part(q, person_source)
     return q.select(answer_select(summary, series, sources))
+
+
+def build_parts(project_id: uuid.UUID, spec: RevenueSpec, parts: int) -> list[tuple[str, list[Any]]]:
+    """`parts` statements, one per range of person ids (person_id_ranges):
+    each build's SUMMARY and SOURCE rows over the persons of its range (their
+    per-person sums and first-touch sources: the lookups per person are the
+    report's cost), the first one also the PERIOD rows of everyone (one
+    index range per period, not per person). Run side by side on
+    connections of one snapshot (ReportService, ReportKind.build_parts); a
+    person is in one range, so the assembly adds the SUMMARY rows and the
+    SOURCE rows of one value up (money, paying people and people are sums
+    over persons) and computes their averages and the sources' order."""
+    out = []
+    for i, ids in enumerate(person_id_ranges(parts, "person_id")):
+        q = Statement(Params(project_id))
+        r = Range(q.param(spec.from_), q.param(spec.to))
+        key = q.param(spec.source_property)
+        population = population_part(q, spec.people)
+        in_range = in_range_part(q, r, population, ids)
+        periods = periods_part(q, spec.interval, r) if i == 0 else None
+        per_person = per_person_part(q, in_range)
+        person_source = person_source_part(q, per_person, key, spec.source_property)
+        summary = summary_part(q, per_person)
+        series = series_part(q, periods, r, population) if periods is not None else None
+        sources = sources_part(q, person_source)
+        out.append(q.select(answer_select(summary, series, sources)))
+    return out
 
 
 def build_top_people(project_id: uuid.UUID, page: TopPeopleSpec, *,
