@@ -18,6 +18,7 @@ import pytest
 
 from app.config import Settings
 from app.reports.contract import ReportKind
+from app.reports.funnel import assembly
 from app.reports.funnel import FUNNEL, FunnelSpec, FunnelStepSpec, SegmentSpec, compute_funnel
 from app.reports.service import ReportService
 from app.storage.pool import create_pool
@@ -25,6 +26,10 @@ from tests.support.funnel_oracle import T0, compare, load, oracle
 from tests.support.server import make_project
 
 HALF = uuid.UUID(int=1 << 127)
+# assembly._merged finds a group's order statistics in its arrays by halving
+# (_HALVINGS 0: always) or in one merge of them (very large: always).
+HALVINGS = assembly._HALVINGS
+BOTH_WAYS = (0, 10**9)
 US = 1e-6
 # Seconds from A to B (and B to C), varied, repeating across the ranges,
 # one µs apart, zero, days.
@@ -73,9 +78,14 @@ async def same_both_ways(services, project_id, scenario: dict, names: tuple[str,
     one = await compute_funnel(services.pool, project_id, spec)
     compare(one, await oracle(services, project_id, {**scenario, "segment": segment}, spec))
     for parts in (2, 3, 4):
-        split = await compute_funnel(services.pool, project_id, spec, with_people=False, parts=parts)
-        assert split.steps == one.steps, parts
-        assert split.segments == one.segments, parts
+        for halvings in BOTH_WAYS:  # the order statistics by halving, then by one merge
+            assembly._HALVINGS = halvings
+            try:
+                split = await compute_funnel(services.pool, project_id, spec, with_people=False, parts=parts)
+            finally:
+                assembly._HALVINGS = HALVINGS
+            assert split.steps == one.steps, (parts, halvings)
+            assert split.segments == one.segments, (parts, halvings)
     return one
 
 
@@ -193,3 +203,17 @@ async def test_the_parts_run_without_parallel_workers_and_the_fallback_with_them
         finally:
             await reports.close()
             await pool.close()
+
+
+@pytest.mark.parametrize("how", SEGMENTS)
+async def test_many_segment_values_few_durations_each(services, how):
+    """More raw values than durations per value (the assembly merges the
+    arrays rather than halving over each): the same answer."""
+    project = await make_project(services, "funnel-parts-many")
+    low, high = await people_by_range(services, project.id, 60)
+    assigned = [(who, None if i % 7 == 0 else f"v{i % 29}") for i, who in enumerate(low + high)]
+    scenario = events_of(assigned, True)
+    await load(services, project.id, scenario)
+    one = await same_both_ways(services, project.id, scenario, ("A", "B", "C"),
+                               {how: "x" if how == "firstStepProperty" else "y", "limit": 3, "baseline": None})
+    assert len(one.segments) == 4

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import IntEnum
 from fractions import Fraction
 from bisect import bisect_right
+from itertools import chain
 from typing import Any, NamedTuple, Sequence
 
 from .. import stats
@@ -332,8 +333,18 @@ def _merged(rows: Sequence[Any]) -> Durations:
     histogram = tuple(map(sum, zip(*(r["histogram"] for r in rows), strict=True)))
     arrays = [r["us"] for r in rows]
     h = _p90_rank(n)
-    return Durations(n, total, _select(arrays, (n - 1) // 2), _select(arrays, n // 2), _select(arrays, h),
-                     _select(arrays, min(h + 1, n - 1)), histogram)
+    ranks = ((n - 1) // 2, n // 2, h, min(h + 1, n - 1))
+    if len(arrays) > 1 and _HALVINGS * len(ranks) * len(arrays) > n:
+        # Many arrays for their elements (a segment property of many values,
+        # each a few durations): one merge of them costs less than the
+        # halvings' bisections (timsort merges the sorted runs).
+        arrays = [sorted(chain.from_iterable(arrays))]
+    med_lo, med_hi, p90_lo, p90_hi = (_select(arrays, i) for i in ranks)
+    return Durations(n, total, med_lo, med_hi, p90_lo, p90_hi, histogram)
+
+
+# About how many halvings `_select` makes (log2 of a range of whole µs).
+_HALVINGS = 40
 
 
 def _select(arrays: Sequence[Sequence[int]], i: int) -> int:
