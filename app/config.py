@@ -46,9 +46,10 @@ class Settings:
     pool_min: int = 2
     pool_max: int = 10
     # A report with parts (ReportKind.build_parts: cohort, lifecycle,
-    # stickiness, revenue) runs as this many statements side by side, on as
-    # many pooled connections in one snapshot (app/reports/service.py); 1: one
-    # statement on one connection.
+    # stickiness, revenue; the funnel without peopleList, ReportService._funnel)
+    # runs as this many statements side by side, on as many pooled connections
+    # in one snapshot (app/reports/service.py); 1: one statement on one
+    # connection.
     # 2: the cores of the machine it was measured on (docs/benchmarks.md
     # §19.2) — more parts than cores only adds statements' fixed costs.
     report_parts: int = 2

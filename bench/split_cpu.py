@@ -44,7 +44,7 @@ async def measure(url: str, kinds: tuple[str, ...], runs: int) -> dict[str, tupl
                     await conns[0].fetch(sql, *params)
                     one.append(backend_cpu_ns(pids[0]) - before)
                 before = sum(backend_cpu_ns(p) for p in pids)
-                await statements._split_fetch(conns, parts, report.settings)
+                await statements._split_fetch(conns, parts, statements._split_settings(report))
                 split.append(sum(backend_cpu_ns(p) for p in pids) - before)
             out[kind] = (statistics.median(one[1:]) / 1e6, statistics.median(split[1:]) / 1e6)
     finally:

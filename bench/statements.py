@@ -187,13 +187,17 @@ def split_kinds(start: datetime, end: datetime, limit: int,
                 kinds: tuple[str, ...]) -> dict[str, tuple[ReportKind[Any, Any], Any]]:
     """{report: (ReportKind, spec)} of the reports among `kinds` that have
     parts (ReportKind.build_parts)."""
+    from app.reports import funnel as funnel_mod
     from app.reports.cohort import COHORT
     from app.reports.revenue import REVENUE
 
-    _, cspec, rspec = _specs(start, end, limit)
+    fspec, cspec, rspec = _specs(start, end, limit)
     out: dict[str, tuple[ReportKind[Any, Any], Any]] = {"cohort": (COHORT, cspec)} if "cohort" in kinds else {}
     if "revenue" in kinds:
         out["revenue"] = (REVENUE, rspec)
+    # The funnel's parts (a tree from before them, --compare-ref, has no FUNNEL).
+    if "funnel" in kinds and hasattr(funnel_mod, "FUNNEL"):
+        out["funnel"] = (funnel_mod.FUNNEL, fspec)
     out.update(_contract_specs(start, end, kinds))
     return {kind: ks for kind, ks in out.items() if ks[0].build_parts is not None}
 
@@ -227,6 +231,13 @@ async def _split_fetch(conns: list[asyncpg.Connection], parts: list[tuple[str, l
     return [row for rows in got for row in rows], elapsed
 
 
+def _split_settings(report: ReportKind[Any, Any]) -> str | None:
+    """The settings of a part's transaction (ReportKind.split_settings; a
+    tree from before parts_settings: the kind's settings)."""
+    split = getattr(report, "split_settings", None)
+    return split() if split is not None else report.settings
+
+
 async def _time_split(conns: list[asyncpg.Connection], parts: list[tuple[str, list]], runs: int,
                       extra: str | None) -> float:
     """Median seconds of `runs` split runs after one warm-up."""
@@ -247,7 +258,7 @@ async def split_answers(url: str, project_id: uuid.UUID, split: dict[str, tuple[
     out = {}
     try:
         for kind, (report, spec) in split.items():
-            rows, _ = await _split_fetch(conns, report.build_parts(project_id, spec, n), report.settings)
+            rows, _ = await _split_fetch(conns, report.build_parts(project_id, spec, n), _split_settings(report))
             out[kind] = _plain(report.assemble(rows, spec, COMPUTED_AT))
     finally:
         for c in conns:
@@ -652,9 +663,18 @@ def main() -> None:
                 if d:
                     notes.append(f"ref{d}")
             if kind in our_split:
-                d = first_difference(duck_shape(kind, our_split[kind]), theirs)
+                d = first_difference(duck_shape(kind, our_split[kind]), theirs,
+                                     tolerance=FLOAT_TOLERANCE if kind == "funnel" else 0.0)
                 if d:
                     notes.append(f"split: DuckDB{d}")
+                # The parts' answer is the one statement's exactly (the funnel's
+                # steps and segments whole: floats, comparisons).
+                split_whole, one_whole = (
+                    {k: a[k] for k in ("steps", "segments")} if kind == "funnel" else duck_shape(kind, a)
+                    for a in (our_split[kind], our_answers[kind]))
+                d = first_difference(split_whole, one_whole)
+                if d:
+                    notes.append(f"split: whodid{d}")
             same[kind] = "; ".join(notes) or ("yes (DuckDB" + (", ref" if ref else "")
                                               + (", split" if kind in our_split else "") + ")")
 
@@ -673,7 +693,8 @@ def main() -> None:
                             await _time_statement(conn, *ours[kind], args.runs, our_settings[kind]))
                         if kind in split_parts:
                             out[kind]["split"].append(
-                                await _time_split([conn, *spare], split_parts[kind], args.runs, our_settings[kind]))
+                                await _time_split([conn, *spare], split_parts[kind], args.runs,
+                                                  _split_settings(split[kind][0])))
                         if ref is not None:
                             out[kind]["ref"].append(
                                 await _time_statement(conn, *ref["statements"][kind], args.runs,

@@ -60,6 +60,14 @@ class ReportKind(Generic[S, R]):
     # parts: assemble adds them up). The report service runs them side by
     # side on connections of one snapshot (ReportService.report).
     build_parts: Callable[[uuid.UUID, S, int], list[tuple[str, list[Any]]]] | None = None
+    # Extra transaction-local settings of every part's transaction when the
+    # report runs in parts (after `settings`), if any: e.g. no parallel
+    # workers, the parts being the report's parallelism (the funnel).
+    parts_settings: str | None = None
+
+    def split_settings(self) -> str | None:
+        """The settings of a part's transaction: `settings`, then `parts_settings`."""
+        return ";\n".join(x for x in (self.settings, self.parts_settings) if x) or None
 
     def statement(self, project_id: uuid.UUID, spec: S, on_citus: bool) -> tuple[str, list[Any], bool]:
         """(sql, params, per_shard): on a Citus cluster the per-shard

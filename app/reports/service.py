@@ -13,7 +13,7 @@ Reports read from the replica when settings.read_database_url is set (a pool of
 its own, opened by `start`), else from the main pool.
 
 A report with parts (ReportKind.build_parts: cohort, lifecycle, stickiness,
-revenue) runs them side by side, the first on the report's connection and the others
+revenue; the funnel without peopleList, `_funnel`) runs them side by side, the first on the report's connection and the others
 on spare connections of the same pool, each in a transaction importing the
 first one's exported snapshot (`_fetch_parts`): the same rows as one
 statement, in less wall time when the database has idle cores. A spare
@@ -350,7 +350,8 @@ class ReportService:
         on spare connections of `pool` (_spare), each of these in a
         read-only REPEATABLE READ transaction of `conn`'s snapshot
         (pg_export_snapshot / SET TRANSACTION SNAPSHOT, as pg_dump --jobs),
-        with REPORT_SETTINGS and kind.settings: every part sees exactly the
+        with REPORT_SETTINGS, kind.settings and kind.parts_settings (the
+        latter also set on `conn` once the spares are there): every part sees exactly the
         data one statement would. With fewer connections than parts, each
         runs its share of the parts one after another; with no spare
         connection, None (the caller runs `build`, the one statement).
@@ -361,6 +362,8 @@ class ReportService:
         if not spare:
             return None
         try:
+            if kind.parts_settings:
+                await conn.execute(kind.parts_settings)
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
             if self.after_snapshot_export is not None:  # tests only (a commit between the parts)
                 await self.after_snapshot_export(snapshot)
@@ -378,8 +381,9 @@ class ReportService:
                     # First in the transaction: before any query takes a snapshot.
                     await c.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
                     await c.execute(REPORT_SETTINGS, self._timeout_ms())
-                    if kind.settings:
-                        await c.execute(kind.settings)
+                    settings = kind.split_settings()
+                    if settings:
+                        await c.execute(settings)
                     return await run_share(c, share)
 
             async with asyncio.TaskGroup() as group:
@@ -435,9 +439,9 @@ class ReportService:
         with_people: compute the per-person chains (peopleList) in the same
         statement. The cache key is the same either way: an entry computed
         without them gets them from `funnel_people` when a list is asked for."""
-        return await self.run(
+        return await self._run(
             "funnel", project_id, spec,
-            lambda conn, at: self._funnel(conn, project_id, spec, at, with_people),
+            lambda conn, pool, at: self._funnel(conn, pool, project_id, spec, at, with_people),
         )
 
     async def funnel_people(self, project_id: uuid.UUID, spec: FunnelSpec, computed_at: datetime) -> Report:
@@ -447,24 +451,31 @@ class ReportService:
         and every step of it come from one computation."""
 
         async def people(conn: asyncpg.Connection, at: datetime) -> Any:
-            return (await self._funnel(conn, project_id, spec, at, True)).people
+            return (await self._funnel(conn, None, project_id, spec, at, True)).people
 
         return await self.run("funnel.people", project_id, _PeopleOf(spec, computed_at), people)
 
-    @staticmethod
     async def _funnel(
-        conn: asyncpg.Connection, project_id: uuid.UUID, spec: FunnelSpec, computed_at: datetime, with_people: bool
+        self, conn: asyncpg.Connection, pool: asyncpg.Pool | None, project_id: uuid.UUID, spec: FunnelSpec,
+        computed_at: datetime, with_people: bool,
     ) -> Any:
         """The funnel's three roles (spec, statement, assembly) in the service's
-        transaction; an empty range is not run (nobody enters: no rows)."""
-        from .funnel import STATEMENT_SETTINGS, assemble, build_query
+        transaction; an empty range is not run (nobody enters: no rows).
+        Without peopleList and not on Citus, in parts side by side when
+        `pool` can give spare connections (build_parts, _fetch_parts)."""
+        from .funnel import FUNNEL, STATEMENT_SETTINGS, assemble, build_parts, build_query
 
         rows: list[Any] = []
         if spec.from_ < spec.to:
             await conn.execute(STATEMENT_SETTINGS)
+            on_citus = cluster.on_citus(conn)
+            if pool is not None and not with_people and self.parts > 1 and not on_citus:
+                got = await self._fetch_parts(conn, pool, FUNNEL, build_parts(project_id, spec, self.parts))
+                if got is not None:
+                    return assemble(got, spec, computed_at)
             # On Citus, the statement whose per-person chains run on every
             # shard (docs/scaling.md, "Reports on Citus").
-            sql, params = build_query(project_id, spec, with_people, per_shard=cluster.on_citus(conn))
+            sql, params = build_query(project_id, spec, with_people, per_shard=on_citus)
             rows = await conn.fetch(sql, *params)
         return assemble(rows, spec, computed_at, with_people=with_people)
 

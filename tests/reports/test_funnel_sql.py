@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 
 from app.reports.funnel import ExclusionSpec, FunnelSpec, FunnelStepSpec, SegmentSpec
-from app.reports.funnel.statement import build_query
+from app.reports.funnel.statement import build_parts, build_query
 from app.reports.population import Population
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.support.golden import PROJECT, assert_golden, assert_one_placeholder_per_parameter
@@ -57,6 +57,19 @@ def statement(name: str) -> tuple[str, list]:
 @pytest.mark.parametrize("name", sorted([*VARIANTS, *WITH_PEOPLE]))
 def test_statement_is_the_golden_one(name):
     assert_golden(name, statement(name))
+
+
+# The parts (build_parts) of a variant: one of each way of the chains and
+# segment, the part of the upper half (or, for the first, the lower one).
+PARTS = {"funnel_set_based_by_first_step_window": 1, "funnel_set_based_by_person": 0, "funnel_options_by_person": 1,
+         "funnel_one_step": 0}
+
+
+@pytest.mark.parametrize("name", sorted(PARTS))
+def test_a_part_is_the_golden_one(name):
+    i = PARTS[name]
+    assert_golden(f"{name}_part_{i + 1}_of_2", build_parts(PROJECT, VARIANTS[name], 2)[i])
+    assert_one_placeholder_per_parameter([(name, lambda: build_parts(PROJECT, VARIANTS[name], 2)[i])])
 
 
 def test_one_placeholder_per_parameter():

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.reports.funnel import assembly
 from app.reports.funnel import FunnelSpec, FunnelStepSpec, SegmentSpec, compute_funnel
 from tests.support.server import make_project
 from tests.support.funnel_oracle import T0, compare, load, oracle
@@ -52,6 +53,17 @@ async def test_everyones_order_statistics_from_the_segments_match_the_oracle(ser
     want = await oracle(services, project.id, {**sc, "segment": {"firstStepProperty": "x", "limit": limit,
                                                                   "baseline": None}}, spec)
     compare(result, want)
+    # in parts (build_parts): the same, exactly
+    # (the order statistics by halving over the arrays, then by one merge of them)
+    halvings = assembly._HALVINGS
+    for parts in (2, 3):
+        for way in (0, 10**9):
+            assembly._HALVINGS = way
+            try:
+                split = await compute_funnel(services.pool, project.id, spec, with_people=False, parts=parts)
+            finally:
+                assembly._HALVINGS = halvings
+            assert (split.steps, split.segments) == (result.steps, result.segments), (parts, way)
     # everyone's median and p90 of step 1 exactly as the sorted durations give them
     durations = sorted(round(ab * 1e6) for _, ab, _ in PEOPLE[: len(PEOPLE) - extra])
     n = len(durations)

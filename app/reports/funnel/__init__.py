@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ...storage import cluster
+from ..contract import ReportKind
 from .assembly import (
     FunnelComparison,
     FunnelResult,
@@ -23,9 +24,10 @@ from .assembly import (
 )
 from .people import FunnelPeople, PeoplePage
 from .spec import MAX_STEPS, ExclusionSpec, FunnelSpec, FunnelStepSpec, SegmentSpec, StepStatus
-from .statement import build_query
+from .statement import build_parts, build_query
 
 __all__ = [
+    "FUNNEL",
     "MAX_STEPS",
     "STATEMENT_SETTINGS",
     "ExclusionSpec",
@@ -41,6 +43,7 @@ __all__ = [
     "SegmentSpec",
     "StepStatus",
     "assemble",
+    "build_parts",
     "build_query",
     "compute_funnel",
     "compute_funnel_people",
@@ -57,19 +60,41 @@ STATEMENT_SETTINGS = """SELECT set_config('parallel_setup_cost', '100', true),
        set_config('parallel_tuple_cost', '0.01', true)"""
 
 
+# The funnel as a ReportKind, for its parts (ReportService._funnel runs them
+# through ReportService._fetch_parts; the funnel's other ways — peopleList,
+# Citus, the one statement — stay ReportService._funnel's own).
+# The parts run without parallel workers: the parts are the report's
+# parallelism (one per core, WHODID_REPORT_PARTS), and a part's workers only
+# compete with the other parts for the cores (docs/benchmarks.md §19.3: at
+# 1M events the split 441 ms with them, 349 ms without).
+PARTS_SETTINGS = "SELECT set_config('max_parallel_workers_per_gather', '0', true)"
+FUNNEL: ReportKind[FunnelSpec, FunnelResult] = ReportKind(
+    "funnel", lambda project_id, spec: build_query(project_id, spec), assemble, settings=STATEMENT_SETTINGS,
+    build_parts=build_parts, parts_settings=PARTS_SETTINGS,
+)
+
+
 async def compute_funnel(
-    conn_or_pool: Any, project_id: uuid.UUID, spec: FunnelSpec, *, with_people: bool = True
+    conn_or_pool: Any, project_id: uuid.UUID, spec: FunnelSpec, *, with_people: bool = True, parts: int = 1
 ) -> FunnelResult:
     """The funnel report of `spec` as of now, on the caller's connection or
-    pool (no cache, no timeout: ReportService.funnel is the server's way)."""
+    pool (no cache, no timeout: ReportService.funnel is the server's way).
+    `parts` > 1 (not with_people, not on Citus): build_parts' statements, one
+    after another on `conn_or_pool` (tests: the data must not change in
+    between, or the caller's connection is in one transaction)."""
     computed_at = datetime.now(timezone.utc)
     rows: list[Any] = []
     if spec.from_ < spec.to:  # an empty range: nobody enters (not run)
-        sql, params = build_query(project_id, spec, with_people, per_shard=cluster.on_citus(conn_or_pool))
+        on_citus = cluster.on_citus(conn_or_pool)
         in_transaction = getattr(conn_or_pool, "is_in_transaction", None)
         if in_transaction is not None and in_transaction():
             await conn_or_pool.execute(STATEMENT_SETTINGS)
-        rows = await conn_or_pool.fetch(sql, *params)
+        if parts > 1 and not with_people and not on_citus:
+            for sql, params in build_parts(project_id, spec, parts):
+                rows += await conn_or_pool.fetch(sql, *params)
+        else:
+            sql, params = build_query(project_id, spec, with_people, per_shard=on_citus)
+            rows = await conn_or_pool.fetch(sql, *params)
     return assemble(rows, spec, computed_at, with_people=with_people)
 
 

@@ -12,7 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum
 from fractions import Fraction
-from typing import Any, Sequence
+from bisect import bisect_right
+from itertools import chain
+from typing import Any, NamedTuple, Sequence
 
 from .. import stats
 from .people import FunnelPeople, PeoplePage
@@ -31,6 +33,12 @@ class RowKind(IntEnum):
     SEGMENT_VALUE = 2
     # (with_people) every person's chain as byte strings.
     PEOPLE = 3
+    # A part of build_parts (the persons of one range of ids): people at
+    # step 0 per raw segment value `sv` (not folded).
+    PART_SIZES = 4
+    # A part of build_parts: per (raw value sv, step k ≥ 1), the count, the
+    # exact sum in µs, the histogram counts and the durations in µs sorted.
+    PART_DURATIONS = 5
 
 
 @dataclass
@@ -103,17 +111,43 @@ def _us(seconds: Decimal) -> int:
     return int(seconds.scaleb(6))
 
 
-def _duration(r: Any) -> stats.DurationStats:
-    """DurationStats from one statistics row, with app/reports/stats.py's exact
-    arithmetic (so the figures are those it gives on the same durations)."""
-    n = r["n"]
-    lo, hi = _seconds(_us(r["med_lo"])), _seconds(_us(r["med_hi"]))
+class Durations(NamedTuple):
+    """The duration statistics' inputs of one (segment, step): the count, the
+    exact sum and the order statistics median and p90 need (0-based ranks
+    (n−1) div 2, n div 2, ⌊0.9·(n−1)⌋ and the next), in whole µs, and the
+    histogram counts."""
+
+    n: int
+    total: int
+    med_lo: int
+    med_hi: int
+    p90_lo: int
+    p90_hi: int
+    histogram: tuple[int, ...]
+
+    @classmethod
+    def of(cls, r: Any) -> "Durations":
+        """From one DURATIONS row of the statement (seconds, exact decimals)."""
+        return cls(r["n"], _us(r["total"]), _us(r["med_lo"]), _us(r["med_hi"]), _us(r["p90_lo"]),
+                   _us(r["p90_hi"]), tuple(r["histogram"]))
+
+
+def _p90_rank(n: int) -> int:
+    """⌊0.9·(n−1)⌋ in float as the statement (and stats.percentile) computes it."""
+    return int((90 / 100.0) * (n - 1))
+
+
+def _duration(d: Durations) -> stats.DurationStats:
+    """DurationStats from one group's Durations, with app/reports/stats.py's
+    exact arithmetic (so the figures are those it gives on the same durations)."""
+    n = d.n
+    lo, hi = _seconds(d.med_lo), _seconds(d.med_hi)
     median = lo if n % 2 else (lo + hi) / 2.0
     # stats.percentile(values, 90): virtual index h = 0.9 (n − 1), between the
     # order statistics ⌊h⌋ and the next (the statement picked those two).
     h = (90 / 100.0) * (n - 1)
     t = h - int(h)
-    a, b = _seconds(_us(r["p90_lo"])), _seconds(_us(r["p90_hi"]))
+    a, b = _seconds(d.p90_lo), _seconds(d.p90_hi)
     diff = b - a
     p90 = b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
     bounds: list[float | None] = [float(x) for x in stats.HISTOGRAM_BOUNDS]
@@ -122,16 +156,16 @@ def _duration(r: Any) -> stats.DurationStats:
         count=n,
         median_seconds=median,
         # The exact mean of the exact µs sum, rounded once.
-        mean_seconds=float(Fraction(_us(r["total"]), 1_000_000 * n)),
+        mean_seconds=float(Fraction(d.total, 1_000_000 * n)),
         p90_seconds=p90,
-        histogram=tuple(zip(bounds, r["histogram"])),
+        histogram=tuple(zip(bounds, d.histogram)),
     )
 
 
-def _steps_report(spec: FunnelSpec, entered: int, rows: dict[int, Any]) -> list[FunnelStepResult]:
+def _steps_report(spec: FunnelSpec, entered: int, rows: dict[int, Durations]) -> list[FunnelStepResult]:
     """The steps of one group: `entered` people at step 0, rows[k] the
-    statistics row of step k (missing: nobody reached it)."""
-    people = [entered] + [rows[k]["n"] if k in rows else 0 for k in range(1, len(spec.steps))]
+    statistics of step k (missing: nobody reached it)."""
+    people = [entered] + [rows[k].n if k in rows else 0 for k in range(1, len(spec.steps))]
     out = []
     for k, step in enumerate(spec.steps):
         if k == 0:
@@ -151,8 +185,8 @@ def _value_order(value: str | None) -> tuple[bool, str]:
     return (value is None, value or "")
 
 
-def _segments(spec: FunnelSpec, sizes: dict[int, int], rows: dict[int, dict[int, Any]], values: dict[int, str]
-              ) -> list[FunnelSegmentResult]:
+def _segments(spec: FunnelSpec, sizes: dict[int, int], rows: dict[int, dict[int, Durations]],
+              values: dict[int, str]) -> list[FunnelSegmentResult]:
     seg = spec.segment_by
     assert seg is not None
     segments = []
@@ -217,14 +251,17 @@ def _people(spec: FunnelSpec, r: Any, values: dict[int, str]) -> FunnelPeople:
 def assemble(rows: Sequence[Any], spec: FunnelSpec, computed_at: datetime, *, with_people: bool = False
              ) -> FunnelResult:
     """The funnel report from the statement's rows (no rows: nobody entered,
-    as for an empty range, which is not run); with `with_people`, also every
-    person's chain (the statement was built with them)."""
+    as for an empty range, which is not run), or from the rows of all the
+    parts of build_parts together (PART_SIZES, PART_DURATIONS: `_from_parts`);
+    with `with_people`, also every person's chain (the statement was built
+    with them)."""
     sizes: dict[int, int] = {}
-    overall_rows: dict[int, Any] = {}
-    segment_rows: dict[int, dict[int, Any]] = {}
+    overall_rows: dict[int, Durations] = {}
+    segment_rows: dict[int, dict[int, Durations]] = {}
     values: dict[int, str] = {}
     entered = 0
     people_row = None
+    part_rows: list[Any] = []
     for r in rows:
         kind = RowKind(r["kind"])
         if kind is RowKind.SIZES:
@@ -234,13 +271,17 @@ def assemble(rows: Sequence[Any], spec: FunnelSpec, computed_at: datetime, *, wi
                 sizes[r["segrank"]] = r["n"]
         elif kind is RowKind.DURATIONS:
             if r["overall"]:
-                overall_rows[r["k"]] = r
+                overall_rows[r["k"]] = Durations.of(r)
             else:
-                segment_rows.setdefault(r["segrank"], {})[r["k"]] = r
+                segment_rows.setdefault(r["segrank"], {})[r["k"]] = Durations.of(r)
         elif kind is RowKind.SEGMENT_VALUE:
             values[r["segrank"]] = r["value"]
-        else:
+        elif kind is RowKind.PEOPLE:
             people_row = r
+        else:
+            part_rows.append(r)
+    if part_rows:
+        entered, sizes, overall_rows, segment_rows, values = _from_parts(spec, part_rows)
 
     steps = _steps_report(spec, entered, overall_rows)
     segments = _segments(spec, sizes, segment_rows, values) if spec.segment_by is not None else []
@@ -248,3 +289,77 @@ def assemble(rows: Sequence[Any], spec: FunnelSpec, computed_at: datetime, *, wi
     if with_people:
         people = _people(spec, people_row, values) if people_row is not None else FunnelPeople(steps=len(spec.steps))
     return FunnelResult(steps=steps, segments=segments, computed_at=computed_at, people=people)
+
+
+def _from_parts(spec: FunnelSpec, rows: Sequence[Any]) -> tuple[
+        int, dict[int, int], dict[int, Durations], dict[int, dict[int, Durations]], dict[int, str]]:
+    """(entered, people per segment rank, everyone's Durations per step,
+    each segment's per step, the kept values by rank) from the parts' rows,
+    as the one statement gives them: the people per raw value added up over
+    the parts; the `limit` values with the most people kept (ties: value
+    ascending in code-point order, as COLLATE "C" orders UTF-8), ranked 1..,
+    every other value folded into null (rank 0); each group's durations
+    merged from the sorted arrays of its (part, raw value) rows (`_merged`)."""
+    people: dict[str | None, int] = {}
+    for r in rows:
+        if r["kind"] == RowKind.PART_SIZES:
+            people[r["sv"]] = people.get(r["sv"], 0) + r["n"]
+    seg = spec.segment_by
+    kept = [] if seg is None else sorted(
+        (v for v in people if v is not None), key=lambda v: (-people[v], v))[:seg.limit]
+    rank = {v: i + 1 for i, v in enumerate(kept)}
+    sizes: dict[int, int] = {}
+    for v, n in people.items():
+        sizes[rank.get(v, 0)] = sizes.get(rank.get(v, 0), 0) + n
+    by_segment: dict[tuple[int, int], list[Any]] = {}
+    by_step: dict[int, list[Any]] = {}
+    for r in rows:
+        if r["kind"] == RowKind.PART_DURATIONS:
+            by_segment.setdefault((rank.get(r["sv"], 0), r["k"]), []).append(r)
+            by_step.setdefault(r["k"], []).append(r)
+    segment_rows: dict[int, dict[int, Durations]] = {}
+    for (segrank, k), group in by_segment.items():
+        segment_rows.setdefault(segrank, {})[k] = _merged(group)
+    overall = {k: _merged(group) for k, group in by_step.items()}
+    return sum(people.values()), sizes, overall, segment_rows, {i: v for v, i in rank.items()}
+
+
+def _merged(rows: Sequence[Any]) -> Durations:
+    """One group's Durations from PART_DURATIONS rows (disjoint durations,
+    each row's sorted): count, sum and histogram added up; each order
+    statistic found in the sorted arrays without merging them (`_select`)."""
+    n = sum(r["n"] for r in rows)
+    total = sum(int(r["total"]) for r in rows)
+    histogram = tuple(map(sum, zip(*(r["histogram"] for r in rows), strict=True)))
+    arrays = [r["us"] for r in rows]
+    h = _p90_rank(n)
+    ranks = ((n - 1) // 2, n // 2, h, min(h + 1, n - 1))
+    if len(arrays) > 1 and _HALVINGS * len(ranks) * len(arrays) > n:
+        # Many arrays for their elements (a segment property of many values,
+        # each a few durations): one merge of them costs less than the
+        # halvings' bisections (timsort merges the sorted runs).
+        arrays = [sorted(chain.from_iterable(arrays))]
+    med_lo, med_hi, p90_lo, p90_hi = (_select(arrays, i) for i in ranks)
+    return Durations(n, total, med_lo, med_hi, p90_lo, p90_hi, histogram)
+
+
+# About how many halvings `_select` makes (log2 of a range of whole µs).
+_HALVINGS = 40
+
+
+def _select(arrays: Sequence[Sequence[int]], i: int) -> int:
+    """The i-th smallest (0-based) of the sorted arrays' elements together:
+    one array, its i-th; else the least whole µs v with #(elements ≤ v) > i,
+    by halving [min − 1, max] and counting by bisection in each array (as the
+    statement's `search` does: exact, the elements being whole µs)."""
+    if len(arrays) == 1:
+        return arrays[0][i]
+    lo = min(a[0] for a in arrays) - 1
+    hi = max(a[-1] for a in arrays)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if sum(bisect_right(a, mid) for a in arrays) > i:
+            hi = mid
+        else:
+            lo = mid
+    return hi

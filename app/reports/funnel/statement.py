@@ -52,7 +52,7 @@ from typing import Any
 from ...storage.filters import Params, filters_sql, text_form
 from .. import stats
 from ..population import population_part
-from ..sql import Statement
+from ..sql import Statement, person_id_ranges
 from .assembly import RowKind
 from .spec import FunnelSpec
 
@@ -62,8 +62,12 @@ _TO_UNIX = "interval '946684800 seconds'"
 _NO_TIME = "'\\x0000000000000000'::bytea"
 
 # The row kinds (column `kind`) as the statement writes them.
-SIZES, DURATIONS, SEGMENT_VALUE, PEOPLE = (str(k.value) for k in (
-    RowKind.SIZES, RowKind.DURATIONS, RowKind.SEGMENT_VALUE, RowKind.PEOPLE))
+SIZES, DURATIONS, SEGMENT_VALUE, PEOPLE, PART_SIZES, PART_DURATIONS = (str(k.value) for k in (
+    RowKind.SIZES, RowKind.DURATIONS, RowKind.SEGMENT_VALUE, RowKind.PEOPLE, RowKind.PART_SIZES,
+    RowKind.PART_DURATIONS))
+
+# One range of person ids of build_parts: (its index, the number of ranges).
+IdRange = tuple[int, int]
 
 
 def _step_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]:
@@ -81,14 +85,17 @@ def _step_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]
 
 
 def _chains_set_based(
-    spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], population: str | None = None
+    spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], population: str | None = None,
+    part: IdRange | None = None,
 ) -> str:
     """CTEs ending in `best(person_id, level, t0 .. t{n-1}, seq)`: each person's
     chain when no event can match two steps; only the people of `population`
-    (the name of a part of person ids) when given."""
+    (the name of a part of person ids) when given, and of the range of
+    person ids `part` (build_parts) when given."""
     n = len(spec.steps)
     window = spec.window_seconds is not None
     in_population = "" if population is None else f" AND e.person_id IN (SELECT pp.id FROM {population} pp)"
+    in_population += _in_part(part, "e.person_id")
 
     def in_range(k: int) -> str:
         return (f"e.project_id = $1 AND {conds[k]} AND e.ts >= {from_ph}::timestamptz"
@@ -202,6 +209,54 @@ def build_query(
     step ≥ 1); SEGMENT_VALUE, the kept segment values by rank; PEOPLE
     (with_people), the per-person chains as byte strings."""
     p = Params(project_id)
+    # WITH RECURSIVE when the statistics of a segmented funnel search their
+    # order statistics (_merged_statistics' `search`), which is then a part.
+    recursive = spec.segment_by is not None and len(spec.steps) > 1 and not per_shard
+    sql = _with_chains(spec, p, recursive=recursive, per_shard=per_shard)
+    sql += _aggregates(spec, p, with_people, merged=recursive)
+    return sql, p.values
+
+
+def build_part_query(project_id: uuid.UUID, spec: FunnelSpec, part: IdRange | None) -> tuple[str, list[Any]]:
+    """The statement of one part of build_parts: the chains of the persons
+    of the range of ids `part` (build_query's chains, the range added to
+    their event scans), aggregated per **raw** segment value (not folded:
+    which values are kept depends on every part's people) in rows of the
+    kinds PART_SIZES and PART_DURATIONS (`_part_aggregates`)."""
+    p = Params(project_id)
+    sql = _with_chains(spec, p, recursive=False, per_shard=False, part=part)
+    sql += _part_aggregates(spec)
+    return sql, p.values
+
+
+def build_parts(project_id: uuid.UUID, spec: FunnelSpec, parts: int) -> list[tuple[str, list[Any]]]:
+    """`parts` statements, one per range of person ids (person_id_ranges):
+    a person's chain is whole in their range, so the parts' people per raw
+    segment value and their durations add up; the assembly
+    (assembly.py `assemble`) chooses the kept values, folds the others and
+    merges the parts' sorted durations into the statistics. Run side by
+    side on connections of one snapshot (ReportService._funnel); not for
+    peopleList (with_people) nor on Citus (the one statement there)."""
+    if parts == 1:
+        return [build_part_query(project_id, spec, None)]
+    return [build_part_query(project_id, spec, (i, parts)) for i in range(parts)]
+
+
+def _in_part(part: IdRange | None, column: str) -> str:
+    """The person_id_ranges condition of `part` on `column`, or nothing."""
+    if part is None:
+        return ""
+    cond = person_id_ranges(part[1], column)[part[0]]
+    return "" if cond is None else f" AND {cond}"
+
+
+def _with_chains(
+    spec: FunnelSpec, p: Params, *, recursive: bool, per_shard: bool,
+    part: IdRange | None = None,
+) -> str:
+    """`WITH` the population (when filtered) and the parts ending in
+    `chains(person_id, level, t0 .. t{n-1}, sv)`: every person's chain and
+    segment value (raw), of the persons of `part` when given."""
     n = len(spec.steps)
     from_ph = p.add(spec.from_)
     to_ph = p.add(spec.to)
@@ -213,15 +268,13 @@ def build_query(
     # which read only its people's events.
     q = Statement(p)
     population = population_part(q, spec.people)
-    # WITH RECURSIVE when the statistics of a segmented funnel search their
-    # order statistics (_merged_statistics' `search`), which is then a part.
-    recursive = seg is not None and n > 1 and not per_shard
-    head = ("WITH RECURSIVE" if recursive else "WITH") + "".join(f"\n{part.sql()}," for part in q.parts)
+    head = ("WITH RECURSIVE" if recursive else "WITH") + "".join(f"\n{x.sql()}," for x in q.parts)
     if spec.one_step_per_event and not spec.walks_options and not per_shard:
-        sql = head + _chains_set_based(spec, p, from_ph, to_ph, conds, population)
+        sql = head + _chains_set_based(spec, p, from_ph, to_ph, conds, population, part)
         times = ", ".join(
             "b.t0" if k == 0 else f"CASE WHEN b.level > {k} THEN b.t{k} END AS t{k}" for k in range(n)
         )
+        in_part = _in_part(part, "e.person_id")
         if seg is not None and seg.first_step_property is not None:
             # The chain's step-0 event, by (person, time, seq), among the step-0
             # events that have the property (the others give null): scanned once
@@ -235,7 +288,7 @@ chains AS MATERIALIZED (
     FROM best b LEFT JOIN (
         SELECT e.person_id, e.ts, e.seq, {text_form("e.properties", key_ph)} AS sv FROM events e
         WHERE e.project_id = $1 AND e.name = {p.add(spec.steps[0].event)}::text
-          AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz AND e.properties ? {key_ph}::text
+          AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz AND e.properties ? {key_ph}::text{in_part}
         OFFSET 0
     ) x ON x.person_id = b.person_id AND x.ts = b.t0 AND x.seq = b.seq
 )"""
@@ -243,7 +296,7 @@ chains AS MATERIALIZED (
             sql += f""",
 svs AS MATERIALIZED (
     SELECT pr.id, {text_form("pr.properties", key_ph)} AS sv FROM persons pr
-    WHERE pr.project_id = $1 AND pr.properties ? {key_ph}::text
+    WHERE pr.project_id = $1 AND pr.properties ? {key_ph}::text{_in_part(part, "pr.id")}
 ),
 chains AS MATERIALIZED (
     SELECT b.person_id, b.level, {times}, x.sv
@@ -252,13 +305,11 @@ chains AS MATERIALIZED (
         else:
             sql += f""",
 chains AS MATERIALIZED (SELECT b.person_id, b.level, {times}, NULL::text AS sv FROM best b)"""
-    else:
-        # Per shard (Citus), no OFFSET 0 fence: a subquery with an OFFSET is
-        # pulled to the coordinator whole (Citus' recursive planning).
-        sql = head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population, fenced=not per_shard)
-
-    sql += _aggregates(spec, p, with_people, merged=recursive)
-    return sql, p.values
+        return sql
+    # Per shard (Citus), no OFFSET 0 fence: a subquery with an OFFSET is
+    # pulled to the coordinator whole (Citus' recursive planning).
+    return head + _chains_walked(spec, p, from_ph, to_ph, conds, key_ph, population, fenced=not per_shard,
+                                 part=part)
 
 
 def _exclusion_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]:
@@ -277,11 +328,12 @@ _OFFSET_FENCE = "\n            OFFSET 0"  # (indented as the ORDER BY it follows
 
 def _chains_walked(
     spec: FunnelSpec, p: Params, from_ph: str, to_ph: str, conds: list[str], key_ph: str | None,
-    population: str | None = None, fenced: bool = True,
+    population: str | None = None, fenced: bool = True, part: IdRange | None = None,
 ) -> str:
     """`chains` by the PL/pgSQL walk: for any funnel (repeated step names), and
     for every funnel with options (exclusions, holdConstant, a population:
-    whodid_funnel_chain_options, db/migrations/0008_funnel_options.sql)."""
+    whodid_funnel_chain_options, db/migrations/0008_funnel_options.sql); of
+    the persons of `part` only, when given."""
     n = len(spec.steps)
     options = spec.walks_options
     names = {s.event for s in spec.steps} | {x.event for x in spec.exclusions}
@@ -313,6 +365,7 @@ def _chains_walked(
     in_population = ""
     if population is not None:
         in_population = f"\n              AND e.person_id IN (SELECT pp.id FROM {population} pp)"
+    in_population += _in_part(part, "e.person_id")
     nsteps_ph = p.add(n)
     window_ph = p.add(spec.window_seconds)
     earliest_ph = p.add(spec.earliest_start_suffices)
@@ -463,6 +516,37 @@ SELECT {PEOPLE}, 0, 0, 0, count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        string_agg(int2send(l.segrank::int2), ''::bytea),
        string_agg({times}, ''::bytea)
 FROM lab l"""
+    return sql
+
+
+def _part_aggregates(spec: FunnelSpec) -> str:
+    """From `chains(person_id, level, t0 .. t{n-1}, sv)` of one part: per raw
+    segment value sv (null included), PART_SIZES, the people at step 0; per
+    (sv, step k ≥ 1), PART_DURATIONS: the count, the exact sum in µs, the
+    histogram counts and the durations t_k − t_{k−1} in whole µs sorted (a
+    bigint array: asyncpg decodes it fast, intervals slowly). The assembly
+    adds the parts' rows up, folds the values it does not keep, and finds
+    the order statistics in the sorted arrays (assembly.py `_merged`)."""
+    n = len(spec.steps)
+    sql = f"""
+SELECT {PART_SIZES} AS kind, c.sv, 0 AS k, count(*) AS n, NULL::numeric AS total, NULL::bigint[] AS histogram,
+       NULL::bigint[] AS us
+FROM chains c GROUP BY c.sv"""
+    if n > 1:
+        pairs = "\n      UNION ALL ".join(
+            f"SELECT c.sv, {k} AS k, (extract(epoch FROM c.t{k} - c.t{k - 1}) * 1000000)::bigint AS us"
+            f" FROM chains c WHERE c.level > {k}" for k in range(1, n)
+        )
+        bounds = [b * 1_000_000 for b in stats.HISTOGRAM_BOUNDS]
+        buckets = [f"count(*) FILTER (WHERE d.us <= {bounds[0]})"]
+        buckets += [f"count(*) FILTER (WHERE d.us > {a} AND d.us <= {b})" for a, b in zip(bounds, bounds[1:])]
+        buckets.append(f"count(*) FILTER (WHERE d.us > {bounds[-1]})")
+        sql += f"""
+UNION ALL
+SELECT {PART_DURATIONS}, d.sv, d.k, count(*), sum(d.us), ARRAY[{", ".join(buckets)}],
+       array_agg(d.us ORDER BY d.us)
+FROM ({pairs}) d
+GROUP BY d.sv, d.k"""
     return sql
 
 
