@@ -257,7 +257,7 @@ async def test_a_recovery_conflict_during_the_parts_is_computed_again_on_the_pri
     """While the parts run on the replica, it replays a cleanup that their
     snapshot still needs: the part on the exporting connection is cancelled
     (40001), the report computed again on the primary, not failed. (The
-    first part sleeps a moment so that the conflict meets it running.)"""
+    first part sleeps on the replica until the conflict meets it running.)"""
     primary, replica = clusters
     keys = await on_primary.auth.create_project("replica-parts-conflict")
     day = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -272,7 +272,12 @@ async def test_a_recovery_conflict_during_the_parts_is_computed_again_on_the_pri
 
     def slow_parts(project_id, s, n):
         (sql, params), *rest = real(project_id, s, n)
-        return [(f"SELECT t.* FROM ({sql}) t CROSS JOIN pg_sleep(1.5)", params), *rest]
+        # On the replica the first part waits until the conflict cancels it
+        # (a fixed short sleep could end before the replay reached it on a
+        # loaded machine: no conflict, a failed test); on the primary, where
+        # the report is computed again, it does not wait.
+        return [(f"SELECT t.* FROM ({sql}) t CROSS JOIN pg_sleep(CASE WHEN pg_is_in_recovery() THEN 20 ELSE 0 END)",
+                 params), *rest]
 
     kind = ReportKind("lifecycle.slow", LIFECYCLE.build, LIFECYCLE.assemble, build_parts=slow_parts)
     exported = asyncio.Event()
