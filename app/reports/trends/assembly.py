@@ -13,12 +13,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Sequence
 
 from ..parts import kth_smallest, top_values
 from ..periods import periods_overlapping, to_utc
 from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
+
+
+# Decimal arithmetic without rounding (the parts' NUMERIC sums added up).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ def fold_parts(rows: Sequence[Any], spec: TrendsSpec) -> list[dict[str, Any]]:
             g["people"] += (r["range_people"] if total else r["people"]) or 0
             g["n_values"] += r["n_values"]
             if r["n_values"]:
-                g["sum"] = r["sum"] if g["sum"] is None else g["sum"] + r["sum"]
+                # exact, as PostgreSQL's NUMERIC sum (not rounded to the default 28 digits)
+                g["sum"] = r["sum"] if g["sum"] is None else EXACT.add(g["sum"], r["sum"])
                 g["min"] = r["min"] if g["min"] is None else min(g["min"], r["min"])
                 g["max"] = r["max"] if g["max"] is None else max(g["max"], r["max"])
     for r in rows:
