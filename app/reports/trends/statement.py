@@ -43,6 +43,11 @@ Citus runs each per-person part on every shard and only adds up partial
 counts on the coordinator (docs/scaling.md, "Reports on Citus"); a MEDIAN
 from the shards' counts per distinct value (medians_from_counts_part).
 
+`build_parts` cuts the report by ranges of person ids, a statement each
+(`build_part`: the `cells` above, or by an event property their
+aggregation of `matched`, per raw breakdown value, and a MEDIAN's values
+sorted), whose rows the assembly folds (assembly.py `fold_parts`).
+
 Assembly (assembly.py) picks each series' math, fills empty periods and
 orders the series. The peopleList of a PEOPLE point is `build_people`:
 the same parts for one series, the distinct persons of one point, by id.
