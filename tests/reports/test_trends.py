@@ -17,6 +17,9 @@ from app.storage import cluster
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.support.server import make_project
 
+# Every test with the report service's parts (build_parts) and as the one statement.
+pytestmark = pytest.mark.usefixtures("parts")
+
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
 DAY = timedelta(days=1)

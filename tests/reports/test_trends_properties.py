@@ -5,7 +5,8 @@ merges by identify/alias after some events, same-second and repeated events,
 late events, numeric strings, current person properties) and a random trend
 (1-3 series of random maths, `where` filters, a breakdown by an event or a
 person property or none, an interval and range of a few periods, a people
-filter or none). The report (TRENDS through the report service) must equal
+filter or none). The report (TRENDS through the report service, in parts and as the one
+statement: the `parts` fixture) must equal
 the oracle's, series by series and point by point, and every PEOPLE point's
 peopleList (TRENDS_PEOPLE) the oracle's sorted person ids.
 """
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.reports.periods import Period
+from app.reports.trends.statement import parts_add_up
 from app.reports.trends import TRENDS, TRENDS_PEOPLE, BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
 from tests.support.server import make_project
 from tests.support.reference import trends as reference_trends
@@ -53,12 +55,15 @@ MAX_EXAMPLES = int(os.environ.get("WHODID_TRENDS_EXAMPLES", "40"))
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=trend_worlds(), trend=st.lists(series(), min_size=1, max_size=3), breakdown=breakdowns)
-async def test_trends_match_the_oracle(services, world, trend, breakdown):
+async def test_trends_match_the_oracle(services, parts, world, trend, breakdown):
     project = await make_project(services, "trends-prop")
     await load(services, project.id, world)
     spec = TrendsSpec(tuple(trend), world["from"], world["to"], Period(world["interval"]), breakdown,
                       world["people"])
+    split = services.reports.split_computations["trends"]
     result = (await services.reports.report(TRENDS, project.id, spec)).value
+    # In parts unless they would not add up (people by an event property).
+    assert services.reports.split_computations["trends"] - split == (parts > 1 and parts_add_up(spec))
 
     events, person_props = await stored(services, project.id)
     want = reference_trends(
@@ -93,5 +98,5 @@ def test_the_property_test_ran_many_varied_examples():
     of them had events in a series."""
     if not EXAMPLES:
         pytest.skip("the property test did not run in this session")
-    assert len(EXAMPLES) >= MAX_EXAMPLES, len(EXAMPLES)
+    assert len(EXAMPLES) >= 2 * MAX_EXAMPLES, len(EXAMPLES)  # with the parts and without
     assert sum(1 for n in EXAMPLES if n > 0) >= 3, EXAMPLES

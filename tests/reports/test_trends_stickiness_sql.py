@@ -16,7 +16,8 @@ from app.reports.stickiness import StickinessPeopleSpec, StickinessSpec
 from app.reports.stickiness.statement import build as stickiness_build, build_parts as stickiness_parts
 from app.reports.stickiness.statement import build_people as stickiness_people
 from app.reports.trends import BreakdownSpec, SeriesSpec, TrendMath, TrendPeopleSpec, TrendsSpec
-from app.reports.trends.statement import build as trends_build, build_people as trends_people
+from app.reports.trends.statement import build as trends_build, build_parts as trends_parts
+from app.reports.trends.statement import build_people as trends_people
 from app.storage.filters import FilterOp, PropertyFilter
 from tests.support.golden import PROJECT, assert_golden, assert_one_placeholder_per_parameter
 
@@ -30,6 +31,8 @@ EVERY_MATH = TrendsSpec(tuple(SeriesSpec("Bought", math=m, property="Items" if m
                               for m in (TrendMath.PEOPLE, TrendMath.SUM, TrendMath.MEDIAN)), FROM, TO, Period.WEEK)
 BY_EVENT = TrendsSpec((SeriesSpec("Bought", WHERE, TrendMath.PEOPLE), SeriesSpec("Viewed")), FROM, TO,
                       breakdown=BreakdownSpec(event_property="Plan", limit=5))
+BY_EVENT_COUNTS = TrendsSpec((SeriesSpec("Bought", WHERE, TrendMath.MEDIAN, "Items"), SeriesSpec("Viewed")), FROM, TO,
+                             breakdown=BreakdownSpec(event_property="Plan", limit=5))
 BY_PERSON = TrendsSpec((SeriesSpec("Bought", math=TrendMath.AVERAGE, property="Items"),), FROM, TO, Period.MONTH,
                        BreakdownSpec(person_property="Country"), PEOPLE)
 STICKY = StickinessSpec("Logged In", FROM, TO)
@@ -40,6 +43,11 @@ VARIANTS = {
     "trends_maths": lambda: trends_build(PROJECT, EVERY_MATH),
     "trends_breakdown_event": lambda: trends_build(PROJECT, BY_EVENT),
     "trends_breakdown_person_population": lambda: trends_build(PROJECT, BY_PERSON),
+    # parts of build_parts: the first of two with a MEDIAN, the second of
+    # two by a person property, a middle one of three by an event property
+    "trends_maths_part_1_of_2": lambda: trends_parts(PROJECT, EVERY_MATH, 2)[0],
+    "trends_breakdown_person_population_part_2_of_2": lambda: trends_parts(PROJECT, BY_PERSON, 2)[1],
+    "trends_breakdown_event_counts_part_2_of_3": lambda: trends_parts(PROJECT, BY_EVENT_COUNTS, 3)[1],
     "trends_people": lambda: trends_people(PROJECT, TrendPeopleSpec(TOTAL, 0, None, FROM, 50)),
     "trends_people_breakdown": lambda: trends_people(
         PROJECT, TrendPeopleSpec(BY_EVENT, 0, 2, FROM, 10, uuid.UUID(int=7))),

@@ -12,11 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum
 from fractions import Fraction
-from bisect import bisect_right
 from itertools import chain
 from typing import Any, NamedTuple, Sequence
 
 from .. import stats
+from ..parts import kth_smallest, top_values
 from .people import FunnelPeople, PeoplePage
 from .spec import FunnelSpec, StepStatus
 
@@ -305,9 +305,7 @@ def _from_parts(spec: FunnelSpec, rows: Sequence[Any]) -> tuple[
         if r["kind"] == RowKind.PART_SIZES:
             people[r["sv"]] = people.get(r["sv"], 0) + r["n"]
     seg = spec.segment_by
-    kept = [] if seg is None else sorted(
-        (v for v in people if v is not None), key=lambda v: (-people[v], v))[:seg.limit]
-    rank = {v: i + 1 for i, v in enumerate(kept)}
+    rank = {} if seg is None else top_values(people, seg.limit)
     sizes: dict[int, int] = {}
     for v, n in people.items():
         sizes[rank.get(v, 0)] = sizes.get(rank.get(v, 0), 0) + n
@@ -327,7 +325,8 @@ def _from_parts(spec: FunnelSpec, rows: Sequence[Any]) -> tuple[
 def _merged(rows: Sequence[Any]) -> Durations:
     """One group's Durations from PART_DURATIONS rows (disjoint durations,
     each row's sorted): count, sum and histogram added up; each order
-    statistic found in the sorted arrays without merging them (`_select`)."""
+    statistic found in the sorted arrays without merging them
+    (app/reports/parts.py `kth_smallest`)."""
     n = sum(r["n"] for r in rows)
     total = sum(int(r["total"]) for r in rows)
     histogram = tuple(map(sum, zip(*(r["histogram"] for r in rows), strict=True)))
@@ -337,29 +336,12 @@ def _merged(rows: Sequence[Any]) -> Durations:
     if len(arrays) > 1 and _HALVINGS * len(ranks) * len(arrays) > n:
         # Many arrays for their elements (a segment property of many values,
         # each a few durations): one merge of them costs less than the
-        # halvings' bisections (timsort merges the sorted runs).
+        # selection's bisections (timsort merges the sorted runs).
         arrays = [sorted(chain.from_iterable(arrays))]
-    med_lo, med_hi, p90_lo, p90_hi = (_select(arrays, i) for i in ranks)
+    med_lo, med_hi, p90_lo, p90_hi = (kth_smallest(arrays, i) for i in ranks)
     return Durations(n, total, med_lo, med_hi, p90_lo, p90_hi, histogram)
 
 
-# About how many halvings `_select` makes (log2 of a range of whole µs).
+# About how many rounds app/reports/parts.py `kth_smallest` makes (each
+# drops a quarter or more of the elements left: a few dozen at most).
 _HALVINGS = 40
-
-
-def _select(arrays: Sequence[Sequence[int]], i: int) -> int:
-    """The i-th smallest (0-based) of the sorted arrays' elements together:
-    one array, its i-th; else the least whole µs v with #(elements ≤ v) > i,
-    by halving [min − 1, max] and counting by bisection in each array (as the
-    statement's `search` does: exact, the elements being whole µs)."""
-    if len(arrays) == 1:
-        return arrays[0][i]
-    lo = min(a[0] for a in arrays) - 1
-    hi = max(a[-1] for a in arrays)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if sum(bisect_right(a, mid) for a in arrays) > i:
-            hi = mid
-        else:
-            lo = mid
-    return hi

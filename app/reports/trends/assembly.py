@@ -4,17 +4,25 @@ Each row is one (series, rank, start) group or, with is_total, one (series,
 rank) group over the whole range. Every input series gives one output series
 without a breakdown (empty periods and all); with one, a series per kept
 value in rank order, then the null series when it has events.
+
+The rows of the parts (statement.py build_parts: per range of person ids,
+per raw breakdown value) are first folded into those groups (`fold_parts`).
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Sequence
 
+from ..parts import kth_smallest, top_values
 from ..periods import periods_overlapping, to_utc
 from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
+
+
+# Decimal arithmetic without rounding (the parts' NUMERIC sums added up).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,64 @@ def value_of(math: TrendMath, row: Any | None) -> float | None:
     return float((row["median_low"] + row["median_high"]) / 2)
 
 
+def fold_parts(rows: Sequence[Any], spec: TrendsSpec) -> list[dict[str, Any]]:
+    """The statement's rows (one per (series, rank, start) and per (series,
+    rank) over the range, is_total) from the rows of build_parts' parts
+    together: each series' breakdown values ranked over all the parts by
+    their events (descending, then value ascending in code-point order:
+    `top_values`), the top `limit` kept, the others and null folded into
+    rank 0; the cells of one group added up (a person is whole in one part
+    and, by a person property, has one value: events, people, values, sums
+    add, min of mins, max of maxes; over the range, the people are the
+    cells' range_people added up); a MEDIAN's lower and upper middle found
+    in the group's sorted arrays (`kth_smallest`)."""
+    cells = [r for r in rows if r["vals"] is None]
+    ranks: dict[int, dict[str, int]] = {}
+    if spec.breakdown is not None:
+        events: dict[int, dict[str | None, int]] = {}
+        for r in cells:
+            counts = events.setdefault(r["series"], {})
+            counts[r["bvalue"]] = counts.get(r["bvalue"], 0) + r["events"]
+        ranks = {i: top_values(counts, spec.breakdown.limit) for i, counts in events.items()}
+    groups: dict[tuple[int, int, datetime | None], dict[str, Any]] = {}
+
+    def group(r: Any, total: bool) -> dict[str, Any]:
+        rank = ranks.get(r["series"], {}).get(r["bvalue"], 0)
+        start = None if total else r["start"]
+        g = groups.get((r["series"], rank, start))
+        if g is None:
+            g = groups[(r["series"], rank, start)] = {
+                "series": r["series"], "rank": rank, "start": start, "is_total": total,
+                "bvalue": r["bvalue"] if rank else None, "events": 0, "people": 0, "n_values": 0, "sum": None,
+                "min": None, "max": None, "median_low": None, "median_high": None, "vals": [],
+            }
+        return g
+
+    for r in cells:
+        for total in (False, True):
+            g = group(r, total)
+            g["events"] += r["events"]
+            g["people"] += (r["range_people"] if total else r["people"]) or 0
+            g["n_values"] += r["n_values"]
+            if r["n_values"]:
+                # exact, as PostgreSQL's NUMERIC sum (not rounded to the default 28 digits)
+                g["sum"] = r["sum"] if g["sum"] is None else EXACT.add(g["sum"], r["sum"])
+                g["min"] = r["min"] if g["min"] is None else min(g["min"], r["min"])
+                g["max"] = r["max"] if g["max"] is None else max(g["max"], r["max"])
+    for r in rows:
+        if r["vals"] is not None:
+            for total in (False, True):
+                group(r, total)["vals"].append(r["vals"])
+    for g in groups.values():
+        n = sum(len(a) for a in g["vals"])
+        if n:
+            g["median_low"], g["median_high"] = kth_smallest(g["vals"], (n - 1) // 2), kth_smallest(g["vals"], n // 2)
+    return list(groups.values())
+
+
 def assemble(rows: Sequence[Any], spec: TrendsSpec, computed_at: datetime) -> TrendsResult:
+    if rows and "vals" in rows[0].keys():  # the rows of build_parts' parts
+        rows = fold_parts(rows, spec)
     periods = [start for start, _ in periods_overlapping(spec.from_, spec.to, spec.interval)]
     groups: dict[tuple[int, int | None], dict[datetime | None, Any]] = {}
     values: dict[tuple[int, int | None], str | None] = {}

@@ -43,6 +43,11 @@ Citus runs each per-person part on every shard and only adds up partial
 counts on the coordinator (docs/scaling.md, "Reports on Citus"); a MEDIAN
 from the shards' counts per distinct value (medians_from_counts_part).
 
+`build_parts` cuts the report by ranges of person ids, a statement each
+(`build_part`: the `cells` above, or by an event property their
+aggregation of `matched`, per raw breakdown value, and a MEDIAN's values
+sorted), whose rows the assembly folds (assembly.py `fold_parts`).
+
 Assembly (assembly.py) picks each series' math, fills empty periods and
 orders the series. The peopleList of a PEOPLE point is `build_people`:
 the same parts for one series, the distinct persons of one point, by id.
@@ -55,7 +60,7 @@ from typing import Any
 from ...storage.filters import Params, PropertyFilter, filters_sql, text_form
 from ..periods import Period
 from ..population import population_part
-from ..sql import Statement
+from ..sql import Statement, person_id_ranges
 from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
 
 
@@ -64,6 +69,10 @@ from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
 # the zone up for every event (stickiness at 200k events: 55-76 -> 41-59 ms).
 _BIN = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days"}
 
+
+# One part of build_parts: (i, n), the i-th of n ranges of person ids
+# (person_id_ranges); None: every person.
+IdRange = tuple[int, int]
 
 # The maths that count people: only their series need the window's marks.
 _OF_PEOPLE = frozenset({TrendMath.PEOPLE, TrendMath.EVENTS_PER_PERSON})
@@ -83,10 +92,17 @@ def period_of(column: str, interval: Period) -> str:
     return f"date_bin('{_BIN[interval]}', {column}, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
 
 
+def in_part(part: IdRange | None, column: str) -> str | None:
+    """The person_id_ranges condition of `part` on `column`, or None (every person)."""
+    return None if part is None else person_id_ranges(part[1], column)[part[0]]
+
+
 def event_conditions(
-    q: Statement, event: str, where: tuple[PropertyFilter, ...], from_: str, to: str, population: str | None
+    q: Statement, event: str, where: tuple[PropertyFilter, ...], from_: str, to: str, population: str | None,
+    part: IdRange | None = None,
 ) -> str:
-    """The conditions on `events e` of a matching event in [from_, to) (placeholders)."""
+    """The conditions on `events e` of a matching event in [from_, to)
+    (placeholders); of the persons of `part` only, when given (build_parts)."""
     cond = [
         "e.project_id = $1",
         f"e.name = {q.param(event)}::text",
@@ -97,22 +113,28 @@ def event_conditions(
         cond.append(filters_sql("e.properties", list(where), q.params))
     if population is not None:
         cond.append(f"e.person_id IN (SELECT id FROM {population})")
+    ids = in_part(part, "e.person_id")
+    if ids is not None:
+        cond.append(ids)
     return "\n  AND ".join(cond)
 
 
-def person_values_part(q: Statement, key: str, materialized: bool | None = None) -> str:
+def person_values_part(q: Statement, key: str, materialized: bool | None = None, part: IdRange | None = None) -> str:
     """person_values(id, bvalue): each live person's current value of the
-    breakdown's person property, computed once per person, not per event."""
+    breakdown's person property, computed once per person, not per event
+    (the persons of `part` only, when given)."""
+    ids = in_part(part, "p.id")
     return q.part(
         "person_values",
         f"SELECT p.id, {text_form('p.properties', q.param(key))} COLLATE \"C\" AS bvalue\n"
-        "FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL",
+        "FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL" + ("" if ids is None else f" AND {ids}"),
         materialized=materialized,
     )
 
 
 def _branches(
-    q: Statement, spec: TrendsSpec, series: list[int], population: str | None, bvalue: bool, kept: str | None = None
+    q: Statement, spec: TrendsSpec, series: list[int], population: str | None, bvalue: bool, kept: str | None = None,
+    part: IdRange | None = None,
 ) -> str:
     """The UNION ALL of the given input series' matching events: (series,
     person_id, start, value) and, with `bvalue`, the event's breakdown value
@@ -142,37 +164,43 @@ def _branches(
             f"SELECT {i} AS series, e.person_id, {period_of('e.ts', spec.interval)} AS start,"
             f" {value} AS value{bv}\n"
             f"FROM events e\n"
-            f"WHERE {event_conditions(q, s.event, s.where, from_, to, population)}"
+            f"WHERE {event_conditions(q, s.event, s.where, from_, to, population, part)}"
         )
     return "\nUNION ALL\n".join(branches)
 
 
-def _person_values(q: Statement, spec: TrendsSpec, materialized: bool | None = None) -> str | None:
+def _person_values(
+    q: Statement, spec: TrendsSpec, materialized: bool | None = None, part: IdRange | None = None
+) -> str | None:
     b = spec.breakdown
     if b is None or b.person_property is None:
         return None
-    return "person_values" if q.has("person_values") else person_values_part(q, b.person_property, materialized)
+    if q.has("person_values"):
+        return "person_values"
+    return person_values_part(q, b.person_property, materialized, part)
 
 
 def matched_part(
-    q: Statement, spec: TrendsSpec, series: list[int], population: str | None, *, materialized: bool | None = None
+    q: Statement, spec: TrendsSpec, series: list[int], population: str | None, *, materialized: bool | None = None,
+    part: IdRange | None = None,
 ) -> str:
     """matched(series, person_id, start, value, bvalue) of the given input
     series (materialized: by default with a breakdown, read twice then). An
     inlined `matched` (materialized False, per shard on Citus) joins the
     person's value from `persons` itself: through the person_values part,
-    Citus brought every matching event and person value to the coordinator."""
+    Citus brought every matching event and person value to the coordinator.
+    `part`: the events of the persons of that range of ids (build_parts)."""
     b = spec.breakdown
     if materialized is False and b is not None and b.person_property is not None:
-        body = _branches(q, spec, series, population, bvalue=False)
+        body = _branches(q, spec, series, population, bvalue=False, part=part)
         key = q.param(b.person_property)
         return q.part("matched", f"""SELECT u.*, whodid_text(v.properties -> {key}::text) COLLATE "C" AS bvalue
 FROM (
 {body}
 ) AS u
 LEFT JOIN persons v ON v.project_id = $1 AND v.merged_into IS NULL AND v.id = u.person_id""", materialized=False)
-    values = _person_values(q, spec)
-    body = _branches(q, spec, series, population, bvalue=values is None)
+    values = _person_values(q, spec, part=part)
+    body = _branches(q, spec, series, population, bvalue=values is None, part=part)
     if values is not None:
         body = f"SELECT u.*, v.bvalue\nFROM (\n{body}\n) AS u\nLEFT JOIN {values} v ON v.id = u.person_id"
     return q.part("matched", body, materialized=spec.breakdown is not None if materialized is None else materialized)
@@ -385,7 +413,8 @@ FROM (
     )
 
 
-def cells_part(q: Statement, spec: TrendsSpec, population: str | None, per_shard: bool = False) -> str:
+def cells_part(q: Statement, spec: TrendsSpec, population: str | None, per_shard: bool = False,
+               part: IdRange | None = None) -> str:
     """cells(series, bvalue, start, events, people, range_people, n_values,
     sum, min, max): one row per (series, breakdown value, period) with
     events, when the breakdown value is the person's (or there is no
@@ -404,8 +433,12 @@ def cells_part(q: Statement, spec: TrendsSpec, population: str | None, per_shard
     per_shard (Citus): the marks' window is over `events e` itself, not over
     a subquery of it: Citus pushes a UNION ALL down to the shards only when
     its branches are alike, and pulled a windowed subquery's branch (every
-    matching event) to the coordinator beside plain branches."""
-    values = _person_values(q, spec)
+    matching event) to the coordinator beside plain branches.
+
+    part (build_parts): the events of the persons of that range of ids; a
+    person is whole in one range, so the parts' cells of one (series,
+    value, period) add up, people and range_people included."""
+    values = _person_values(q, spec, part=part)
     b = spec.breakdown
     from_, to = q.param(spec.from_), q.param(spec.to)
     branches = []
@@ -413,7 +446,7 @@ def cells_part(q: Statement, spec: TrendsSpec, population: str | None, per_shard
         value = (
             f"whodid_numeric(e.properties -> {q.param(s.property)}::text)" if s.math.of_property else "NULL::numeric"
         )
-        where = event_conditions(q, s.event, s.where, from_, to, population)
+        where = event_conditions(q, s.event, s.where, from_, to, population, part)
         if s.math not in _OF_PEOPLE:
             # No people asked of this series: no marks, no window, the events
             # in any order (a SUM reads its property from the heap in time
@@ -541,6 +574,65 @@ def build(project_id: uuid.UUID, spec: TrendsSpec, per_shard: bool = False) -> t
     return q.select(
         f"SELECT a.*, r.bvalue FROM {answer} a\nLEFT JOIN {ranked} r ON r.series = a.series AND r.rank = a.rank"
     )
+
+
+def parts_add_up(spec: TrendsSpec) -> bool:
+    """Whether the rows of build_parts add up to the report: not by an event
+    property with a series that counts people (a person may have events of
+    several values, so the people of the null series, the values folded
+    into it, are distinct over values no part knows to fold)."""
+    b = spec.breakdown
+    return b is None or b.person_property is not None or all(s.math not in _OF_PEOPLE for s in spec.series)
+
+
+def build_part(project_id: uuid.UUID, spec: TrendsSpec, part: IdRange | None) -> tuple[str, list[Any]]:
+    """The statement of one part of build_parts: the report's cells, of the
+    persons of the range of ids `part`, per **raw** breakdown value (not
+    ranked: the kept values depend on every part's events), as rows
+    (series, bvalue, start, events, people, range_people, n_values, sum,
+    min, max, vals NULL); and per (series, raw value, period) of the MEDIAN
+    series the numeric values sorted (vals, the other columns NULL). The
+    assembly (assembly.py `fold_parts`) adds them up."""
+    q = Statement(Params(project_id))
+    population = population_part(q, spec.people)
+    median = [i for i, s in enumerate(spec.series) if s.math is TrendMath.MEDIAN]
+    if spec.breakdown is None or spec.breakdown.person_property is not None:
+        cells = cells_part(q, spec, population, part=part)
+        values = matched_part(q, spec, median, population, materialized=False, part=part) if median else None
+    else:  # by an event property, no series counting people (parts_add_up)
+        every = list(range(len(spec.series)))
+        matched = matched_part(q, spec, every, population, materialized=bool(median), part=part)
+        cells = q.part("cells", f"""SELECT series, bvalue, start, count(*) AS events,
+       NULL::bigint AS people, NULL::bigint AS range_people,
+       count(value) AS n_values, sum(value) AS sum, min(value) AS min, max(value) AS max
+FROM {matched}
+GROUP BY 1, 2, 3""")
+        values = matched if median else None
+    select = f"""SELECT series, bvalue, start, events, people, range_people, n_values, sum, min, max,
+       NULL::numeric[] AS vals
+FROM {cells}"""
+    if values is not None:
+        select += f"""
+UNION ALL
+SELECT series, bvalue, start, NULL, NULL, NULL, NULL, NULL, NULL, NULL, array_agg(value ORDER BY value)
+FROM {values}
+WHERE value IS NOT NULL AND {_among(median)}
+GROUP BY series, bvalue, start"""
+    return q.select(select)
+
+
+def build_parts(project_id: uuid.UUID, spec: TrendsSpec, parts: int) -> list[tuple[str, list[Any]]]:
+    """`parts` statements, one per range of person ids (person_id_ranges),
+    whose rows together the assembly folds into the report (build_part):
+    run side by side on connections of one snapshot (ReportService,
+    ReportKind.build_parts). When they would not add up (parts_add_up:
+    people by an event property), build's one statement: the service then
+    runs `build`."""
+    if not parts_add_up(spec):
+        return [build(project_id, spec)]
+    if parts == 1:
+        return [build_part(project_id, spec, None)]
+    return [build_part(project_id, spec, (i, parts)) for i in range(parts)]
 
 
 def build_per_shard(project_id: uuid.UUID, spec: TrendsSpec) -> tuple[str, list[Any]]:
