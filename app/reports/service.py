@@ -13,8 +13,9 @@ Reports read from the replica when settings.read_database_url is set (a pool of
 its own, opened by `start`), else from the main pool.
 
 A report with parts (ReportKind.build_parts: cohort, lifecycle, stickiness,
-revenue; the funnel without peopleList, `_funnel`) runs them side by side, the first on the report's connection and the others
-on spare connections of the same pool, each in a transaction importing the
+revenue, trends; the funnel without peopleList, `_funnel`) runs them side by
+side, the first on the report's connection and the others on spare
+connections of the same pool, each in a transaction importing the
 first one's exported snapshot (`_fetch_parts`): the same rows as one
 statement, in less wall time when the database has idle cores. A spare
 connection is only taken when the pool can give it at once; with none, the
