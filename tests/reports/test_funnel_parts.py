@@ -24,6 +24,9 @@ from app.reports.service import ReportService
 from app.storage.pool import create_pool
 from tests.support.funnel_oracle import T0, compare, load, oracle
 from tests.support.server import make_project
+from tests.support.parts import ON_CITUS_SKIP
+
+pytestmark = ON_CITUS_SKIP
 
 HALF = uuid.UUID(int=1 << 127)
 # assembly._merged finds a group's order statistics in its arrays by halving

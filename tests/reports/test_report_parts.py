@@ -30,6 +30,9 @@ from app.reports.stickiness import STICKINESS, StickinessSpec
 from app.reports.stickiness.statement import build_parts as stickiness_parts
 from app.storage.pool import create_pool
 from tests.support.server import make_project
+from tests.support.parts import ON_CITUS_SKIP
+
+pytestmark = ON_CITUS_SKIP
 
 UTC = timezone.utc
 FROM = datetime(2024, 1, 1, tzinfo=UTC)

@@ -23,6 +23,9 @@ from app.reports.trends import TRENDS, BreakdownSpec, SeriesSpec, TrendMath, Tre
 from app.reports.trends.assembly import assemble
 from app.reports.trends.statement import build, build_parts, parts_add_up
 from tests.support.server import make_project
+from tests.support.parts import ON_CITUS_SKIP
+
+pytestmark = ON_CITUS_SKIP
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
