@@ -108,13 +108,15 @@ def test_sigterm_to_whodid_as_pid_1_shuts_postgres_down_cleanly_and_keeps_the_da
         record(port, keys["write"], "second-container")
         assert identities(port, keys["read"]) == ["first-container", "second-container"]
         whodid_of(proc).send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     log = (data / "pgdata" / "log").read_text()
     assert "not properly shut down" not in log and "automatic recovery" not in log, log[-2000:]
-    assert proc.returncode == 128 + signal.SIGTERM
+    # (out, err): the second container once exited 1 in a loaded run of the whole suite
+    # (on the Citus cluster, beside a CI run), not reproduced since; its output says why.
+    assert proc.returncode == 128 + signal.SIGTERM, (out, err)
 
 
 _seen: dict[int, list[str]] = {}
