@@ -46,7 +46,8 @@ class Settings:
     pool_min: int = 2
     pool_max: int = 10
     # A report with parts (ReportKind.build_parts: cohort, lifecycle,
-    # stickiness, revenue; the funnel without peopleList, ReportService._funnel)
+    # stickiness, revenue, trends; the funnel without peopleList,
+    # ReportService._funnel)
     # runs as this many statements side by side, on as many pooled connections
     # in one snapshot (app/reports/service.py); 1: one statement on one
     # connection.

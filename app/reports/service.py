@@ -342,6 +342,17 @@ class ReportService:
                 break
         return out
 
+    async def _in_parts(
+        self, conn: asyncpg.Connection, pool: asyncpg.Pool, kind: ReportKind[S, R], project_id: uuid.UUID, spec: S,
+    ) -> list[Any] | None:
+        """The rows of `kind`'s parts side by side (_fetch_parts), when it has
+        parts (build_parts), they are on (settings.report_parts > 1) and the
+        database is not Citus (there the per-shard statement already runs on
+        every shard at once); None: the caller runs its one statement."""
+        if kind.build_parts is None or self.parts <= 1 or cluster.on_citus(conn):
+            return None
+        return await self._fetch_parts(conn, pool, kind, kind.build_parts(project_id, spec, self.parts))
+
     async def _fetch_parts(
         self, conn: asyncpg.Connection, pool: asyncpg.Pool, kind: ReportKind[S, R],
         statements: list[tuple[str, list[Any]]],
@@ -410,14 +421,10 @@ class ReportService:
         async def compute(conn: asyncpg.Connection, pool: asyncpg.Pool, computed_at: datetime) -> R:
             if kind.settings:
                 await conn.execute(kind.settings)
-            on_citus = cluster.on_citus(conn)
-            # Parts side by side (_fetch_parts), not on Citus: there the
-            # per-shard statement already runs on every shard at once.
-            if kind.build_parts is not None and self.parts > 1 and not on_citus:
-                rows = await self._fetch_parts(conn, pool, kind, kind.build_parts(project_id, spec, self.parts))
-                if rows is not None:
-                    return kind.assemble(rows, spec, computed_at)
-            sql, params, per_shard = kind.statement(project_id, spec, on_citus)
+            rows = await self._in_parts(conn, pool, kind, project_id, spec)
+            if rows is not None:
+                return kind.assemble(rows, spec, computed_at)
+            sql, params, per_shard = kind.statement(project_id, spec, cluster.on_citus(conn))
             if per_shard:
                 self.per_shard_computations[kind.name] += 1
                 await conn.execute(SHARD_SETTINGS.format(timeout=self._timeout_ms()))
@@ -464,19 +471,18 @@ class ReportService:
         transaction; an empty range is not run (nobody enters: no rows).
         Without peopleList and not on Citus, in parts side by side when
         `pool` can give spare connections (build_parts, _fetch_parts)."""
-        from .funnel import FUNNEL, STATEMENT_SETTINGS, assemble, build_parts, build_query
+        from .funnel import FUNNEL, STATEMENT_SETTINGS, assemble, build_query
 
         rows: list[Any] = []
         if spec.from_ < spec.to:
             await conn.execute(STATEMENT_SETTINGS)
-            on_citus = cluster.on_citus(conn)
-            if pool is not None and not with_people and self.parts > 1 and not on_citus:
-                got = await self._fetch_parts(conn, pool, FUNNEL, build_parts(project_id, spec, self.parts))
+            if pool is not None and not with_people:
+                got = await self._in_parts(conn, pool, FUNNEL, project_id, spec)
                 if got is not None:
                     return assemble(got, spec, computed_at)
             # On Citus, the statement whose per-person chains run on every
             # shard (docs/scaling.md, "Reports on Citus").
-            sql, params = build_query(project_id, spec, with_people, per_shard=on_citus)
+            sql, params = build_query(project_id, spec, with_people, per_shard=cluster.on_citus(conn))
             rows = await conn.fetch(sql, *params)
         return assemble(rows, spec, computed_at, with_people=with_people)
 
