@@ -84,3 +84,12 @@ def person_id_ranges(parts: int, column: str = "e.person_id") -> list[str | None
         for lo, hi in zip([None, *bounds], [*bounds, None])
     ]
 
+
+# One part of a report's build_parts: (i, n), the i-th of n ranges of person
+# ids (person_id_ranges); None where used: every person.
+IdRange = tuple[int, int]
+
+
+def in_part(part: IdRange | None, column: str) -> str | None:
+    """The person_id_ranges condition of `part` on `column`, or None (every person)."""
+    return None if part is None else person_id_ranges(part[1], column)[part[0]]

@@ -52,7 +52,7 @@ from typing import Any
 from ...storage.filters import Params, filters_sql, text_form
 from .. import stats
 from ..population import population_part
-from ..sql import Statement, person_id_ranges
+from ..sql import IdRange, Statement, in_part
 from .assembly import RowKind
 from .spec import FunnelSpec
 
@@ -65,9 +65,6 @@ _NO_TIME = "'\\x0000000000000000'::bytea"
 SIZES, DURATIONS, SEGMENT_VALUE, PEOPLE, PART_SIZES, PART_DURATIONS = (str(k.value) for k in (
     RowKind.SIZES, RowKind.DURATIONS, RowKind.SEGMENT_VALUE, RowKind.PEOPLE, RowKind.PART_SIZES,
     RowKind.PART_DURATIONS))
-
-# One range of person ids of build_parts: (its index, the number of ranges).
-IdRange = tuple[int, int]
 
 
 def _step_conditions(spec: FunnelSpec, p: Params, alias: str = "e") -> list[str]:
@@ -217,7 +214,7 @@ def build_query(
     return sql, p.values
 
 
-def build_part_query(project_id: uuid.UUID, spec: FunnelSpec, part: IdRange | None) -> tuple[str, list[Any]]:
+def build_part_query(project_id: uuid.UUID, spec: FunnelSpec, part: IdRange) -> tuple[str, list[Any]]:
     """The statement of one part of build_parts: the chains of the persons
     of the range of ids `part` (build_query's chains, the range added to
     their event scans), aggregated per **raw** segment value (not folded:
@@ -237,16 +234,12 @@ def build_parts(project_id: uuid.UUID, spec: FunnelSpec, parts: int) -> list[tup
     merges the parts' sorted durations into the statistics. Run side by
     side on connections of one snapshot (ReportService._funnel); not for
     peopleList (with_people) nor on Citus (the one statement there)."""
-    if parts == 1:
-        return [build_part_query(project_id, spec, None)]
     return [build_part_query(project_id, spec, (i, parts)) for i in range(parts)]
 
 
 def _in_part(part: IdRange | None, column: str) -> str:
-    """The person_id_ranges condition of `part` on `column`, or nothing."""
-    if part is None:
-        return ""
-    cond = person_id_ranges(part[1], column)[part[0]]
+    """` AND ` the person_id_ranges condition of `part` on `column`, or nothing."""
+    cond = in_part(part, column)
     return "" if cond is None else f" AND {cond}"
 
 
@@ -453,10 +446,7 @@ GROUP BY GROUPING SETS ((r.segrank), ())"""
     pairs = "\n      UNION ALL ".join(
         f"SELECT l.segrank, {k} AS k, l.t{k} - l.t{k - 1} AS d FROM lab l WHERE l.level > {k}" for k in range(1, n)
     )
-    bounds = [f"interval '{b} seconds'" for b in stats.HISTOGRAM_BOUNDS]
-    buckets = [f"count(*) FILTER (WHERE d.d <= {bounds[0]})"]
-    buckets += [f"count(*) FILTER (WHERE d.d > {a} AND d.d <= {b})" for a, b in zip(bounds, bounds[1:])]
-    buckets.append(f"count(*) FILTER (WHERE d.d > {bounds[-1]})")
+    buckets = _histogram_counts("d.d", [f"interval '{b} seconds'" for b in stats.HISTOGRAM_BOUNDS])
     # The order statistics that median and p90 need (app/reports/stats.py, numpy's
     # linear method): 0-based ranks (n−1) div 2 and n div 2; ⌊0.9·(n−1)⌋ and the
     # next — computed in float8 exactly as Python computes them.
@@ -537,10 +527,7 @@ FROM chains c GROUP BY c.sv"""
             f"SELECT c.sv, {k} AS k, (extract(epoch FROM c.t{k} - c.t{k - 1}) * 1000000)::bigint AS us"
             f" FROM chains c WHERE c.level > {k}" for k in range(1, n)
         )
-        bounds = [b * 1_000_000 for b in stats.HISTOGRAM_BOUNDS]
-        buckets = [f"count(*) FILTER (WHERE d.us <= {bounds[0]})"]
-        buckets += [f"count(*) FILTER (WHERE d.us > {a} AND d.us <= {b})" for a, b in zip(bounds, bounds[1:])]
-        buckets.append(f"count(*) FILTER (WHERE d.us > {bounds[-1]})")
+        buckets = _histogram_counts("d.us", [str(b * 1_000_000) for b in stats.HISTOGRAM_BOUNDS])
         sql += f"""
 UNION ALL
 SELECT {PART_DURATIONS}, d.sv, d.k, count(*), sum(d.us), ARRAY[{", ".join(buckets)}],
@@ -548,6 +535,16 @@ SELECT {PART_DURATIONS}, d.sv, d.k, count(*), sum(d.us), ARRAY[{", ".join(bucket
 FROM ({pairs}) d
 GROUP BY d.sv, d.k"""
     return sql
+
+
+def _histogram_counts(value: str, bounds: list[str]) -> list[str]:
+    """The histogram's aggregates over `value`: a count per bucket (previous
+    bound, bound] of the SQL literals `bounds`, the first from below, the
+    last above the last bound (stats.HISTOGRAM_BOUNDS)."""
+    counts = [f"count(*) FILTER (WHERE {value} <= {bounds[0]})"]
+    counts += [f"count(*) FILTER (WHERE {value} > {a} AND {value} <= {b})" for a, b in zip(bounds, bounds[1:])]
+    counts.append(f"count(*) FILTER (WHERE {value} > {bounds[-1]})")
+    return counts
 
 
 def _p90_rank(count: str, type_: str = "int") -> str:

@@ -60,7 +60,7 @@ from typing import Any
 from ...storage.filters import Params, PropertyFilter, filters_sql, text_form
 from ..periods import Period
 from ..population import population_part
-from ..sql import Statement, person_id_ranges
+from ..sql import IdRange, Statement, in_part
 from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
 
 
@@ -69,10 +69,6 @@ from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
 # the zone up for every event (stickiness at 200k events: 55-76 -> 41-59 ms).
 _BIN = {Period.HOUR: "1 hour", Period.DAY: "1 day", Period.WEEK: "7 days"}
 
-
-# One part of build_parts: (i, n), the i-th of n ranges of person ids
-# (person_id_ranges); None: every person.
-IdRange = tuple[int, int]
 
 # The maths that count people: only their series need the window's marks.
 _OF_PEOPLE = frozenset({TrendMath.PEOPLE, TrendMath.EVENTS_PER_PERSON})
@@ -90,11 +86,6 @@ def period_of(column: str, interval: Period) -> str:
     if interval is Period.MONTH:
         return f"(date_trunc('month', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
     return f"date_bin('{_BIN[interval]}', {column}, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
-
-
-def in_part(part: IdRange | None, column: str) -> str | None:
-    """The person_id_ranges condition of `part` on `column`, or None (every person)."""
-    return None if part is None else person_id_ranges(part[1], column)[part[0]]
 
 
 def event_conditions(
