@@ -7,13 +7,20 @@ connections in one snapshot"), the pieces the kinds share:
   every part's counts), the others folding into null;
 - `kth_smallest`: an order statistic (a median's middle values, a p90's)
   of a group whose values come as several sorted arrays (one per part and
-  raw value), found without merging or sorting them again.
+  raw value), found without merging or sorting them again;
+- `EXACT`: the Decimal context in which the parts' NUMERIC sums are added
+  up, without rounding (PostgreSQL's numeric sum of the one statement does
+  not round; Python's default context keeps 28 digits).
 """
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context
 from itertools import accumulate
 from typing import Any, Mapping, Sequence
+
+# Decimal arithmetic without rounding, for the parts' NUMERIC sums.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def top_values(counts: Mapping[str | None, int], limit: int) -> dict[str, int]:

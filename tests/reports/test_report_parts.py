@@ -186,3 +186,18 @@ def test_the_parts_cut_the_persons_once_each():
         assert len(statements) == 2
         assert f" {column} < '80000000-0000-0000-0000-000000000000'::uuid" in statements[0][0]
         assert f" {column} >= '80000000-0000-0000-0000-000000000000'::uuid" in statements[1][0]
+
+
+async def test_revenue_parts_add_up_exactly_past_28_digits(services, reports):
+    """Revenue keeps amounts exact up to 10^30 with fractions down to
+    10^-30 (app/ingest/validation.py parse_revenue); the parts' sums are
+    added in Python, which must not round them to Decimal's default 28
+    digits where PostgreSQL's numeric sum of the one statement does not."""
+    project = await make_project(services, "parts-exact")
+    events = [EventIn(f"rich{i}", "Billed", {"Revenue": amount, "Campaign Source": "ads"}, FROM + timedelta(days=i))
+              for i, amount in enumerate(["100000000000000000000000000000", "0.000000000000000000000000000001"] * 10)]
+    await services.ingest.record_events(project.id, events)
+    one = await answer(reports, REVENUE, project.id, MONEY, 1)
+    assert str(one.money.total) == "1000000000000000000000000000000.000000000000000000000000000010"
+    for parts in (2, 3):
+        assert await answer(reports, REVENUE, project.id, MONEY, parts) == one, parts

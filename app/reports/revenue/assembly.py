@@ -7,10 +7,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import Enum
 from typing import Any, Sequence
 
+from ..parts import EXACT
 from ..periods import to_utc
 from .spec import RevenueSpec, TopPeopleSpec
 
@@ -96,28 +97,31 @@ def assemble(rows: Sequence[Any], spec: RevenueSpec, computed_at: datetime) -> R
 def average_cents(total: Decimal, paying: int) -> Decimal:
     """statement.py's avg_cents in Python: total / paying rounded half away
     from zero to cents, exactly (integer division of exact Decimals), with
-    the same scale (2)."""
+    the same scale (2), in EXACT (no rounding to 28 digits)."""
     if paying == 0:
         return Decimal("0.00")
     sign = (total > 0) - (total < 0)
-    return Decimal(sign) * ((abs(total) * 200 + paying) // (2 * paying)) * Decimal("0.01")
+    with localcontext(EXACT):
+        return Decimal(sign) * ((abs(total) * 200 + paying) // (2 * paying)) * Decimal("0.01")
 
 
 def _added_up(summaries: list[Any], sources: list[Any]) -> tuple[Money, int, tuple[RevenueSlice, ...]]:
     """The parts' SUMMARY rows added up (money, paying people, people) and
     their SOURCE rows per value, in the statement's order (SOURCE_ORDER:
     total descending, then the value by code point, no value last), each
-    with its average."""
-    total = sum((r["total"] for r in summaries), Decimal(0))
-    gross = sum((r["gross"] for r in summaries), Decimal(0))
-    refunds = sum((r["refunds"] for r in summaries), Decimal(0))
+    with its average. The sums in EXACT: PostgreSQL's numeric sums of the
+    one statement are not rounded either."""
+    with localcontext(EXACT):
+        total = sum((r["total"] for r in summaries), Decimal(0))
+        gross = sum((r["gross"] for r in summaries), Decimal(0))
+        refunds = sum((r["refunds"] for r in summaries), Decimal(0))
+        by_value: dict[str | None, list[Any]] = {}
+        for r in sources:
+            got = by_value.setdefault(r["value"], [Decimal(0), 0])
+            got[0] += r["total"]
+            got[1] += r["paying"]
     paying = sum(r["paying"] for r in summaries)
     people = sum(r["people"] for r in summaries)
-    by_value: dict[str | None, list[Any]] = {}
-    for r in sources:
-        got = by_value.setdefault(r["value"], [Decimal(0), 0])
-        got[0] += r["total"]
-        got[1] += r["paying"]
     order = sorted(by_value.items(), key=lambda kv: (-kv[1][0], kv[0] is None, kv[0] or ""))
     return (
         Money(total, gross, refunds, paying, average_cents(total, paying)),

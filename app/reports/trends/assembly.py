@@ -13,16 +13,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import Decimal
 from typing import Any, Sequence
 
-from ..parts import kth_smallest, top_values
+from ..parts import EXACT, kth_smallest, top_values
 from ..periods import periods_overlapping, to_utc
 from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
-
-
-# Decimal arithmetic without rounding (the parts' NUMERIC sums added up).
-EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 @dataclass(frozen=True)
