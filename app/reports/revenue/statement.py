@@ -279,16 +279,24 @@ ORDER BY kind, n"""
 def build(project_id: uuid.UUID, spec: RevenueSpec) -> tuple[str, list[Any]]:
     """Rows (kind, start, value, total, gross, refunds, paying, average,
     people) of the kinds of RowKind, in the answer's order."""
+    return _statement(project_id, spec, None, with_series=True)
+
+
+def _statement(project_id: uuid.UUID, spec: RevenueSpec, ids: str | None, *, with_series: bool
+               ) -> tuple[str, list[Any]]:
+    """build's statement over the persons whose id meets `ids` (a
+    person_id_ranges condition; None: everyone), its PERIOD rows only
+    `with_series` (build_parts: the first part's)."""
     q = Statement(Params(project_id))
     r = Range(q.param(spec.from_), q.param(spec.to))
     key = q.param(spec.source_property)
     population = population_part(q, spec.people)
-    in_range = in_range_part(q, r, population)
-    periods = periods_part(q, spec.interval, r)
+    in_range = in_range_part(q, r, population, ids)
+    periods = periods_part(q, spec.interval, r) if with_series else None
     per_person = per_person_part(q, in_range)
     person_source = person_source_part(q, per_person, key, spec.source_property)
     summary = summary_part(q, per_person)
-    series = series_part(q, periods, r, population)
+    series = series_part(q, periods, r, population) if periods is not None else None
     sources = sources_part(q, person_source)
     return q.select(answer_select(summary, series, sources))
 
@@ -303,21 +311,8 @@ def build_parts(project_id: uuid.UUID, spec: RevenueSpec, parts: int) -> list[tu
     person is in one range, so the assembly adds the SUMMARY rows and the
     SOURCE rows of one value up (money, paying people and people are sums
     over persons) and computes their averages and the sources' order."""
-    out = []
-    for i, ids in enumerate(person_id_ranges(parts, "person_id")):
-        q = Statement(Params(project_id))
-        r = Range(q.param(spec.from_), q.param(spec.to))
-        key = q.param(spec.source_property)
-        population = population_part(q, spec.people)
-        in_range = in_range_part(q, r, population, ids)
-        periods = periods_part(q, spec.interval, r) if i == 0 else None
-        per_person = per_person_part(q, in_range)
-        person_source = person_source_part(q, per_person, key, spec.source_property)
-        summary = summary_part(q, per_person)
-        series = series_part(q, periods, r, population) if periods is not None else None
-        sources = sources_part(q, person_source)
-        out.append(q.select(answer_select(summary, series, sources)))
-    return out
+    return [_statement(project_id, spec, ids, with_series=i == 0)
+            for i, ids in enumerate(person_id_ranges(parts, "person_id"))]
 
 
 def build_top_people(project_id: uuid.UUID, page: TopPeopleSpec, *,

@@ -92,10 +92,14 @@ def per_person_part(q: Statement, spec: StickinessSpec, *, split: bool = True, i
     ))
 
 
+def _people_per_n(q: Statement, per_person: str) -> tuple[str, list[Any]]:
+    """The report's rows (n, people) from `per_person` (build, build_parts, build_per_shard)."""
+    return q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n")
+
+
 def build(project_id: uuid.UUID, spec: StickinessSpec) -> tuple[str, list[Any]]:
     q = Statement(Params(project_id))
-    per_person = per_person_part(q, spec)
-    return q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n")
+    return _people_per_n(q, per_person_part(q, spec))
 
 
 def build_parts(project_id: uuid.UUID, spec: StickinessSpec, parts: int) -> list[tuple[str, list[Any]]]:
@@ -107,8 +111,7 @@ def build_parts(project_id: uuid.UUID, spec: StickinessSpec, parts: int) -> list
     out = []
     for ids in person_id_ranges(parts):
         q = Statement(Params(project_id))
-        per_person = per_person_part(q, spec, ids=ids or "true")
-        out.append(q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n"))
+        out.append(_people_per_n(q, per_person_part(q, spec, ids=ids or "true")))
     return out
 
 
@@ -135,8 +138,7 @@ def build_per_shard(project_id: uuid.UUID, spec: StickinessSpec) -> tuple[str, l
     filter's population inlined (a semi-join with the persons of the same
     shard)."""
     q = Statement(Params(project_id))
-    per_person = per_person_part(q, spec, split=False)
-    return q.select(f"SELECT n, count(*) AS people FROM {per_person} GROUP BY n ORDER BY n")
+    return _people_per_n(q, per_person_part(q, spec, split=False))
 
 
 def build_people_per_shard(project_id: uuid.UUID, page: StickinessPeopleSpec) -> tuple[str, list[Any]] | None:
