@@ -122,6 +122,9 @@ def test_bad_input_names_the_field():
     (Period.HOUR, at(0, 1800), at(2, 1800), 49),        # a partial first and last hour
     (Period.HOUR, at(0), at(5), 120),
     (Period.WEEK, at(-3), at(120), 19),
+    (Period.DAY, at(-2, 1), at(61, 7), 64),             # a day's bit counted from the first day's midnight
+    (Period.WEEK, at(-123, 3600), at(318), 64),         # from a Thursday: weeks from its Monday; the sign bit
+    (Period.WEEK, at(-123, 3600), at(325), 65),
     (Period.MONTH, at(-70), at(300), 13),               # calendar months of 28-31 days
     (Period.DAY, at(0), at(1), 1),                      # one period: no bounds
 ])
@@ -149,3 +152,25 @@ async def test_periods_at_their_bounds_against_the_oracle(services, interval, fr
             page = (await services.reports.report(
                 STICKINESS_PEOPLE, project.id, StickinessPeopleSpec(spec, b.periods, 100))).value
             assert [str(i) for i in page.ids] == w["peopleIds"], b.periods
+
+
+@pytest.mark.parametrize("outside", [None, "at to", "before from", "no event"])
+async def test_a_range_covering_every_event_of_the_name_or_not(services, parts, outside):
+    # A part leaves out the range's conditions when every event of the name
+    # is in [from, to) (statement.range_covered): one event exactly at `to`
+    # or a microsecond before `from` must keep them (it is not counted).
+    rng = random.Random(5)
+    events = [(f"p{rng.randrange(8)}", "Go", at(rng.uniform(0, 7)), {}) for _ in range(60)]
+    events += [("p0", "Go", at(0), {}), ("p1", "Go", at(7) - timedelta(microseconds=1), {}), ("q", "Other", at(-9), {})]
+    if outside == "at to":
+        events.append(("late", "Go", at(7), {}))
+    elif outside == "before from":
+        events.append(("p2", "Go", at(0) - timedelta(microseconds=1), {}))
+    elif outside == "no event":
+        events = [e for e in events if e[1] != "Go"]
+    project = await world(services, events)
+    result, spec = await run(services, project, from_=at(0), to=at(7))
+    stored_events, person_props = await stored(services, project.id)
+    want = reference_stickiness(stored_events, person_props, "Go", None, spec.from_, spec.to, "DAY", None)
+    assert [(b.periods, b.people) for b in result.buckets] == [(w["periods"], w["people"]) for w in want["buckets"]]
+    assert sum(b.people for b in result.buckets) == (0 if outside == "no event" else 8)

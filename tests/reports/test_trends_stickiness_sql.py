@@ -37,6 +37,7 @@ BY_PERSON = TrendsSpec((SeriesSpec("Bought", math=TrendMath.AVERAGE, property="I
                        BreakdownSpec(person_property="Country"), PEOPLE)
 STICKY = StickinessSpec("Logged In", FROM, TO)
 STICKY_FILTERED = StickinessSpec("Logged In", FROM, TO, WHERE, Period.WEEK, PEOPLE)
+STICKY_MONTHS = StickinessSpec("Logged In", FROM, datetime(2024, 7, 1, tzinfo=timezone.utc), interval=Period.MONTH)
 
 VARIANTS = {
     "trends_total": lambda: trends_build(PROJECT, TOTAL),
@@ -54,6 +55,8 @@ VARIANTS = {
     "trends_people_breakdown_null": lambda: trends_people(PROJECT, TrendPeopleSpec(BY_EVENT, 0, None, FROM, 10)),
     "stickiness": lambda: stickiness_build(PROJECT, STICKY),
     "stickiness_filtered": lambda: stickiness_build(PROJECT, STICKY_FILTERED),
+    # months (and hours): the period's bit by width_bucket over their starts
+    "stickiness_months": lambda: stickiness_build(PROJECT, STICKY_MONTHS),
     # the second of two parts (ReportKind.build_parts)
     "stickiness_filtered_part_2_of_2": lambda: stickiness_parts(PROJECT, STICKY_FILTERED, 2)[1],
     "stickiness_people": lambda: stickiness_people(PROJECT, StickinessPeopleSpec(STICKY, 3, 50, uuid.UUID(int=7))),

@@ -90,16 +90,16 @@ def period_of(column: str, interval: Period) -> str:
 
 def event_conditions(
     q: Statement, event: str, where: tuple[PropertyFilter, ...], from_: str, to: str, population: str | None,
-    part: IdRange | None = None,
+    part: IdRange | None = None, bounded: bool = True,
 ) -> str:
     """The conditions on `events e` of a matching event in [from_, to)
-    (placeholders); of the persons of `part` only, when given (build_parts)."""
-    cond = [
-        "e.project_id = $1",
-        f"e.name = {q.param(event)}::text",
-        f"e.ts >= {from_}::timestamptz",
-        f"e.ts < {to}::timestamptz",
-    ]
+    (placeholders); of the persons of `part` only, when given (build_parts).
+    bounded=False: without the range's two conditions (for a scan that only
+    runs when every event of the name is in the range: stickiness'
+    range_covered)."""
+    cond = ["e.project_id = $1", f"e.name = {q.param(event)}::text"]
+    if bounded:
+        cond += [f"e.ts >= {from_}::timestamptz", f"e.ts < {to}::timestamptz"]
     if where:
         cond.append(filters_sql("e.properties", list(where), q.params))
     if population is not None:

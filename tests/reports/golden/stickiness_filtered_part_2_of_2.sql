@@ -6,16 +6,29 @@ SELECT p.id FROM persons p WHERE p.project_id = $1
   AND EXISTS (SELECT FROM events e WHERE e.project_id = $1 AND e.person_id = p.id AND e.name = $4::text AND e.ts >= $5::timestamptz AND e.ts < $6::timestamptz)
 ),
 per_person AS (
-SELECT e.person_id, bit_count(bit_or(1::bigint << width_bucket(e.ts, $14::timestamptz[]))::bit(64)) AS n
+SELECT * FROM (SELECT e.person_id, bit_count(bit_or(1::bigint << ((timezone(interval '0', e.ts)::date - $9::date) / 7))::bit(64)) AS n
 FROM events e
 WHERE e.project_id = $1
-  AND e.name = $9::text
-  AND e.ts >= $7::timestamptz
-  AND e.ts < $8::timestamptz
-  AND ((e.properties ? $10::text) AND whodid_text(e.properties -> $10::text) = whodid_text(($11::text)::jsonb)) AND (whodid_numeric(e.properties -> $12::text) > whodid_numeric(($13::text)::jsonb))
+  AND e.name = $15::text
+  AND ((e.properties ? $16::text) AND whodid_text(e.properties -> $16::text) = whodid_text(($17::text)::jsonb)) AND (whodid_numeric(e.properties -> $18::text) > whodid_numeric(($19::text)::jsonb))
   AND e.person_id IN (SELECT id FROM population)
   AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
 GROUP BY e.person_id
+OFFSET 0) all_in_range WHERE (SELECT coalesce(min(ts) >= $7::timestamptz AND max(ts) < $8::timestamptz, false)
+        FROM events WHERE project_id = $1 AND name = $20::text)
+UNION ALL
+SELECT * FROM (SELECT e.person_id, bit_count(bit_or(1::bigint << ((timezone(interval '0', e.ts)::date - $9::date) / 7))::bit(64)) AS n
+FROM events e
+WHERE e.project_id = $1
+  AND e.name = $10::text
+  AND e.ts >= $7::timestamptz
+  AND e.ts < $8::timestamptz
+  AND ((e.properties ? $11::text) AND whodid_text(e.properties -> $11::text) = whodid_text(($12::text)::jsonb)) AND (whodid_numeric(e.properties -> $13::text) > whodid_numeric(($14::text)::jsonb))
+  AND e.person_id IN (SELECT id FROM population)
+  AND e.person_id >= '80000000-0000-0000-0000-000000000000'::uuid
+GROUP BY e.person_id
+OFFSET 0) in_range WHERE NOT (SELECT coalesce(min(ts) >= $7::timestamptz AND max(ts) < $8::timestamptz, false)
+        FROM events WHERE project_id = $1 AND name = $20::text)
 )
 SELECT n, count(*) AS people FROM per_person GROUP BY n ORDER BY n
 
@@ -28,9 +41,15 @@ SELECT n, count(*) AS people FROM per_person GROUP BY n ORDER BY n
 -- $6: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $7: datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
 -- $8: datetime.datetime(2024, 2, 1, 0, 0, tzinfo=datetime.timezone.utc)
--- $9: 'Logged In'
--- $10: 'Plan'
--- $11: '"pro"'
--- $12: 'Items'
--- $13: '2'
--- $14: [datetime.datetime(2024, 1, 8, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 1, 15, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 1, 22, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 1, 29, 0, 0, tzinfo=datetime.timezone.utc)]
+-- $9: datetime.date(2024, 1, 1)
+-- $10: 'Logged In'
+-- $11: 'Plan'
+-- $12: '"pro"'
+-- $13: 'Items'
+-- $14: '2'
+-- $15: 'Logged In'
+-- $16: 'Plan'
+-- $17: '"pro"'
+-- $18: 'Items'
+-- $19: '2'
+-- $20: 'Logged In'
