@@ -138,6 +138,31 @@ async def _replayed(replica, primary_pool) -> None:
     raise AssertionError("the replica did not catch up")
 
 
+async def _only_the_sleeping_part_left(replica) -> None:
+    """Wait until the replica runs the part that sleeps and no other session
+    of the report is in a transaction (the other part done and committed).
+    A conflict replayed while a part's connection is between two statements
+    of its transaction ends that session instead of cancelling a statement
+    (FATAL while idle, which asyncpg only sees as a closed connection): the
+    service then falls back as for a replica that is down, and the test
+    would not be of the conflict it means (it failed so once in CI)."""
+    conn = await asyncpg.connect(replica.url("whodid"))
+    try:
+        for _ in range(500):
+            sleeping, others = await conn.fetchrow(
+                """SELECT count(*) FILTER (WHERE state = 'active' AND query LIKE '%pg_sleep(CASE%'),
+                          count(*) FILTER (WHERE xact_start IS NOT NULL AND query NOT LIKE '%pg_sleep(CASE%')
+                   FROM pg_stat_activity
+                   WHERE datname = current_database() AND backend_type = 'client backend'
+                     AND pid <> pg_backend_pid()""")
+            if sleeping == 1 and others == 0:
+                return
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+    raise AssertionError("the parts did not settle on the replica")
+
+
 async def _replica_service(replica, on_primary) -> ReportService:
     reports = ReportService(Settings(read_database_url=replica.url("whodid"), report_ttl=0), on_primary.pool)
     await reports.start()
@@ -287,6 +312,7 @@ async def test_a_recovery_conflict_during_the_parts_is_computed_again_on_the_pri
 
     async def conflict() -> None:
         await exported.wait()
+        await _only_the_sleeping_part_left(replica)
         await on_primary.pool.execute(
             "DELETE FROM events WHERE project_id = $1 AND identity <> 'p0'", keys.id)
         # Vacuumed until the report is answered (a transaction on the
