@@ -527,7 +527,11 @@ def _recovery_conflict(exc: BaseException) -> bool:
     FATAL 40001 "terminating connection due to conflict with recovery", and
     leaving the transaction then fails on the closed connection, an
     InterfaceError whose context is that SerializationError. Either way the
-    replica is up: no reason to stop using it."""
+    replica is up: no reason to stop using it. (When asyncpg reads that
+    FATAL while the connection is idle, before its next command, it sees
+    only a closed connection, without the code: the replica is then taken
+    as down for REPLICA_RETRY_SECONDS; the answer still comes, from the
+    primary. tests/storage/test_replica.py avoids that window.)"""
     seen: BaseException | None = exc
     for _ in range(5):  # a short chain: the rollback's error, then its cause
         if seen is None:
