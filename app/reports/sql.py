@@ -93,3 +93,9 @@ IdRange = tuple[int, int]
 def in_part(part: IdRange | None, column: str) -> str | None:
     """The person_id_ranges condition of `part` on `column`, or None (every person)."""
     return None if part is None else person_id_ranges(part[1], column)[part[0]]
+
+
+def and_condition(condition: str | None) -> str:
+    """` AND condition`, to append to a WHERE clause, or nothing for None
+    (e.g. a part's person_id_ranges condition, None for every person)."""
+    return "" if condition is None else f" AND {condition}"

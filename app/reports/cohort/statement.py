@@ -35,7 +35,7 @@ from typing import Any
 from ...storage.filters import Params
 from ..periods import Period, bucket_seconds
 from ..population import population_part
-from ..sql import Statement, person_id_ranges
+from ..sql import Statement, and_condition, person_id_ranges
 from .spec import CohortSpec
 
 # Cells per bigint mask.
@@ -84,11 +84,6 @@ def _in_population(alias: str, population: str | None) -> str:
     return "" if population is None else f" AND {alias}.person_id IN (SELECT pp.id FROM {population} pp)"
 
 
-def _in_range(ids: str | None) -> str:
-    """A person_id_ranges condition (build_parts), or nothing (every person)."""
-    return "" if ids is None else f" AND {ids}"
-
-
 def members_part(q: Statement, s: Slots, spec: CohortSpec, population: str | None, ids: str | None = None) -> str:
     """members, FIRST_TIME: t₀ is the first cohortEvent ever (events after
     `to` cannot be the first of a member, so they are not read); only people
@@ -101,7 +96,7 @@ def members_part(q: Statement, s: Slots, spec: CohortSpec, population: str | Non
         f"       {bounds_sql(s, 'min(e.ts)', spec.buckets)} AS bounds",
         "FROM events e",
         f"WHERE e.project_id = $1 AND e.name = {s.cohort_event} AND e.ts < {s.to}{_in_population('e', population)}"
-        f"{_in_range(ids)}",
+        f"{and_condition(ids)}",
         "GROUP BY e.person_id",
         f"HAVING min(e.ts) >= {s.from_}",
     ]))
@@ -118,7 +113,7 @@ def recurring_members_part(q: Statement, s: Slots, spec: CohortSpec, population:
         f"       {bounds_sql(s, 'min(e.ts)', spec.buckets)} AS bounds",
         "FROM events e",
         f"WHERE e.project_id = $1 AND e.name = {s.cohort_event} AND e.ts >= {s.from_} AND e.ts < {s.to}"
-        f"{_in_population('e', population)}{_in_range(ids)}",
+        f"{_in_population('e', population)}{and_condition(ids)}",
         f"GROUP BY e.person_id, {row_start}",
     ]))
 

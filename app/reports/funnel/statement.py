@@ -52,7 +52,7 @@ from typing import Any
 from ...storage.filters import Params, filters_sql, text_form
 from .. import stats
 from ..population import population_part
-from ..sql import IdRange, Statement, in_part
+from ..sql import IdRange, Statement, and_condition, in_part
 from .assembly import RowKind
 from .spec import FunnelSpec
 
@@ -92,7 +92,7 @@ def _chains_set_based(
     n = len(spec.steps)
     window = spec.window_seconds is not None
     in_population = "" if population is None else f" AND e.person_id IN (SELECT pp.id FROM {population} pp)"
-    in_population += _in_part(part, "e.person_id")
+    in_population += and_condition(in_part(part, "e.person_id"))
 
     def in_range(k: int) -> str:
         return (f"e.project_id = $1 AND {conds[k]} AND e.ts >= {from_ph}::timestamptz"
@@ -237,12 +237,6 @@ def build_parts(project_id: uuid.UUID, spec: FunnelSpec, parts: int) -> list[tup
     return [build_part_query(project_id, spec, (i, parts)) for i in range(parts)]
 
 
-def _in_part(part: IdRange | None, column: str) -> str:
-    """` AND ` the person_id_ranges condition of `part` on `column`, or nothing."""
-    cond = in_part(part, column)
-    return "" if cond is None else f" AND {cond}"
-
-
 def _with_chains(
     spec: FunnelSpec, p: Params, *, recursive: bool, per_shard: bool,
     part: IdRange | None = None,
@@ -267,7 +261,7 @@ def _with_chains(
         times = ", ".join(
             "b.t0" if k == 0 else f"CASE WHEN b.level > {k} THEN b.t{k} END AS t{k}" for k in range(n)
         )
-        in_part = _in_part(part, "e.person_id")
+        of_part = and_condition(in_part(part, "e.person_id"))
         if seg is not None and seg.first_step_property is not None:
             # The chain's step-0 event, by (person, time, seq), among the step-0
             # events that have the property (the others give null): scanned once
@@ -281,7 +275,7 @@ chains AS MATERIALIZED (
     FROM best b LEFT JOIN (
         SELECT e.person_id, e.ts, e.seq, {text_form("e.properties", key_ph)} AS sv FROM events e
         WHERE e.project_id = $1 AND e.name = {p.add(spec.steps[0].event)}::text
-          AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz AND e.properties ? {key_ph}::text{in_part}
+          AND e.ts >= {from_ph}::timestamptz AND e.ts < {to_ph}::timestamptz AND e.properties ? {key_ph}::text{of_part}
         OFFSET 0
     ) x ON x.person_id = b.person_id AND x.ts = b.t0 AND x.seq = b.seq
 )"""
@@ -289,7 +283,7 @@ chains AS MATERIALIZED (
             sql += f""",
 svs AS MATERIALIZED (
     SELECT pr.id, {text_form("pr.properties", key_ph)} AS sv FROM persons pr
-    WHERE pr.project_id = $1 AND pr.properties ? {key_ph}::text{_in_part(part, "pr.id")}
+    WHERE pr.project_id = $1 AND pr.properties ? {key_ph}::text{and_condition(in_part(part, "pr.id"))}
 ),
 chains AS MATERIALIZED (
     SELECT b.person_id, b.level, {times}, x.sv
@@ -358,7 +352,7 @@ def _chains_walked(
     in_population = ""
     if population is not None:
         in_population = f"\n              AND e.person_id IN (SELECT pp.id FROM {population} pp)"
-    in_population += _in_part(part, "e.person_id")
+    in_population += and_condition(in_part(part, "e.person_id"))
     nsteps_ph = p.add(n)
     window_ph = p.add(spec.window_seconds)
     earliest_ph = p.add(spec.earliest_start_suffices)

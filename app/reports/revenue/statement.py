@@ -43,7 +43,7 @@ from typing import Any
 from ...storage.filters import Params
 from ..periods import Period
 from ..population import population_part
-from ..sql import Statement, person_id_ranges
+from ..sql import Statement, and_condition, person_id_ranges
 from .assembly import RowKind
 from .spec import RevenueSpec, TopPeopleSpec
 
@@ -82,12 +82,11 @@ def in_range_part(q: Statement, r: Range, population: str | None, ids: str | Non
     """in_range(person_id, ts, revenue): the Revenue events in [from, to) (of
     the population's people when it is given; of the persons whose id meets
     `ids`, a person_id_ranges condition, when given: build_parts)."""
-    in_ids = "" if ids is None else f" AND {ids}"
     return _part(q, "in_range", f"""
         SELECT person_id, ts, revenue
         FROM events
         WHERE project_id = $1 AND revenue IS NOT NULL AND ts >= {r.from_} AND ts < {r.to}{in_population(population)}\
-{in_ids}""")
+{and_condition(ids)}""")
 
 
 def periods_part(q: Statement, interval: Period, r: Range) -> str:

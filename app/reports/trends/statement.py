@@ -60,7 +60,7 @@ from typing import Any
 from ...storage.filters import Params, PropertyFilter, filters_sql, text_form
 from ..periods import Period
 from ..population import population_part
-from ..sql import IdRange, Statement, in_part
+from ..sql import IdRange, Statement, and_condition, in_part
 from .spec import TrendMath, TrendPeopleSpec, TrendsSpec
 
 
@@ -118,7 +118,7 @@ def person_values_part(q: Statement, key: str, materialized: bool | None = None,
     return q.part(
         "person_values",
         f"SELECT p.id, {text_form('p.properties', q.param(key))} COLLATE \"C\" AS bvalue\n"
-        "FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL" + ("" if ids is None else f" AND {ids}"),
+        "FROM persons p WHERE p.project_id = $1 AND p.merged_into IS NULL" + and_condition(ids),
         materialized=materialized,
     )
 
