@@ -621,8 +621,6 @@ def build_parts(project_id: uuid.UUID, spec: TrendsSpec, parts: int) -> list[tup
     runs `build`."""
     if not parts_add_up(spec):
         return [build(project_id, spec)]
-    if parts == 1:
-        return [build_part(project_id, spec, None)]
     return [build_part(project_id, spec, (i, parts)) for i in range(parts)]
 
 
