@@ -17,8 +17,8 @@ process of its own, before this tree's, in each of `--rounds` rounds
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import statistics
 import sys
 from datetime import timedelta
@@ -42,7 +42,8 @@ async def measure(url: str, kinds: tuple[str, ...], runs: int, from_days: int = 
     out = {}
     try:
         project_id = await conns[0].fetchval("SELECT id FROM projects LIMIT 1")
-        for kind, (report, spec) in statements.split_kinds(generate.START + timedelta(days=from_days), generate.END, 10, kinds).items():
+        start = generate.START + timedelta(days=from_days)
+        for kind, (report, spec) in statements.split_kinds(start, generate.END, 10, kinds).items():
             assert report.build_parts is not None
             sql, params = report.build(project_id, spec)
             parts = report.build_parts(project_id, spec, 2)
